@@ -1,0 +1,145 @@
+//! Pattern ensembles, each described by the large-deviation law of one
+//! overlap.
+//!
+//! The whole theory is written against [`Ensemble`]: an ensemble says how
+//! the overlap `u = xi . x / N` between a fresh pattern `xi` and a state `x`
+//! with `|x|^2 = N` (the retrieved pattern itself, or a typical initial
+//! state) behaves at large `N`, through its scaled cumulant generating
+//! function `Lambda(t) = lim (1/N) ln E exp(N t u)` and the rate function
+//! `I(u)`, its Legendre transform. An ensemble implements whichever of the
+//! two is its definition; [`crate::legendre`] supplies the other
+//! numerically. Closed forms of derived quantities never appear here; they
+//! live in the tests as oracles.
+
+mod binary;
+mod gaussian;
+mod spherical;
+
+pub use binary::Binary;
+pub use gaussian::Gaussian;
+pub use spherical::Spherical;
+
+use crate::TheoryError;
+
+/// How patterns of an ensemble are drawn, for simulation. The theory does
+/// not sample; the validation crate reads this description.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PatternLaw {
+    /// Entries i.i.d. standard normal.
+    Gaussian,
+    /// Uniform on the sphere of radius `sqrt(N)`.
+    Spherical,
+    /// Entries i.i.d. uniform on `{-1, +1}`.
+    Binary,
+}
+
+/// Large-deviation description of a pattern ensemble.
+pub trait Ensemble: Send + Sync + std::fmt::Debug {
+    /// Short lower-case name used on the command line and in outputs.
+    fn name(&self) -> &str;
+
+    /// `(Lambda(t), Lambda'(t))` for the overlap with a state of squared
+    /// norm `N`. `Lambda'(t)` is the mean overlap under the tilt `exp(N t u)`.
+    fn cgf_with_slope(&self, t: f64) -> (f64, f64);
+
+    /// Rate function `I(u)` for `u >= 0`; `+inf` beyond the support.
+    /// The default is the numerical Legendre transform of the cgf.
+    fn rate(&self, u: f64) -> f64 {
+        crate::legendre::rate_from_cgf(self, u)
+    }
+
+    /// Right end of the support of `u` (`+inf` for unbounded overlaps).
+    fn overlap_max(&self) -> f64;
+
+    /// How patterns are sampled in simulations.
+    fn pattern_law(&self) -> PatternLaw;
+
+    /// Large-deviation cost `c(s)` of the retrieved pattern having squared
+    /// norm `s N` instead of `N`. `None` when `s` is pinned to 1.
+    ///
+    /// Ensembles that return `Some` promise rotation-invariant noise: given
+    /// `|xi^1|^2 = s N`, the overlaps of the other patterns with `xi^1` have
+    /// the cgf `Lambda(t sqrt(s))`.
+    fn self_overlap_cost(&self, _s: f64) -> Option<f64> {
+        None
+    }
+
+    /// `Lambda(t)`.
+    fn cgf(&self, t: f64) -> f64 {
+        self.cgf_with_slope(t).0
+    }
+
+    /// `Lambda'(t)`.
+    fn cgf_slope(&self, t: f64) -> f64 {
+        self.cgf_with_slope(t).1
+    }
+
+    /// Largest meaningful load: `I(overlap_max)`, the entropy of distinct
+    /// patterns (`ln 2` for binary patterns, unbounded otherwise).
+    fn alpha_max(&self) -> f64 {
+        self.rate(self.overlap_max())
+    }
+}
+
+/// Names accepted by [`by_name`].
+pub const NAMES: [&str; 3] = ["gaussian", "spherical", "binary"];
+
+/// The built-in ensemble called `name`.
+pub fn by_name(name: &str) -> Result<Box<dyn Ensemble>, TheoryError> {
+    match name {
+        "gaussian" => Ok(Box::new(Gaussian)),
+        "spherical" => Ok(Box::new(Spherical)),
+        "binary" => Ok(Box::new(Binary)),
+        _ => Err(TheoryError::UnknownEnsemble(name.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every ensemble's cgf is normalised: Lambda(0) = 0, Lambda'(0) = 0 and
+    /// Lambda''(0) = 1 (patterns have unit variance per entry).
+    #[test]
+    fn cgf_normalisation() {
+        for name in NAMES {
+            let e = by_name(name).unwrap();
+            let h = 1e-4;
+            let (l0, s0) = e.cgf_with_slope(0.0);
+            assert!(l0.abs() < 1e-15 && s0.abs() < 1e-15, "{name}");
+            let curvature = (e.cgf_slope(h) - e.cgf_slope(-h)) / (2.0 * h);
+            assert!((curvature - 1.0).abs() < 1e-6, "{name}: {curvature}");
+        }
+    }
+
+    /// Lambda' is the derivative of Lambda (central difference).
+    #[test]
+    fn slope_is_derivative() {
+        for name in NAMES {
+            let e = by_name(name).unwrap();
+            for t in [0.3, 1.0, 2.5, 7.0] {
+                let h = 1e-5;
+                let numeric = (e.cgf(t + h) - e.cgf(t - h)) / (2.0 * h);
+                assert!((numeric - e.cgf_slope(t)).abs() < 1e-8, "{name} t={t}");
+            }
+        }
+    }
+
+    /// Rate and cgf are Legendre pairs: I(Lambda'(t)) = t Lambda'(t) - Lambda(t).
+    #[test]
+    fn rate_and_cgf_are_legendre_pairs() {
+        for name in NAMES {
+            let e = by_name(name).unwrap();
+            for t in [0.1, 0.7, 1.0, 3.0, 10.0] {
+                let (l, u) = e.cgf_with_slope(t);
+                assert!((e.rate(u) - (t * u - l)).abs() < 1e-11, "{name} t={t}");
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_name_is_an_error() {
+        let err = by_name("gauss").unwrap_err().to_string();
+        assert!(err.contains("gauss") && err.contains("gaussian, spherical, binary"));
+    }
+}

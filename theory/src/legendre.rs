@@ -1,0 +1,69 @@
+//! Numerical Legendre transforms between a cgf `Lambda(t)` and a rate
+//! function `I(u)`, each a 1-D root of a stationarity condition.
+
+use crate::ensemble::Ensemble;
+use crate::numeric::{expand_bracket, root};
+
+/// `I(u) = sup_t [t u - Lambda(t)]` for `u >= 0`, from the root of
+/// `Lambda'(t) = u`. At the end of the support the supremum is the limit
+/// `t -> inf`, reached by doubling `t` until the value stops changing.
+pub fn rate_from_cgf<E: Ensemble + ?Sized>(ensemble: &E, u: f64) -> f64 {
+    let u = u.abs();
+    let u_end = ensemble.overlap_max();
+    if u == 0.0 {
+        return 0.0;
+    }
+    if u > u_end {
+        return f64::INFINITY;
+    }
+    let objective = |t: f64| t * u - ensemble.cgf(t);
+    if u == u_end {
+        return limit_at_infinity(objective);
+    }
+    let slope_gap = |t: f64| ensemble.cgf_slope(t) - u;
+    let t = expand_bracket(slope_gap, 1.0, "rate: conjugate inverse temperature")
+        .and_then(|b| root(slope_gap, 0.0, b, "rate: conjugate inverse temperature"));
+    match t {
+        Ok(t) => objective(t),
+        Err(_) => f64::NAN,
+    }
+}
+
+/// `lim_{t -> inf} f(t)` for an increasing `f`: doubling until two values
+/// agree to rounding, `+inf` if they never do.
+fn limit_at_infinity<F: Fn(f64) -> f64>(f: F) -> f64 {
+    let mut t = 1.0;
+    let mut previous = f(t);
+    for _ in 0..60 {
+        t *= 2.0;
+        let value = f(t);
+        if (value - previous).abs() <= 1e-15 * value.abs().max(1.0) {
+            return value;
+        }
+        previous = value;
+    }
+    f64::INFINITY
+}
+
+/// `(Lambda(t), Lambda'(t))` from a rate function on `[0, u_end)` that
+/// diverges at `u_end`: `u*` solves `I'(u*) = t`, then
+/// `Lambda = t u* - I(u*)` and `Lambda' = u*` (envelope theorem).
+pub fn cgf_from_rate<R, S>(rate: R, rate_slope: S, t: f64, u_end: f64) -> (f64, f64)
+where
+    R: Fn(f64) -> f64,
+    S: Fn(f64) -> f64,
+{
+    if t == 0.0 {
+        return (0.0, 0.0);
+    }
+    let sign = t.signum();
+    let t = t.abs();
+    // Move the upper end towards u_end until the slope there exceeds t.
+    let mut gap = 0.5;
+    while rate_slope(u_end * (1.0 - gap)) < t && gap > 1e-300 {
+        gap *= 0.5;
+    }
+    let upper = u_end * (1.0 - gap);
+    let u = root(|u| rate_slope(u) - t, 0.0, upper, "cgf: tilted mean overlap").unwrap_or(f64::NAN);
+    (t * u - rate(u), sign * u)
+}

@@ -1,0 +1,68 @@
+//! Saddle-point theory of dense associative memories (modern Hopfield
+//! networks) with `P = e^{alpha N}` patterns, through the random energy
+//! model (REM) reduction of Lucibello & Mezard, PRL 132, 077301 (2024).
+//!
+//! One generic engine, many ensembles: an [`ensemble::Ensemble`] describes
+//! the large deviations of one overlap (cgf or rate function); the
+//! [`rem`] free energy, the [`thresholds`] `alpha_1` and `alpha_c`, and the
+//! [`basins`] are written once against it. Every number comes from a root
+//! or a 1-D extremum found with argmin ([`numeric`]).
+//!
+//! The derivations live in the module docs: [`rem`] (the REM phases),
+//! [`thresholds`] (typical and all-pattern thresholds, union-bound routes)
+//! and [`basins`] (one-step basins, and why several steps do not enlarge
+//! them).
+
+pub mod basins;
+pub mod ensemble;
+pub mod legendre;
+pub mod numeric;
+pub mod rem;
+pub mod thresholds;
+
+pub use ensemble::Ensemble;
+
+/// Errors of the theory: invalid parameters or a failed solve.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TheoryError {
+    /// `lambda` must be finite and positive.
+    InvalidLambda(f64),
+    /// `alpha` must lie in `(0, alpha_max)`.
+    InvalidAlpha {
+        /// The offending load.
+        alpha: f64,
+        /// The ensemble's largest load.
+        alpha_max: f64,
+    },
+    /// An overlap must lie in `(0, 1]`.
+    InvalidRho(f64),
+    /// No ensemble of that name.
+    UnknownEnsemble(String),
+    /// A root or extremum could not be found.
+    Solver(String),
+}
+
+impl std::fmt::Display for TheoryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TheoryError::InvalidLambda(l) => {
+                write!(f, "lambda = {l} is invalid: the inverse temperature must be a finite number > 0")
+            }
+            TheoryError::InvalidAlpha { alpha, alpha_max } => write!(
+                f,
+                "alpha = {alpha} is out of range: the load must lie in (0, {alpha_max})"
+            ),
+            TheoryError::InvalidRho(r) => {
+                write!(f, "rho = {r} is invalid: the initial overlap must lie in (0, 1]")
+            }
+            TheoryError::UnknownEnsemble(name) => write!(
+                f,
+                "unknown ensemble '{name}': choose one of {}",
+                ensemble::NAMES.join(", ")
+            ),
+            TheoryError::Solver(msg) => write!(f, "numerical solver failed: {msg}"),
+        }
+    }
+}
+
+impl std::error::Error for TheoryError {}

@@ -1,0 +1,130 @@
+//! Thin wrappers around argmin's Brent solvers.
+//!
+//! Every threshold in this crate is a root or an extremum of a scalar
+//! function on a bracket. These helpers run argmin's `BrentRoot` and
+//! `BrentOpt` with the tolerances the crate promises (roots to about
+//! 1e-14 absolute, extrema to the same in the argument where the slope
+//! allows), so the physics modules read as "the root of ... on [a, b]".
+
+use argmin::core::{CostFunction, Error, Executor, State};
+use argmin::solver::brent::{BrentOpt, BrentRoot};
+
+use crate::TheoryError;
+
+/// Absolute tolerance handed to the root finder.
+const ROOT_TOL: f64 = 1e-15;
+/// Relative and absolute argument tolerances of the 1-D minimiser.
+const OPT_REL_TOL: f64 = 1e-10;
+const OPT_ABS_TOL: f64 = 1e-14;
+/// Iteration cap; Brent converges in a few dozen steps on smooth input.
+const MAX_ITERS: u64 = 200;
+
+/// A scalar function seen by argmin as a cost function.
+struct Scalar<F>(F);
+
+impl<F: Fn(f64) -> f64> CostFunction for Scalar<F> {
+    type Param = f64;
+    type Output = f64;
+    fn cost(&self, x: &f64) -> Result<f64, Error> {
+        Ok((self.0)(*x))
+    }
+}
+
+/// The root of `f` in `[a, b]`, where `f(a)` and `f(b)` have opposite signs
+/// (or one of them is zero).
+pub fn root<F: Fn(f64) -> f64>(f: F, a: f64, b: f64, what: &str) -> Result<f64, TheoryError> {
+    let (fa, fb) = (f(a), f(b));
+    if fa == 0.0 {
+        return Ok(a);
+    }
+    if fb == 0.0 {
+        return Ok(b);
+    }
+    if !(fa * fb < 0.0) {
+        return Err(TheoryError::Solver(format!(
+            "{what}: no sign change on [{a}, {b}] (f = {fa}, {fb})"
+        )));
+    }
+    let result = Executor::new(Scalar(f), BrentRoot::new(a, b, ROOT_TOL))
+        .configure(|state| state.max_iters(MAX_ITERS))
+        .timer(false)
+        .run()
+        .map_err(|e| TheoryError::Solver(format!("{what}: {e}")))?;
+    // The last iterate, not the "best" one: argmin ranks iterates by |f|,
+    // which is meaningless where f jumps across zero.
+    result
+        .state()
+        .get_param()
+        .copied()
+        .ok_or_else(|| TheoryError::Solver(format!("{what}: root finder returned nothing")))
+}
+
+/// The minimiser and minimum of `f` on `[a, b]`. Brent's method never
+/// evaluates the end points, so both are compared with the interior result.
+pub fn minimise<F: Fn(f64) -> f64>(f: F, a: f64, b: f64, what: &str) -> Result<(f64, f64), TheoryError> {
+    let solver = BrentOpt::new(a, b).set_tolerance(OPT_REL_TOL, OPT_ABS_TOL);
+    let result = Executor::new(Scalar(&f), solver)
+        .configure(|state| state.max_iters(MAX_ITERS))
+        .timer(false)
+        .run()
+        .map_err(|e| TheoryError::Solver(format!("{what}: {e}")))?;
+    let state = result.state();
+    let x = state
+        .get_best_param()
+        .copied()
+        .ok_or_else(|| TheoryError::Solver(format!("{what}: minimiser returned nothing")))?;
+    let candidates = [(x, state.get_best_cost()), (a, f(a)), (b, f(b))];
+    Ok(candidates
+        .into_iter()
+        .filter(|(_, v)| !v.is_nan())
+        .fold((x, f64::INFINITY), |best, c| if c.1 < best.1 { c } else { best }))
+}
+
+/// The maximiser and maximum of `f` on `[a, b]`.
+pub fn maximise<F: Fn(f64) -> f64>(f: F, a: f64, b: f64, what: &str) -> Result<(f64, f64), TheoryError> {
+    let (x, v) = minimise(|x| -f(x), a, b, what)?;
+    Ok((x, -v))
+}
+
+/// An upper end `b >= start` of a bracket on which the increasing function
+/// `f` changes sign from negative to non-negative, found by doubling.
+pub fn expand_bracket<F: Fn(f64) -> f64>(f: F, start: f64, what: &str) -> Result<f64, TheoryError> {
+    let mut b = start;
+    for _ in 0..200 {
+        if f(b) >= 0.0 {
+            return Ok(b);
+        }
+        b *= 2.0;
+    }
+    Err(TheoryError::Solver(format!("{what}: no bracket below {b}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_of_cubic_matches_closed_form() {
+        let x = root(|x| x * x * x - 2.0, 0.0, 2.0, "cube root").unwrap();
+        assert!((x - 2f64.cbrt()).abs() < 1e-14);
+    }
+
+    #[test]
+    fn root_without_sign_change_is_an_error() {
+        assert!(root(|x| x * x + 1.0, -1.0, 1.0, "none").is_err());
+    }
+
+    #[test]
+    fn minimum_inside_and_on_the_boundary() {
+        let (x, v) = minimise(|x| (x - 0.3).powi(2) + 1.0, 0.0, 1.0, "inner").unwrap();
+        assert!((x - 0.3).abs() < 1e-7 && (v - 1.0).abs() < 1e-14);
+        let (x, v) = minimise(|x| x, 0.25, 1.0, "edge").unwrap();
+        assert!(x == 0.25 && v == 0.25);
+    }
+
+    #[test]
+    fn doubling_bracket_reaches_sign_change() {
+        let b = expand_bracket(|x| x - 100.0, 1.0, "linear").unwrap();
+        assert_eq!(b, 128.0);
+    }
+}

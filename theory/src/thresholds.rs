@@ -1,0 +1,371 @@
+//! Retrieval thresholds: the typical-pattern threshold `alpha_1(lambda)`
+//! and the union-bound lower bound on the all-patterns threshold
+//! `alpha_c(lambda)`.
+//!
+//! # Typical pattern
+//! Started at `xi^1` (overlap `m = 1`, `|x|^2 = N`), one step keeps `xi^1`
+//! iff `lambda > phi(lambda; alpha)`. As `phi` increases with `alpha`, the
+//! threshold is the load where equality holds:
+//! `alpha_1 = sup_{t <= lambda} [t - Lambda(t)]`, attained at `t = lambda`
+//! while `Lambda'(lambda) <= 1` and at the root of `Lambda'(t) = 1`
+//! (where `alpha_1 = I(1)`) beyond.
+//!
+//! # All patterns
+//! A pattern fails with probability `e^{-N R(alpha, lambda)}`; the union
+//! bound over the `e^{alpha N}` patterns retrieves all of them whenever
+//! `R > alpha`, so `alpha_c >= sup {alpha : R(alpha) > alpha}`. `R` is the
+//! cheaper of two large deviations of the retrieved pattern `xi^1`, whose
+//! squared norm `s N` may itself fluctuate at cost `c(s)`:
+//! - [`FailureRoute::SelfOverlap`]: `s` is atypical enough that the REM of
+//!   the others (effective inverse temperature `lambda sqrt(s)`) beats the
+//!   signal `lambda s`: `R_A = inf { c(s) : lambda s <= phi(lambda sqrt s) }`;
+//! - [`FailureRoute::SinglePattern`]: one other pattern reaches overlap
+//!   `u >= s`, i.e. `u / sqrt(s) >= sqrt(s)` in unit-norm variables:
+//!   `R_B = inf_s [c(s) + (I(sqrt s) - alpha)_+]`.
+//!
+//! With `s` pinned (spherical, binary) route A is closed below `alpha_1`
+//! and route B costs `I(1) - alpha`: infinite on the sphere (so
+//! `alpha_c = alpha_1`), `ln 2 - alpha` for exact binary duplicates.
+//! `R` decreases with `alpha`, so `R - alpha` has a single root.
+
+use crate::ensemble::Ensemble;
+use crate::numeric::{minimise, root};
+use crate::rem::Rem;
+use crate::TheoryError;
+
+/// Checks that `lambda` is a valid inverse temperature.
+pub fn check_lambda(lambda: f64) -> Result<(), TheoryError> {
+    if lambda > 0.0 && lambda.is_finite() {
+        Ok(())
+    } else {
+        Err(TheoryError::InvalidLambda(lambda))
+    }
+}
+
+/// Typical-pattern retrieval threshold `alpha_1(lambda)`.
+pub fn alpha_1<E: Ensemble + ?Sized>(ensemble: &E, lambda: f64) -> Result<f64, TheoryError> {
+    check_lambda(lambda)?;
+    let t = if ensemble.cgf_slope(lambda) <= 1.0 {
+        lambda
+    } else {
+        root(|t| ensemble.cgf_slope(t) - 1.0, 0.0, lambda, "alpha_1: Lambda'(t) = 1")?
+    };
+    Ok(t - ensemble.cgf(t))
+}
+
+/// How a pattern fails to be retrieved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailureRoute {
+    /// No route is cheaper than `alpha` below `alpha_1`: `alpha_c = alpha_1`.
+    Typical,
+    /// The retrieved pattern's own norm is atypical.
+    SelfOverlap,
+    /// Another pattern is at least as close to it as it is to itself.
+    SinglePattern,
+}
+
+impl std::fmt::Display for FailureRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FailureRoute::Typical => "typical",
+            FailureRoute::SelfOverlap => "self-overlap",
+            FailureRoute::SinglePattern => "single-pattern",
+        })
+    }
+}
+
+/// The union-bound lower bound on `alpha_c` and the route that sets it.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct UnionBound {
+    /// `sup {alpha : R(alpha) > alpha}`, never above `alpha_1`.
+    pub alpha_c_lower: f64,
+    /// The cheapest failure route at `alpha_c_lower`.
+    pub route: FailureRoute,
+}
+
+/// Failure rate `R(alpha)` split by route.
+#[derive(Clone, Copy, Debug)]
+pub struct FailureRate {
+    /// Route A, atypical self-overlap against the REM.
+    pub self_overlap: f64,
+    /// Route B, one other pattern at overlap `>= s`.
+    pub single_pattern: f64,
+}
+
+impl FailureRate {
+    /// `R = min(R_A, R_B)`.
+    pub fn total(&self) -> f64 {
+        self.self_overlap.min(self.single_pattern)
+    }
+}
+
+/// Largest self-overlap scanned for route A (`c(s)` is large beyond it).
+const S_SCAN_MAX_LOG: f64 = 4.0;
+/// Scan step in `ln s` for the route-A failure set.
+const S_SCAN_STEP: f64 = 1.0 / 16.0;
+/// Smallest `ln s` scanned; `c(s)` is above 10 there for gaussian patterns.
+const S_SCAN_MIN_LOG: f64 = -25.0;
+
+/// `R(alpha, lambda)` for `alpha` in `(0, alpha_1(lambda))`.
+pub fn failure_rate<E: Ensemble + ?Sized>(
+    ensemble: &E,
+    lambda: f64,
+    alpha: f64,
+) -> Result<FailureRate, TheoryError> {
+    let rem = Rem::new(ensemble, alpha)?;
+    let fails = |s: f64| lambda * s - rem.free_energy(lambda * s.sqrt());
+    if ensemble.self_overlap_cost(0.5).is_none() {
+        let self_overlap = if fails(1.0) <= 0.0 { 0.0 } else { f64::INFINITY };
+        let single_pattern = (ensemble.rate(1.0) - alpha).max(0.0);
+        return Ok(FailureRate { self_overlap, single_pattern });
+    }
+    let cost = |s: f64| ensemble.self_overlap_cost(s).unwrap_or(f64::INFINITY);
+    let self_overlap = self_overlap_route(&fails, &cost)?;
+    let single_pattern = single_pattern_route(ensemble, &rem, &cost)?;
+    Ok(FailureRate { self_overlap, single_pattern })
+}
+
+/// Route A: the cheapest failing `s`, the failing `s` nearest to 1 on
+/// either side (the cost grows away from 1). The failure set is located
+/// on a grid in `ln s` and its edge refined by a root.
+fn self_overlap_route<G, C>(fails: &G, cost: &C) -> Result<f64, TheoryError>
+where
+    G: Fn(f64) -> f64,
+    C: Fn(f64) -> f64,
+{
+    if fails(1.0) <= 0.0 {
+        return Ok(0.0);
+    }
+    let edge = |direction: f64, limit: f64| -> Result<f64, TheoryError> {
+        let mut previous: f64 = 1.0;
+        let mut log_s: f64 = 0.0;
+        while log_s.abs() < limit {
+            log_s += direction * S_SCAN_STEP;
+            let s = log_s.exp();
+            if fails(s) <= 0.0 {
+                let edge = root(fails, previous.min(s), previous.max(s), "route A edge")?;
+                return Ok(cost(edge));
+            }
+            previous = s;
+        }
+        Ok(f64::INFINITY)
+    };
+    Ok(edge(-1.0, -S_SCAN_MIN_LOG)?.min(edge(1.0, S_SCAN_MAX_LOG)?))
+}
+
+/// Route B: `inf_s [c(s) + (I(sqrt s) - alpha)_+]`. Below
+/// `s = u_max(alpha)^2` the bracket vanishes and `c` decreases towards 1,
+/// so the infimum lies in `[min(u_max^2, 1), 1]`.
+fn single_pattern_route<E, C>(ensemble: &E, rem: &Rem<E>, cost: &C) -> Result<f64, TheoryError>
+where
+    E: Ensemble + ?Sized,
+    C: Fn(f64) -> f64,
+{
+    let lower = (rem.u_max() * rem.u_max()).min(1.0);
+    let total = |s: f64| cost(s) + (ensemble.rate(s.sqrt()) - rem.alpha()).max(0.0);
+    Ok(minimise(total, lower, 1.0, "route B")?.1)
+}
+
+/// Union-bound lower bound on the all-patterns threshold `alpha_c(lambda)`.
+pub fn alpha_c_lower<E: Ensemble + ?Sized>(
+    ensemble: &E,
+    lambda: f64,
+) -> Result<UnionBound, TheoryError> {
+    let a1 = alpha_1(ensemble, lambda)?.min(ensemble.alpha_max());
+    let margin = |alpha: f64| -> f64 {
+        if alpha >= a1 {
+            return -alpha;
+        }
+        match failure_rate(ensemble, lambda, alpha) {
+            // Capped so that an infinite rate keeps Brent's arithmetic finite.
+            Ok(rate) => (rate.total() - alpha).min(1.0),
+            Err(_) => f64::NAN,
+        }
+    };
+    let lowest = a1 * 1e-9;
+    let alpha = root(margin, lowest, a1, "alpha_c: R(alpha) = alpha")?;
+    let route = if a1 - alpha <= 1e-12 * a1 {
+        FailureRoute::Typical
+    } else {
+        let rate = failure_rate(ensemble, lambda, alpha)?;
+        if rate.self_overlap <= rate.single_pattern {
+            FailureRoute::SelfOverlap
+        } else {
+            FailureRoute::SinglePattern
+        }
+    };
+    Ok(UnionBound { alpha_c_lower: alpha, route })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ensemble::{Binary, Gaussian, Spherical};
+    use std::f64::consts::LN_2;
+
+    const LAMBDAS: [f64; 9] = [0.05, 0.2, 0.5, 0.9, 1.0, 1.3, 2.0, 5.0, 20.0];
+
+    #[test]
+    fn alpha_1_matches_closed_forms() {
+        for &l in &LAMBDAS {
+            let gaussian = if l < 1.0 { l - l * l / 2.0 } else { 0.5 };
+            let binary = l - l.cosh().ln();
+            let u = ((1.0 + 4.0 * l * l).sqrt() - 1.0) / (2.0 * l);
+            let spherical = l - (l * u + 0.5 * (1.0 - u * u).ln());
+            assert!((alpha_1(&Gaussian, l).unwrap() - gaussian).abs() < 1e-9, "gaussian {l}");
+            assert!((alpha_1(&Binary, l).unwrap() - binary).abs() < 1e-9, "binary {l}");
+            assert!((alpha_1(&Spherical, l).unwrap() - spherical).abs() < 1e-9, "spherical {l}");
+        }
+    }
+
+    /// alpha_1 as the root of lambda = phi(lambda; alpha), an independent route.
+    #[test]
+    fn alpha_1_is_where_signal_meets_rem() {
+        for &l in &[0.3, 1.0, 3.0] {
+            for e in [&Gaussian as &dyn Ensemble, &Spherical, &Binary] {
+                let a1 = alpha_1(e, l).unwrap();
+                let gap = |a: f64| l - Rem::new(e, a).unwrap().free_energy(l);
+                let upper = (2.0 * a1).min(0.5 * (a1 + e.alpha_max()));
+                let by_root = root(gap, 1e-6, upper, "test").unwrap();
+                assert!((a1 - by_root).abs() < 1e-9, "{} {l}", e.name());
+            }
+        }
+    }
+
+    #[test]
+    fn spherical_grows_like_half_log_lambda() {
+        let (a, b) = (1e3, 1e4);
+        let growth = alpha_1(&Spherical, b).unwrap() - alpha_1(&Spherical, a).unwrap();
+        assert!((growth - 0.5 * 10f64.ln()).abs() < 1e-3);
+    }
+
+    #[test]
+    fn alpha_1_increases_with_lambda() {
+        for e in [&Gaussian as &dyn Ensemble, &Spherical, &Binary] {
+            let values: Vec<f64> = LAMBDAS.iter().map(|&l| alpha_1(e, l).unwrap()).collect();
+            assert!(values.windows(2).all(|w| w[1] >= w[0]), "{}", e.name());
+        }
+    }
+
+    #[test]
+    fn bad_lambda_is_rejected() {
+        for l in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            assert!(matches!(alpha_1(&Gaussian, l), Err(TheoryError::InvalidLambda(_))));
+        }
+    }
+
+    #[test]
+    fn spherical_bound_is_alpha_1() {
+        for &l in &LAMBDAS {
+            let bound = alpha_c_lower(&Spherical, l).unwrap();
+            assert!((bound.alpha_c_lower - alpha_1(&Spherical, l).unwrap()).abs() < 1e-9);
+            assert_eq!(bound.route, FailureRoute::Typical);
+        }
+    }
+
+    /// Binary: only exact duplicates, so alpha_c = min(alpha_1, ln 2 / 2).
+    #[test]
+    fn binary_bound_is_duplicate_limited() {
+        for &l in &LAMBDAS {
+            let expected = alpha_1(&Binary, l).unwrap().min(LN_2 / 2.0);
+            let bound = alpha_c_lower(&Binary, l).unwrap();
+            assert!((bound.alpha_c_lower - expected).abs() < 1e-9, "{l}");
+        }
+        assert_eq!(alpha_c_lower(&Binary, 5.0).unwrap().route, FailureRoute::SinglePattern);
+    }
+
+    /// Gaussian closed form derived by hand in the theory docs: with
+    /// `a1 = alpha_1`, route A fails at `s = alpha / a1` for lambda <= 1 and
+    /// `s = 2 alpha` above; route B costs `ln 2 / 2 - alpha` for alpha < 1/4.
+    fn gaussian_bound_oracle(l: f64) -> f64 {
+        let c = |s: f64| 0.5 * (s - 1.0 - s.ln());
+        let a1 = if l < 1.0 { l - l * l / 2.0 } else { 0.5 };
+        let route_a = |a: f64| if l <= 1.0 { c(a / a1) } else { c(2.0 * a) };
+        let route_b = |a: f64| if a < 0.25 { LN_2 / 2.0 - a } else { c(2.0 * a) };
+        let margin = |a: f64| route_a(a).min(route_b(a)) - a;
+        // Bisection: an independent method from the Brent root in the code.
+        let (mut lo, mut hi) = (1e-12, a1);
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            if margin(mid) > 0.0 {
+                lo = mid
+            } else {
+                hi = mid
+            }
+        }
+        lo
+    }
+
+    #[test]
+    fn gaussian_bound_matches_hand_derivation() {
+        for &l in &LAMBDAS {
+            let bound = alpha_c_lower(&Gaussian, l).unwrap().alpha_c_lower;
+            let oracle = gaussian_bound_oracle(l);
+            assert!((bound - oracle).abs() < 1e-9, "lambda {l}: {bound} vs {oracle}");
+        }
+        assert!((alpha_c_lower(&Gaussian, 3.0).unwrap().alpha_c_lower - LN_2 / 4.0).abs() < 1e-9);
+    }
+
+    /// Brute force: R(alpha) from dense grids in s (two levels, the second
+    /// zooming on the best cell), alpha_c by bisection on R - alpha.
+    fn brute_force_bound(e: &dyn Ensemble, l: f64) -> f64 {
+        let a1 = alpha_1(e, l).unwrap();
+        let rate = |alpha: f64| -> f64 {
+            let rem = Rem::new(e, alpha).unwrap();
+            let c = |s: f64| e.self_overlap_cost(s).unwrap();
+            let fails = |s: f64| l * s <= rem.free_energy(l * s.sqrt());
+            let single = |s: f64| c(s) + (e.rate(s.sqrt()) - alpha).max(0.0);
+            let grid = |lo: f64, hi: f64, n: usize| (0..=n).map(move |k| lo + (hi - lo) * k as f64 / n as f64);
+            // Route A: the failing s closest to 1, refined on a finer grid.
+            let mut route_a = f64::INFINITY;
+            let coarse: Vec<f64> = grid(1e-6, 4.0, 40_000).collect();
+            for w in coarse.windows(2) {
+                let (cell_fails, next_fails) = (fails(w[0]), fails(w[1]));
+                if cell_fails != next_fails {
+                    let fine = grid(w[0], w[1], 100_000).find(|&s| fails(s) == next_fails);
+                    let s = fine.unwrap();
+                    route_a = route_a.min(c(s));
+                }
+            }
+            let best = coarse.iter().copied().min_by(|a, b| single(*a).total_cmp(&single(*b))).unwrap();
+            let route_b = grid(best - 1e-4, best + 1e-4, 100_000)
+                .filter(|s| *s > 0.0)
+                .map(single)
+                .fold(f64::INFINITY, f64::min);
+            route_a.min(route_b)
+        };
+        let (mut lo, mut hi) = (1e-9, a1);
+        for _ in 0..40 {
+            let mid = 0.5 * (lo + hi);
+            if rate(mid) > mid {
+                lo = mid
+            } else {
+                hi = mid
+            }
+        }
+        lo
+    }
+
+    #[test]
+    fn gaussian_bound_converged_against_brute_force() {
+        for l in [0.5, 2.0] {
+            let bound = alpha_c_lower(&Gaussian, l).unwrap().alpha_c_lower;
+            let brute = brute_force_bound(&Gaussian, l);
+            assert!((bound - brute).abs() < 1e-7, "lambda {l}: {bound} vs {brute}");
+        }
+    }
+
+    #[test]
+    fn bound_never_exceeds_alpha_1_and_grows() {
+        for e in [&Gaussian as &dyn Ensemble, &Spherical, &Binary] {
+            let mut previous = 0.0;
+            for &l in &LAMBDAS {
+                let bound = alpha_c_lower(e, l).unwrap().alpha_c_lower;
+                assert!(bound <= alpha_1(e, l).unwrap() + 1e-12, "{} {l}", e.name());
+                assert!(bound >= previous - 1e-12, "{} {l}", e.name());
+                previous = bound;
+            }
+        }
+    }
+}
