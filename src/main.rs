@@ -1,1 +1,76 @@
-fn main() {}
+//! `damcap`: phase diagrams of dense associative memories from the REM
+//! theory, checked against Monte Carlo simulation.
+
+mod commands;
+mod config;
+mod output;
+mod plot;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Phase diagrams of dense associative memories (modern Hopfield networks).
+#[derive(Parser, Debug)]
+#[command(name = "damcap", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Retrieval thresholds alpha_1 and the alpha_c lower bound at one lambda.
+    Thresholds(commands::thresholds::Args),
+    /// One-step basin of attraction rho_min(alpha, lambda).
+    Basin(commands::basin::Args),
+    /// Inverse temperature lambda_*(alpha, rho) above which one step from overlap rho retrieves.
+    LambdaStar(commands::basin::LambdaStarArgs),
+    /// Thresholds over a lambda grid, as CSV (parallel).
+    Scan(commands::thresholds::ScanArgs),
+    /// Draws the figure a TOML config describes (SVG and CSV).
+    PhaseDiagram {
+        /// Path of the figure config.
+        config: PathBuf,
+    },
+    /// Regenerates every figure config in configs/ into plots/.
+    Figures(commands::figures::Args),
+    /// Measures the speed of the solver (ratios against baselines run alongside).
+    Bench(commands::bench::Args),
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Thresholds(args) => commands::thresholds::run(&args),
+        Command::Basin(args) => commands::basin::run(&args),
+        Command::LambdaStar(args) => commands::basin::run_lambda_star(&args),
+        Command::Scan(args) => commands::thresholds::scan(&args),
+        Command::PhaseDiagram { config } => commands::figures::run_config(&config),
+        Command::Figures(args) => commands::figures::run(&args),
+        Command::Bench(args) => commands::bench::run(&args),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let rendered = e.render().to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            eprintln!("{first} (run 'damcap --help' for usage)");
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

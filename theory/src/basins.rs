@@ -69,7 +69,10 @@ pub fn rho_min<E: Ensemble + ?Sized>(
     check_lambda(lambda)?;
     let rem = Rem::new(ensemble, alpha)?;
     let rho = rem.free_energy(lambda) / lambda;
-    Ok(Basin { rho_min: (rho <= 1.0).then_some(rho), phase: rem.phase(lambda) })
+    Ok(Basin {
+        rho_min: (rho <= 1.0).then_some(rho),
+        phase: rem.phase(lambda),
+    })
 }
 
 /// `lambda_*(alpha, rho)`: the inverse temperature above which one step
@@ -129,11 +132,21 @@ pub fn multistep<E: Ensemble + ?Sized>(
     for _ in 0..max_steps {
         visited.push(l);
         if l * rho > rem.free_energy(l) {
-            let outcome = if stable { Outcome::Retrieved } else { Outcome::OtherPattern };
-            return Ok(Trajectory { inverse_temperatures: visited, outcome });
+            let outcome = if stable {
+                Outcome::Retrieved
+            } else {
+                Outcome::OtherPattern
+            };
+            return Ok(Trajectory {
+                inverse_temperatures: visited,
+                outcome,
+            });
         }
         if rem.phase(l) == Phase::Frozen {
-            return Ok(Trajectory { inverse_temperatures: visited, outcome: Outcome::OtherPattern });
+            return Ok(Trajectory {
+                inverse_temperatures: visited,
+                outcome: Outcome::OtherPattern,
+            });
         }
         let next = lambda * ensemble.cgf_slope(l);
         if (next - l).abs() <= 1e-14 * l {
@@ -141,7 +154,10 @@ pub fn multistep<E: Ensemble + ?Sized>(
         }
         l = next;
     }
-    Ok(Trajectory { inverse_temperatures: visited, outcome: Outcome::Mixture })
+    Ok(Trajectory {
+        inverse_temperatures: visited,
+        outcome: Outcome::Mixture,
+    })
 }
 
 /// Multi-step basin edge by bisection on the outcome of [`multistep`]: an
@@ -199,7 +215,12 @@ mod tests {
             for l in [0.4, 1.0, 3.0] {
                 let a1 = alpha_1(e, l).unwrap();
                 let rhos: Vec<f64> = (1..50)
-                    .map(|k| rho_min(e, a1 * k as f64 / 50.0, l).unwrap().rho_min.unwrap())
+                    .map(|k| {
+                        rho_min(e, a1 * k as f64 / 50.0, l)
+                            .unwrap()
+                            .rho_min
+                            .unwrap()
+                    })
                     .collect();
                 assert!(rhos.iter().all(|&r| r > 0.0 && r <= 1.0));
                 assert!(rhos.windows(2).all(|w| w[1] > w[0]), "{} {l}", e.name());
@@ -246,7 +267,11 @@ mod tests {
                     let alpha = a1 * k as f64 / 10.0;
                     let one = rho_min(e, alpha, l).unwrap().rho_min.unwrap();
                     let many = rho_min_multistep(e, alpha, l, 1000).unwrap().unwrap();
-                    assert!((one - many).abs() < 1e-12, "{} l={l} a={alpha}: {one} {many}", e.name());
+                    assert!(
+                        (one - many).abs() < 1e-12,
+                        "{} l={l} a={alpha}: {one} {many}",
+                        e.name()
+                    );
                 }
             }
         }

@@ -64,6 +64,12 @@ where
         gap *= 0.5;
     }
     let upper = u_end * (1.0 - gap);
-    let u = root(|u| rate_slope(u) - t, 0.0, upper, "cgf: tilted mean overlap").unwrap_or(f64::NAN);
+    let u = root(
+        |u| rate_slope(u) - t,
+        0.0,
+        upper,
+        "cgf: tilted mean overlap",
+    )
+    .unwrap_or(f64::NAN);
     (t * u - rate(u), sign * u)
 }

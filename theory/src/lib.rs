@@ -46,14 +46,20 @@ impl std::fmt::Display for TheoryError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             TheoryError::InvalidLambda(l) => {
-                write!(f, "lambda = {l} is invalid: the inverse temperature must be a finite number > 0")
+                write!(
+                    f,
+                    "lambda = {l} is invalid: the inverse temperature must be a finite number > 0"
+                )
             }
             TheoryError::InvalidAlpha { alpha, alpha_max } => write!(
                 f,
                 "alpha = {alpha} is out of range: the load must lie in (0, {alpha_max})"
             ),
             TheoryError::InvalidRho(r) => {
-                write!(f, "rho = {r} is invalid: the initial overlap must lie in (0, 1]")
+                write!(
+                    f,
+                    "rho = {r} is invalid: the initial overlap must lie in (0, 1]"
+                )
             }
             TheoryError::UnknownEnsemble(name) => write!(
                 f,

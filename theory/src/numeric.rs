@@ -40,7 +40,8 @@ pub fn root<F: Fn(f64) -> f64>(f: F, a: f64, b: f64, what: &str) -> Result<f64, 
     if fb == 0.0 {
         return Ok(b);
     }
-    if !(fa * fb < 0.0) {
+    let product = fa * fb;
+    if product.is_nan() || product > 0.0 {
         return Err(TheoryError::Solver(format!(
             "{what}: no sign change on [{a}, {b}] (f = {fa}, {fb})"
         )));
@@ -61,7 +62,12 @@ pub fn root<F: Fn(f64) -> f64>(f: F, a: f64, b: f64, what: &str) -> Result<f64, 
 
 /// The minimiser and minimum of `f` on `[a, b]`. Brent's method never
 /// evaluates the end points, so both are compared with the interior result.
-pub fn minimise<F: Fn(f64) -> f64>(f: F, a: f64, b: f64, what: &str) -> Result<(f64, f64), TheoryError> {
+pub fn minimise<F: Fn(f64) -> f64>(
+    f: F,
+    a: f64,
+    b: f64,
+    what: &str,
+) -> Result<(f64, f64), TheoryError> {
     let solver = BrentOpt::new(a, b).set_tolerance(OPT_REL_TOL, OPT_ABS_TOL);
     let result = Executor::new(Scalar(&f), solver)
         .configure(|state| state.max_iters(MAX_ITERS))
@@ -77,11 +83,19 @@ pub fn minimise<F: Fn(f64) -> f64>(f: F, a: f64, b: f64, what: &str) -> Result<(
     Ok(candidates
         .into_iter()
         .filter(|(_, v)| !v.is_nan())
-        .fold((x, f64::INFINITY), |best, c| if c.1 < best.1 { c } else { best }))
+        .fold(
+            (x, f64::INFINITY),
+            |best, c| if c.1 < best.1 { c } else { best },
+        ))
 }
 
 /// The maximiser and maximum of `f` on `[a, b]`.
-pub fn maximise<F: Fn(f64) -> f64>(f: F, a: f64, b: f64, what: &str) -> Result<(f64, f64), TheoryError> {
+pub fn maximise<F: Fn(f64) -> f64>(
+    f: F,
+    a: f64,
+    b: f64,
+    what: &str,
+) -> Result<(f64, f64), TheoryError> {
     let (x, v) = minimise(|x| -f(x), a, b, what)?;
     Ok((x, -v))
 }

@@ -60,7 +60,12 @@ impl<'a, E: Ensemble + ?Sized> Rem<'a, E> {
         let what = "REM freezing point";
         let upper = expand_bracket(entropy_gap, 1.0, what)?;
         let freezing = root(entropy_gap, 0.0, upper, what)?;
-        Ok(Rem { ensemble, alpha, freezing, u_max: ensemble.cgf_slope(freezing) })
+        Ok(Rem {
+            ensemble,
+            alpha,
+            freezing,
+            u_max: ensemble.cgf_slope(freezing),
+        })
     }
 
     /// The load `alpha`.
@@ -106,7 +111,9 @@ mod tests {
     /// (THEORY.md section 3), computed here by direct 1-D maximisation.
     fn phi_by_maximisation<E: Ensemble>(e: &E, alpha: f64, l: f64) -> f64 {
         let u_max = Rem::new(e, alpha).unwrap().u_max();
-        maximise(|u| alpha - e.rate(u) + l * u, 0.0, u_max, "phi").unwrap().1
+        maximise(|u| alpha - e.rate(u) + l * u, 0.0, u_max, "phi")
+            .unwrap()
+            .1
     }
 
     #[test]

@@ -48,7 +48,12 @@ pub fn alpha_1<E: Ensemble + ?Sized>(ensemble: &E, lambda: f64) -> Result<f64, T
     let t = if ensemble.cgf_slope(lambda) <= 1.0 {
         lambda
     } else {
-        root(|t| ensemble.cgf_slope(t) - 1.0, 0.0, lambda, "alpha_1: Lambda'(t) = 1")?
+        root(
+            |t| ensemble.cgf_slope(t) - 1.0,
+            0.0,
+            lambda,
+            "alpha_1: Lambda'(t) = 1",
+        )?
     };
     Ok(t - ensemble.cgf(t))
 }
@@ -116,14 +121,24 @@ pub fn failure_rate<E: Ensemble + ?Sized>(
     let rem = Rem::new(ensemble, alpha)?;
     let fails = |s: f64| lambda * s - rem.free_energy(lambda * s.sqrt());
     if ensemble.self_overlap_cost(0.5).is_none() {
-        let self_overlap = if fails(1.0) <= 0.0 { 0.0 } else { f64::INFINITY };
+        let self_overlap = if fails(1.0) <= 0.0 {
+            0.0
+        } else {
+            f64::INFINITY
+        };
         let single_pattern = (ensemble.rate(1.0) - alpha).max(0.0);
-        return Ok(FailureRate { self_overlap, single_pattern });
+        return Ok(FailureRate {
+            self_overlap,
+            single_pattern,
+        });
     }
     let cost = |s: f64| ensemble.self_overlap_cost(s).unwrap_or(f64::INFINITY);
     let self_overlap = self_overlap_route(&fails, &cost)?;
     let single_pattern = single_pattern_route(ensemble, &rem, &cost)?;
-    Ok(FailureRate { self_overlap, single_pattern })
+    Ok(FailureRate {
+        self_overlap,
+        single_pattern,
+    })
 }
 
 /// Route A: the cheapest failing `s`, the failing `s` nearest to 1 on
@@ -195,7 +210,10 @@ pub fn alpha_c_lower<E: Ensemble + ?Sized>(
             FailureRoute::SinglePattern
         }
     };
-    Ok(UnionBound { alpha_c_lower: alpha, route })
+    Ok(UnionBound {
+        alpha_c_lower: alpha,
+        route,
+    })
 }
 
 #[cfg(test)]
@@ -213,9 +231,18 @@ mod tests {
             let binary = l - l.cosh().ln();
             let u = ((1.0 + 4.0 * l * l).sqrt() - 1.0) / (2.0 * l);
             let spherical = l - (l * u + 0.5 * (1.0 - u * u).ln());
-            assert!((alpha_1(&Gaussian, l).unwrap() - gaussian).abs() < 1e-9, "gaussian {l}");
-            assert!((alpha_1(&Binary, l).unwrap() - binary).abs() < 1e-9, "binary {l}");
-            assert!((alpha_1(&Spherical, l).unwrap() - spherical).abs() < 1e-9, "spherical {l}");
+            assert!(
+                (alpha_1(&Gaussian, l).unwrap() - gaussian).abs() < 1e-9,
+                "gaussian {l}"
+            );
+            assert!(
+                (alpha_1(&Binary, l).unwrap() - binary).abs() < 1e-9,
+                "binary {l}"
+            );
+            assert!(
+                (alpha_1(&Spherical, l).unwrap() - spherical).abs() < 1e-9,
+                "spherical {l}"
+            );
         }
     }
 
@@ -251,7 +278,10 @@ mod tests {
     #[test]
     fn bad_lambda_is_rejected() {
         for l in [0.0, -1.0, f64::NAN, f64::INFINITY] {
-            assert!(matches!(alpha_1(&Gaussian, l), Err(TheoryError::InvalidLambda(_))));
+            assert!(matches!(
+                alpha_1(&Gaussian, l),
+                Err(TheoryError::InvalidLambda(_))
+            ));
         }
     }
 
@@ -272,7 +302,10 @@ mod tests {
             let bound = alpha_c_lower(&Binary, l).unwrap();
             assert!((bound.alpha_c_lower - expected).abs() < 1e-9, "{l}");
         }
-        assert_eq!(alpha_c_lower(&Binary, 5.0).unwrap().route, FailureRoute::SinglePattern);
+        assert_eq!(
+            alpha_c_lower(&Binary, 5.0).unwrap().route,
+            FailureRoute::SinglePattern
+        );
     }
 
     /// Gaussian closed form derived by hand in the theory docs: with
@@ -302,7 +335,10 @@ mod tests {
         for &l in &LAMBDAS {
             let bound = alpha_c_lower(&Gaussian, l).unwrap().alpha_c_lower;
             let oracle = gaussian_bound_oracle(l);
-            assert!((bound - oracle).abs() < 1e-9, "lambda {l}: {bound} vs {oracle}");
+            assert!(
+                (bound - oracle).abs() < 1e-9,
+                "lambda {l}: {bound} vs {oracle}"
+            );
         }
         assert!((alpha_c_lower(&Gaussian, 3.0).unwrap().alpha_c_lower - LN_2 / 4.0).abs() < 1e-9);
     }
@@ -316,7 +352,9 @@ mod tests {
             let c = |s: f64| e.self_overlap_cost(s).unwrap();
             let fails = |s: f64| l * s <= rem.free_energy(l * s.sqrt());
             let single = |s: f64| c(s) + (e.rate(s.sqrt()) - alpha).max(0.0);
-            let grid = |lo: f64, hi: f64, n: usize| (0..=n).map(move |k| lo + (hi - lo) * k as f64 / n as f64);
+            let grid = |lo: f64, hi: f64, n: usize| {
+                (0..=n).map(move |k| lo + (hi - lo) * k as f64 / n as f64)
+            };
             // Route A: the failing s closest to 1, refined on a finer grid.
             let mut route_a = f64::INFINITY;
             let coarse: Vec<f64> = grid(1e-6, 4.0, 40_000).collect();
@@ -328,7 +366,11 @@ mod tests {
                     route_a = route_a.min(c(s));
                 }
             }
-            let best = coarse.iter().copied().min_by(|a, b| single(*a).total_cmp(&single(*b))).unwrap();
+            let best = coarse
+                .iter()
+                .copied()
+                .min_by(|a, b| single(*a).total_cmp(&single(*b)))
+                .unwrap();
             let route_b = grid(best - 1e-4, best + 1e-4, 100_000)
                 .filter(|s| *s > 0.0)
                 .map(single)
@@ -352,7 +394,10 @@ mod tests {
         for l in [0.5, 2.0] {
             let bound = alpha_c_lower(&Gaussian, l).unwrap().alpha_c_lower;
             let brute = brute_force_bound(&Gaussian, l);
-            assert!((bound - brute).abs() < 1e-7, "lambda {l}: {bound} vs {brute}");
+            assert!(
+                (bound - brute).abs() < 1e-7,
+                "lambda {l}: {bound} vs {brute}"
+            );
         }
     }
 

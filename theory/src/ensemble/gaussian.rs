@@ -31,7 +31,11 @@ impl Ensemble for Gaussian {
     }
 
     fn self_overlap_cost(&self, s: f64) -> Option<f64> {
-        Some(if s > 0.0 { 0.5 * (s - 1.0 - s.ln()) } else { f64::INFINITY })
+        Some(if s > 0.0 {
+            0.5 * (s - 1.0 - s.ln())
+        } else {
+            f64::INFINITY
+        })
     }
 }
 

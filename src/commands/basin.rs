@@ -1,0 +1,117 @@
+//! `damcap basin` and `damcap lambda-star`.
+
+use anyhow::Result;
+use damcap_theory::basins::{lambda_star, rho_min};
+use damcap_theory::rem::Phase;
+use damcap_theory::thresholds::alpha_1;
+use serde::Serialize;
+
+/// Arguments of `damcap basin`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Pattern ensemble: gaussian, spherical or binary.
+    #[arg(long)]
+    ensemble: String,
+    /// Inverse temperature lambda > 0.
+    #[arg(long, allow_negative_numbers = true)]
+    lambda: f64,
+    /// Load alpha = ln(P) / N, in (0, alpha_max).
+    #[arg(long, allow_negative_numbers = true)]
+    alpha: f64,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `damcap lambda-star`.
+#[derive(clap::Args, Debug)]
+pub struct LambdaStarArgs {
+    /// Pattern ensemble: gaussian, spherical or binary.
+    #[arg(long)]
+    ensemble: String,
+    /// Load alpha = ln(P) / N.
+    #[arg(long, allow_negative_numbers = true)]
+    alpha: f64,
+    /// Initial overlap rho in (0, 1].
+    #[arg(long, allow_negative_numbers = true)]
+    rho: f64,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct BasinReport {
+    ensemble: String,
+    lambda: f64,
+    alpha: f64,
+    alpha_1: f64,
+    /// `null` when alpha >= alpha_1: no initial state retrieves.
+    rho_min: Option<f64>,
+    phase: Phase,
+}
+
+/// `damcap basin`.
+pub fn run(args: &Args) -> Result<()> {
+    let ensemble = super::ensemble(&args.ensemble)?;
+    let basin = rho_min(ensemble.as_ref(), args.alpha, args.lambda)?;
+    let report = BasinReport {
+        ensemble: ensemble.name().to_string(),
+        lambda: args.lambda,
+        alpha: args.alpha,
+        alpha_1: alpha_1(ensemble.as_ref(), args.lambda)?,
+        rho_min: basin.rho_min,
+        phase: basin.phase,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    println!("ensemble   {}", report.ensemble);
+    println!("lambda     {}", report.lambda);
+    println!("alpha      {}", report.alpha);
+    println!("REM phase  {}", report.phase);
+    match report.rho_min {
+        Some(r) => println!("rho_min    {r:.12}   one step from overlap rho > rho_min retrieves"),
+        None => println!(
+            "rho_min    none: alpha >= alpha_1 = {:.12}, not even the pattern itself is stable",
+            report.alpha_1
+        ),
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct LambdaStarReport {
+    ensemble: String,
+    alpha: f64,
+    rho: f64,
+    /// `null` when no inverse temperature retrieves from this overlap.
+    lambda_star: Option<f64>,
+}
+
+/// `damcap lambda-star`.
+pub fn run_lambda_star(args: &LambdaStarArgs) -> Result<()> {
+    let ensemble = super::ensemble(&args.ensemble)?;
+    let report = LambdaStarReport {
+        ensemble: ensemble.name().to_string(),
+        alpha: args.alpha,
+        rho: args.rho,
+        lambda_star: lambda_star(ensemble.as_ref(), args.alpha, args.rho)?,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    match report.lambda_star {
+        Some(l) => println!(
+            "lambda_*   {l:.12}   one step from overlap {} retrieves for lambda > lambda_*",
+            args.rho
+        ),
+        None => println!(
+            "lambda_*   none: rho = {} is at or below the largest spurious overlap u_max(alpha)",
+            args.rho
+        ),
+    }
+    Ok(())
+}

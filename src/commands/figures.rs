@@ -1,0 +1,250 @@
+//! `damcap phase-diagram CONFIG` and `damcap figures`: figures described
+//! by TOML configs, written as SVG plus the CSV of their curves.
+
+use anyhow::{bail, Context, Result};
+use damcap_theory::basins::rho_min;
+use damcap_theory::rem::Rem;
+use damcap_theory::thresholds::alpha_1;
+use damcap_theory::Ensemble;
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+
+use super::thresholds::{csv_rows, scan_grid, Thresholds, CSV_COLUMNS};
+use crate::config::{self, Basins, Config, PhaseDiagram};
+use crate::output::{self, Csv};
+use crate::plot::{render_svg, Line, Panel, Region, PALETTE};
+
+/// Arguments of `damcap figures`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Directory holding the figure configs.
+    #[arg(long, default_value = "configs")]
+    configs: PathBuf,
+}
+
+/// Runs one config file.
+pub fn run_config(path: &Path) -> Result<()> {
+    match config::load(path)? {
+        Config::PhaseDiagram(c) => phase_diagram(&c),
+        Config::Basins(c) => basins(&c),
+    }
+}
+
+/// `damcap figures`: every `*.toml` in the configs directory, in name order.
+pub fn run(args: &Args) -> Result<()> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&args.configs)
+        .with_context(|| {
+            format!(
+                "cannot read config directory {}; run from the repository root or pass --configs",
+                args.configs.display()
+            )
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        bail!("no *.toml configs in {}", args.configs.display());
+    }
+    for path in paths {
+        eprintln!("figure config {}", path.display());
+        run_config(&path)?;
+    }
+    Ok(())
+}
+
+/// Resolves ensemble names, failing on the first unknown one.
+fn ensembles(names: &[String]) -> Result<Vec<Box<dyn Ensemble>>> {
+    if names.is_empty() {
+        bail!("the config lists no ensembles; add e.g. ensembles = [\"gaussian\"]");
+    }
+    names.iter().map(|n| super::ensemble(n)).collect()
+}
+
+/// Writes a figure and its CSV, checking both paths before any work.
+fn write_figure(svg_path: &Path, csv_path: &Path, svg: &str, csv: &Csv) -> Result<()> {
+    output::write_atomic(csv_path, csv.as_str().as_bytes())?;
+    output::write_atomic(svg_path, svg.as_bytes())?;
+    eprintln!("wrote {} and {}", svg_path.display(), csv_path.display());
+    Ok(())
+}
+
+/// The alpha-lambda plane: alpha_1 and alpha_c with the three regions.
+fn phase_diagram(c: &PhaseDiagram) -> Result<()> {
+    output::check_writable(&c.svg)?;
+    output::check_writable(&c.csv)?;
+    let lambdas = c.lambda.values()?;
+    let mut csv = Csv::new(&CSV_COLUMNS);
+    let mut panels = Vec::new();
+    for ensemble in ensembles(&c.ensembles)? {
+        let rows = scan_grid(ensemble.as_ref(), &lambdas)?;
+        csv_rows(&mut csv, &rows);
+        panels.push(phase_panel(ensemble.name(), &rows, c.lambda.log));
+    }
+    let svg = render_svg(&c.title, &panels, panels.len())?;
+    write_figure(&c.svg, &c.csv, &svg, &csv)
+}
+
+/// One ensemble's phase-diagram panel.
+fn phase_panel(name: &str, rows: &[Thresholds], log_x: bool) -> Panel {
+    let top = rows.iter().map(|r| r.alpha_1).fold(0.0, f64::max) * 1.25;
+    let (first, last) = (rows[0].lambda, rows[rows.len() - 1].lambda);
+    let mut panel = Panel::new(
+        &format!("{name} patterns"),
+        "inverse temperature λ",
+        "load α = ln(P)/N",
+        first..last,
+        0.0..top,
+    );
+    panel.log_x = log_x;
+    let band = |lo: fn(&Thresholds) -> f64, hi: fn(&Thresholds) -> f64| -> Vec<(f64, f64, f64)> {
+        rows.iter().map(|r| (r.lambda, lo(r), hi(r))).collect()
+    };
+    // Labels sit at 55% of the horizontal axis, in the middle of each band
+    // wide enough to hold one.
+    let at = &rows[rows.len() * 11 / 20];
+    let label_x = at.lambda;
+    let regions = [
+        (
+            "all patterns retrieved",
+            PALETTE[2],
+            band(|_| 0.0, |r| r.alpha_c_lower),
+            0.0,
+            at.alpha_c_lower,
+        ),
+        (
+            "typical pattern retrieved",
+            PALETTE[4],
+            band(|r| r.alpha_c_lower, |r| r.alpha_1),
+            at.alpha_c_lower,
+            at.alpha_1,
+        ),
+        (
+            "no retrieval",
+            PALETTE[6],
+            band(|r| r.alpha_1, |_| f64::INFINITY),
+            at.alpha_1,
+            top,
+        ),
+    ];
+    for (label, color, band, lo, hi) in regions {
+        let band = band
+            .into_iter()
+            .map(|(x, l, h)| (x, l, h.min(top)))
+            .collect();
+        let label = if hi - lo > 0.06 * top { label } else { "" };
+        panel.regions.push(Region {
+            label: label.into(),
+            color,
+            band,
+            label_at: (label_x, 0.5 * (lo + hi) + 0.02 * top),
+        });
+    }
+    panel.lines.push(Line {
+        label: "α₁(λ): typical-pattern threshold".into(),
+        color: PALETTE[0],
+        dashed: false,
+        xy: rows.iter().map(|r| (r.lambda, r.alpha_1)).collect(),
+    });
+    panel.lines.push(Line {
+        label: "α_c(λ) lower bound (union bound)".into(),
+        color: PALETTE[1],
+        dashed: true,
+        xy: rows.iter().map(|r| (r.lambda, r.alpha_c_lower)).collect(),
+    });
+    panel
+}
+
+/// A point of a basin curve.
+struct BasinPoint {
+    lambda: f64,
+    alpha: f64,
+    rho_min: f64,
+    phase: String,
+}
+
+/// rho_min against alpha at several lambda, one panel per ensemble, with
+/// the frozen-phase envelope u_max(alpha) they all share.
+fn basins(c: &Basins) -> Result<()> {
+    output::check_writable(&c.svg)?;
+    output::check_writable(&c.csv)?;
+    if c.alpha_points < 2 || c.lambdas.is_empty() {
+        bail!("a basins config needs alpha_points >= 2 and at least one lambda");
+    }
+    let mut csv = Csv::new(&["ensemble", "lambda", "alpha", "rho_min", "phase"]);
+    let mut panels = Vec::new();
+    for ensemble in ensembles(&c.ensembles)? {
+        let e = ensemble.as_ref();
+        let curves: Vec<Vec<BasinPoint>> = c
+            .lambdas
+            .iter()
+            .map(|&l| basin_curve(e, l, c.alpha_points))
+            .collect::<Result<_>>()?;
+        for p in curves.iter().flatten() {
+            let cells = [
+                e.name().to_string(),
+                p.lambda.to_string(),
+                p.alpha.to_string(),
+                p.rho_min.to_string(),
+                p.phase.clone(),
+            ];
+            csv.row(&cells);
+        }
+        panels.push(basin_panel(e, &c.lambdas, &curves)?);
+    }
+    let svg = render_svg(&c.title, &panels, panels.len())?;
+    write_figure(&c.svg, &c.csv, &svg, &csv)
+}
+
+/// rho_min(alpha, lambda) for alpha on a grid of (0, alpha_1(lambda)].
+fn basin_curve(e: &dyn Ensemble, lambda: f64, points: usize) -> Result<Vec<BasinPoint>> {
+    let a1 = alpha_1(e, lambda)?.min(e.alpha_max());
+    (1..=points)
+        .into_par_iter()
+        .map(|k| {
+            // The last point sits just below alpha_1, where rho_min reaches 1.
+            let alpha = a1 * (k as f64 / points as f64).min(1.0 - 1e-9);
+            let basin = rho_min(e, alpha, lambda)?;
+            let rho_min = basin.rho_min.context("rho_min undefined below alpha_1")?;
+            Ok(BasinPoint {
+                lambda,
+                alpha,
+                rho_min,
+                phase: basin.phase.to_string(),
+            })
+        })
+        .collect()
+}
+
+fn basin_panel(e: &dyn Ensemble, lambdas: &[f64], curves: &[Vec<BasinPoint>]) -> Result<Panel> {
+    let alpha_end = curves.iter().flatten().map(|p| p.alpha).fold(0.0, f64::max);
+    let mut panel = Panel::new(
+        &format!("{} patterns", e.name()),
+        "load α",
+        "basin edge ρ_min",
+        0.0..alpha_end * 1.02,
+        0.0..1.05,
+    );
+    panel.legend = plotters::prelude::SeriesLabelPosition::LowerRight;
+    for (k, (curve, l)) in curves.iter().zip(lambdas).enumerate() {
+        panel.lines.push(Line {
+            label: format!("λ = {l}"),
+            color: PALETTE[k % (PALETTE.len() - 1)],
+            dashed: false,
+            xy: curve.iter().map(|p| (p.alpha, p.rho_min)).collect(),
+        });
+    }
+    let envelope: Vec<(f64, f64)> = (1..=200)
+        .map(|k| {
+            let alpha = alpha_end * k as f64 / 200.0;
+            Ok((alpha, Rem::new(e, alpha)?.u_max().min(1.05)))
+        })
+        .collect::<Result<_>>()?;
+    panel.lines.push(Line {
+        label: "frozen phase: ρ_min = u_max(α)".into(),
+        color: PALETTE[6],
+        dashed: true,
+        xy: envelope,
+    });
+    Ok(panel)
+}

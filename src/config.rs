@@ -1,0 +1,183 @@
+//! TOML study configurations. One file describes one figure or study;
+//! its `kind` selects the schema. Unknown keys are errors, so a typo
+//! never silently falls back to a default.
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// A figure or study configuration.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Config {
+    /// alpha_1 and alpha_c in the alpha-lambda plane, one panel per ensemble.
+    PhaseDiagram(PhaseDiagram),
+    /// One-step basins rho_min against alpha at several lambda.
+    Basins(Basins),
+}
+
+/// A grid of inverse temperatures.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct LambdaGrid {
+    /// Smallest lambda (> 0).
+    pub min: f64,
+    /// Largest lambda (> min).
+    pub max: f64,
+    /// Number of grid points (>= 2).
+    pub points: usize,
+    /// Geometric instead of uniform spacing.
+    #[serde(default)]
+    pub log: bool,
+}
+
+impl LambdaGrid {
+    /// Checks the grid and returns its points.
+    pub fn values(&self) -> Result<Vec<f64>> {
+        if !(self.min > 0.0 && self.max.is_finite() && self.max > self.min) {
+            bail!(
+                "lambda grid [{}, {}] is invalid: need 0 < min < max < infinity",
+                self.min,
+                self.max
+            );
+        }
+        if self.points < 2 {
+            bail!("lambda grid needs at least 2 points, got {}", self.points);
+        }
+        let n = (self.points - 1) as f64;
+        Ok((0..self.points)
+            .map(|k| {
+                let f = k as f64 / n;
+                if self.log {
+                    self.min * (self.max / self.min).powf(f)
+                } else {
+                    self.min + (self.max - self.min) * f
+                }
+            })
+            .collect())
+    }
+}
+
+/// `kind = "phase-diagram"`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseDiagram {
+    /// Figure title.
+    pub title: String,
+    /// Ensemble names, one panel each.
+    pub ensembles: Vec<String>,
+    /// Inverse temperatures on the horizontal axis.
+    pub lambda: LambdaGrid,
+    /// Where the SVG goes.
+    pub svg: PathBuf,
+    /// Where the CSV of the curves goes.
+    pub csv: PathBuf,
+}
+
+/// `kind = "basins"`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Basins {
+    /// Figure title.
+    pub title: String,
+    /// Ensemble names, one panel each.
+    pub ensembles: Vec<String>,
+    /// One curve per inverse temperature.
+    pub lambdas: Vec<f64>,
+    /// Points per curve along alpha in (0, alpha_1(lambda)).
+    pub alpha_points: usize,
+    /// Where the SVG goes.
+    pub svg: PathBuf,
+    /// Where the CSV of the curves goes.
+    pub csv: PathBuf,
+}
+
+/// Reads and parses a configuration file, with errors that name the file,
+/// the line and the problem.
+pub fn load(path: &Path) -> Result<Config> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config {}", path.display()))?;
+    parse(&text).map_err(|e| anyhow::anyhow!("{}:{e}", path.display()))
+}
+
+/// Parses configuration text; the error starts with `line:column:`.
+pub fn parse(text: &str) -> Result<Config, String> {
+    toml::from_str(text).map_err(|e| {
+        let (line, col) = e.span().map_or((1, 1), |span| line_col(text, span.start));
+        let message = e.message().replace('\n', " ");
+        format!("{line}:{col}: {message} (see the documented examples in configs/)")
+    })
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, col)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+kind = "phase-diagram"
+title = "t"
+ensembles = ["gaussian"]
+svg = "a.svg"
+csv = "a.csv"
+[lambda]
+min = 0.1
+max = 2.0
+points = 5
+log = true
+"#;
+
+    #[test]
+    fn parses_a_phase_diagram() {
+        let Config::PhaseDiagram(c) = parse(GOOD).unwrap() else {
+            panic!("wrong kind")
+        };
+        let l = c.lambda.values().unwrap();
+        assert_eq!(l.len(), 5);
+        assert!((l[4] - 2.0).abs() < 1e-12 && (l[2] - (0.2f64).sqrt()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let text = GOOD.replace("title", "titel");
+        let err = parse(&text).unwrap_err();
+        assert!(
+            err.contains("titel") && err.contains("expected one of `title`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_key_in_a_table_is_rejected() {
+        let err = parse(&GOOD.replace("log = true", "logg = true")).unwrap_err();
+        assert!(err.contains("logg"), "{err}");
+    }
+
+    #[test]
+    fn unknown_kind_and_malformed_toml_are_errors() {
+        assert!(parse(&GOOD.replace("phase-diagram", "phase"))
+            .unwrap_err()
+            .contains("phase"));
+        assert!(parse("kind = \"basins\"\ntitle = ")
+            .unwrap_err()
+            .starts_with("2:"));
+    }
+
+    #[test]
+    fn bad_grid_is_rejected() {
+        let grid = LambdaGrid {
+            min: -1.0,
+            max: 1.0,
+            points: 3,
+            log: false,
+        };
+        assert!(grid.values().unwrap_err().to_string().contains("0 < min"));
+    }
+}

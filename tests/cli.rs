@@ -1,0 +1,240 @@
+//! The command-line contract: JSON keys, CSV header, exit codes and
+//! one-line errors on bad input, no partial files.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn damcap(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_damcap"))
+        .args(args)
+        .output()
+        .expect("damcap runs")
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
+}
+
+/// A failure: non-zero exit, exactly one line on stderr containing `needle`.
+fn assert_clean_failure(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "should fail: {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "one error line: {stderr}"
+    );
+    assert!(stderr.contains(needle), "'{needle}' missing from: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn thresholds_json_has_the_contract_keys() {
+    let v = json(&damcap(&[
+        "thresholds",
+        "--ensemble",
+        "gaussian",
+        "--lambda",
+        "0.5",
+        "--json",
+    ]));
+    assert_eq!(v["ensemble"], "gaussian");
+    assert_eq!(v["lambda"], 0.5);
+    assert!((v["alpha_1"].as_f64().unwrap() - 0.375).abs() < 1e-12);
+    assert!(v["alpha_c_lower"].as_f64().unwrap() < 0.375);
+}
+
+#[test]
+fn thresholds_table_is_readable() {
+    let out = damcap(&["thresholds", "--ensemble", "binary", "--lambda", "1"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("alpha_1") && text.contains("alpha_c_lower") && text.contains("binary"));
+}
+
+#[test]
+fn basin_json_has_rho_min_and_phase() {
+    let v = json(&damcap(&[
+        "basin",
+        "--ensemble",
+        "gaussian",
+        "--lambda",
+        "2",
+        "--alpha",
+        "0.2",
+        "--json",
+    ]));
+    assert!((v["rho_min"].as_f64().unwrap() - 0.4f64.sqrt()).abs() < 1e-12);
+    assert_eq!(v["phase"], "frozen");
+    let above = json(&damcap(&[
+        "basin",
+        "--ensemble",
+        "gaussian",
+        "--lambda",
+        "2",
+        "--alpha",
+        "0.6",
+        "--json",
+    ]));
+    assert!(above["rho_min"].is_null());
+}
+
+#[test]
+fn lambda_star_json() {
+    let v = json(&damcap(&[
+        "lambda-star",
+        "--ensemble",
+        "gaussian",
+        "--alpha",
+        "0.3",
+        "--rho",
+        "1",
+        "--json",
+    ]));
+    assert!((v["lambda_star"].as_f64().unwrap() - (1.0 - 0.4f64.sqrt())).abs() < 1e-12);
+}
+
+#[test]
+fn scan_writes_csv_with_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scan.csv");
+    let out = damcap(&[
+        "scan",
+        "--ensemble",
+        "spherical",
+        "--lambda-min",
+        "0.1",
+        "--lambda-max",
+        "3",
+        "--points",
+        "7",
+        "--out",
+        path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines = text.lines();
+    assert!(lines
+        .next()
+        .unwrap()
+        .contains("lambda,alpha_1,alpha_c_lower"));
+    assert_eq!(lines.count(), 7);
+}
+
+#[test]
+fn bad_lambda_is_one_clear_error() {
+    for bad in ["-1", "0", "nan", "NaN", "inf"] {
+        let out = damcap(&["thresholds", "--ensemble", "gaussian", "--lambda", bad]);
+        assert_clean_failure(&out, "lambda");
+    }
+    let out = damcap(&["thresholds", "--ensemble", "gaussian", "--lambda", "abc"]);
+    assert_clean_failure(&out, "--lambda");
+}
+
+#[test]
+fn alpha_out_of_range_is_one_clear_error() {
+    for bad in ["0", "-0.1", "0.7"] {
+        let out = damcap(&[
+            "basin",
+            "--ensemble",
+            "binary",
+            "--lambda",
+            "1",
+            "--alpha",
+            bad,
+        ]);
+        assert_clean_failure(&out, "alpha");
+    }
+}
+
+#[test]
+fn unknown_ensemble_lists_the_choices() {
+    let out = damcap(&["thresholds", "--ensemble", "ising", "--lambda", "1"]);
+    assert_clean_failure(&out, "choose one of gaussian, spherical, binary");
+}
+
+#[test]
+fn unwritable_output_fails_before_work_and_leaves_nothing() {
+    let out = damcap(&[
+        "scan",
+        "--ensemble",
+        "gaussian",
+        "--lambda-min",
+        "0.1",
+        "--lambda-max",
+        "1",
+        "--points",
+        "3",
+        "--out",
+        "/nonexistent-dir/scan.csv",
+    ]);
+    assert_clean_failure(&out, "/nonexistent-dir");
+    assert!(!Path::new("/nonexistent-dir").exists());
+}
+
+fn write_config(dir: &Path, body: &str) -> std::path::PathBuf {
+    let path = dir.join("figure.toml");
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+#[test]
+fn phase_diagram_config_writes_svg_and_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let (svg, csv) = (dir.path().join("pd.svg"), dir.path().join("pd.csv"));
+    let body = format!(
+        "kind = \"phase-diagram\"\ntitle = \"t\"\nensembles = [\"gaussian\", \"binary\"]\nsvg = {svg:?}\ncsv = {csv:?}\n\
+         [lambda]\nmin = 0.1\nmax = 5.0\npoints = 20\nlog = true\n"
+    );
+    let out = damcap(&[
+        "phase-diagram",
+        write_config(dir.path(), &body).to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let svg_text = std::fs::read_to_string(&svg).unwrap();
+    assert!(svg_text.contains("all patterns retrieved") && svg_text.contains("λ"));
+    assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 41);
+}
+
+#[test]
+fn config_errors_name_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("kind = \"phase-diagram\"\ntitle = \"t\"\nensembles = [\"gaussian\"]\nsvgg = \"a.svg\"\n", "svgg"),
+        ("kind = \"phase-diagram\"\ntitle = \n", "figure.toml:2"),
+        ("kind = \"histogram\"\n", "histogram"),
+    ];
+    for (body, needle) in cases {
+        let out = damcap(&[
+            "phase-diagram",
+            write_config(dir.path(), body).to_str().unwrap(),
+        ]);
+        assert_clean_failure(&out, needle);
+    }
+    let missing = damcap(&["phase-diagram", "/no/such/config.toml"]);
+    assert_clean_failure(&missing, "cannot read config");
+}
+
+#[test]
+fn config_with_unknown_ensemble_or_unwritable_output_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("c.csv");
+    let body = format!(
+        "kind = \"phase-diagram\"\ntitle = \"t\"\nensembles = [\"gaussian\", \"potts\"]\nsvg = \"/nonexistent-dir/a.svg\"\ncsv = {csv:?}\n\
+         [lambda]\nmin = 0.1\nmax = 5.0\npoints = 5\n"
+    );
+    let out = damcap(&[
+        "phase-diagram",
+        write_config(dir.path(), &body).to_str().unwrap(),
+    ]);
+    assert_clean_failure(&out, "/nonexistent-dir");
+    assert!(!csv.exists());
+}
