@@ -13,6 +13,7 @@
 //! and [`basins`] (one-step basins, and why several steps do not enlarge
 //! them).
 
+pub mod attention;
 pub mod basins;
 pub mod ensemble;
 pub mod legendre;
@@ -36,6 +37,8 @@ pub enum TheoryError {
     },
     /// An overlap must lie in `(0, 1]`.
     InvalidRho(f64),
+    /// A dimension `N` must be finite and at least 1.
+    InvalidDimension(f64),
     /// No ensemble of that name.
     UnknownEnsemble(String),
     /// A root or extremum could not be found.
@@ -60,6 +63,9 @@ impl std::fmt::Display for TheoryError {
                     f,
                     "rho = {r} is invalid: the initial overlap must lie in (0, 1]"
                 )
+            }
+            TheoryError::InvalidDimension(n) => {
+                write!(f, "N = {n} is invalid: the dimension must be a finite number >= 1")
             }
             TheoryError::UnknownEnsemble(name) => write!(
                 f,
