@@ -238,3 +238,67 @@ fn config_with_unknown_ensemble_or_unwritable_output_writes_nothing() {
     assert_clean_failure(&out, "/nonexistent-dir");
     assert!(!csv.exists());
 }
+
+#[test]
+fn attention_scaling_json_has_a_1_and_a_c() {
+    let v = json(&damcap(&[
+        "thresholds",
+        "--scaling",
+        "attention",
+        "--ensemble",
+        "binary",
+        "--beta",
+        "1.5",
+        "--n",
+        "256",
+        "--json",
+    ]));
+    let (a1, ac) = (v["a_1"].as_f64().unwrap(), v["a_c"].as_f64().unwrap());
+    assert!((a1 - (1.5 - 1.5 * 1.5 / 32.0)).abs() < 1e-3 && (ac - a1).abs() < 1e-9);
+    let limit = json(&damcap(&[
+        "thresholds",
+        "--scaling",
+        "attention",
+        "--ensemble",
+        "gaussian",
+        "--beta",
+        "2",
+        "--json",
+    ]));
+    assert_eq!(
+        (limit["a_1"].as_f64(), limit["a_c"].as_f64()),
+        (Some(2.0), Some(2.0))
+    );
+}
+
+#[test]
+fn attention_scan_and_missing_flags() {
+    let out = damcap(&[
+        "scan",
+        "--scaling",
+        "attention",
+        "--ensemble",
+        "gaussian",
+        "--beta-min",
+        "0.5",
+        "--beta-max",
+        "2",
+        "--points",
+        "4",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with("ensemble,beta,n,a_1,a_c") && text.lines().count() == 5,
+        "{text}"
+    );
+    let out = damcap(&[
+        "thresholds",
+        "--scaling",
+        "attention",
+        "--ensemble",
+        "gaussian",
+        "--lambda",
+        "1",
+    ]);
+    assert_clean_failure(&out, "--beta is required");
+}

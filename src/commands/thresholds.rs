@@ -1,6 +1,7 @@
 //! `damcap thresholds` and `damcap scan`.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use damcap_theory::attention::{attention_thresholds, AttentionThresholds};
 use damcap_theory::thresholds::{alpha_1, alpha_c_lower, FailureRoute};
 use damcap_theory::Ensemble;
 use rayon::prelude::*;
@@ -10,15 +11,33 @@ use std::path::PathBuf;
 use crate::config::LambdaGrid;
 use crate::output::{self, Csv};
 
+/// How inverse temperature and load scale with the dimension N.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scaling {
+    /// lambda fixed, P = exp(alpha N): thresholds on alpha.
+    Standard,
+    /// Scaled dot-product attention: lambda = beta / sqrt(N), P = exp(a sqrt(N)): thresholds on a.
+    Attention,
+}
+
 /// Arguments of `damcap thresholds`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Pattern ensemble: gaussian, spherical or binary.
     #[arg(long)]
     ensemble: String,
-    /// Inverse temperature lambda > 0.
+    /// Scaling regime.
+    #[arg(long, value_enum, default_value_t = Scaling::Standard)]
+    scaling: Scaling,
+    /// Inverse temperature lambda > 0 (standard scaling).
     #[arg(long, allow_negative_numbers = true)]
-    lambda: f64,
+    lambda: Option<f64>,
+    /// Scaled inverse temperature beta > 0, lambda = beta / sqrt(N) (attention scaling).
+    #[arg(long, allow_negative_numbers = true)]
+    beta: Option<f64>,
+    /// Dimension N for the finite-N attention thresholds (default: N -> infinity).
+    #[arg(long, allow_negative_numbers = true)]
+    n: Option<f64>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -30,16 +49,28 @@ pub struct ScanArgs {
     /// Pattern ensemble: gaussian, spherical or binary.
     #[arg(long)]
     ensemble: String,
-    /// Smallest lambda (> 0).
+    /// Scaling regime; attention scans beta and reports a_1, a_c.
+    #[arg(long, value_enum, default_value_t = Scaling::Standard)]
+    scaling: Scaling,
+    /// Smallest lambda (> 0), standard scaling.
     #[arg(long, allow_negative_numbers = true)]
-    lambda_min: f64,
-    /// Largest lambda.
+    lambda_min: Option<f64>,
+    /// Largest lambda, standard scaling.
     #[arg(long, allow_negative_numbers = true)]
-    lambda_max: f64,
-    /// Number of lambda values (>= 2).
+    lambda_max: Option<f64>,
+    /// Smallest beta (> 0), attention scaling.
+    #[arg(long, allow_negative_numbers = true)]
+    beta_min: Option<f64>,
+    /// Largest beta, attention scaling.
+    #[arg(long, allow_negative_numbers = true)]
+    beta_max: Option<f64>,
+    /// Dimension N for finite-N attention thresholds (default: N -> infinity).
+    #[arg(long, allow_negative_numbers = true)]
+    n: Option<f64>,
+    /// Number of grid values (>= 2).
     #[arg(long)]
     points: usize,
-    /// Geometric spacing of the lambda grid.
+    /// Geometric spacing of the grid.
     #[arg(long)]
     log: bool,
     /// Write the CSV here instead of standard output.
@@ -105,10 +136,43 @@ pub fn csv_rows(csv: &mut Csv, rows: &[Thresholds]) {
     }
 }
 
+/// The value of a flag that the chosen scaling requires.
+fn required(value: Option<f64>, flag: &str, scaling: &str) -> Result<f64> {
+    value.with_context(|| format!("{flag} is required with --scaling {scaling}"))
+}
+
+/// Attention thresholds over a beta grid, as CSV.
+fn attention_csv(ensemble: &dyn Ensemble, betas: &[f64], n: Option<f64>) -> Result<Csv> {
+    let rows: Vec<AttentionThresholds> = betas
+        .par_iter()
+        .map(|&b| attention_thresholds(ensemble, b, n))
+        .collect::<Result<_, _>>()?;
+    let mut csv = Csv::new(&["ensemble", "beta", "n", "a_1", "a_c", "a_c_route"]);
+    for t in rows {
+        let n = t.n.map_or("inf".to_string(), |n| n.to_string());
+        csv.row(&[
+            ensemble.name().to_string(),
+            t.beta.to_string(),
+            n,
+            t.a_1.to_string(),
+            t.a_c.to_string(),
+            t.route.to_string(),
+        ]);
+    }
+    Ok(csv)
+}
+
 /// `damcap thresholds`.
 pub fn run(args: &Args) -> Result<()> {
     let ensemble = super::ensemble(&args.ensemble)?;
-    let t = thresholds(ensemble.as_ref(), args.lambda)?;
+    if args.scaling == Scaling::Attention {
+        let beta = required(args.beta, "--beta", "attention")?;
+        return run_attention(ensemble.as_ref(), beta, args.n, args.json);
+    }
+    let t = thresholds(
+        ensemble.as_ref(),
+        required(args.lambda, "--lambda", "standard")?,
+    )?;
     if args.json {
         println!("{}", serde_json::to_string(&t)?);
     } else {
@@ -126,22 +190,71 @@ pub fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
+/// Attention-scaling thresholds with the ensemble's name.
+#[derive(Serialize)]
+struct AttentionReport {
+    ensemble: String,
+    scaling: &'static str,
+    #[serde(flatten)]
+    thresholds: AttentionThresholds,
+}
+
+fn run_attention(ensemble: &dyn Ensemble, beta: f64, n: Option<f64>, json: bool) -> Result<()> {
+    let t = attention_thresholds(ensemble, beta, n)?;
+    if json {
+        let report = AttentionReport {
+            ensemble: ensemble.name().into(),
+            scaling: "attention",
+            thresholds: t,
+        };
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    let n_text = n.map_or("infinity".to_string(), |n| n.to_string());
+    println!(
+        "ensemble   {}   (attention scaling: lambda = beta / sqrt(N), P = exp(a sqrt(N)))",
+        ensemble.name()
+    );
+    println!("beta       {beta}");
+    println!("N          {n_text}");
+    println!(
+        "a_1        {:.12}   typical key retrieved below (expansion {:.6})",
+        t.a_1, t.a_1_expansion
+    );
+    println!(
+        "a_c        {:.12}   all keys retrieved below, union bound (expansion {:.6}, limited by: {})",
+        t.a_c, t.a_c_expansion, t.route
+    );
+    Ok(())
+}
+
 /// `damcap scan`.
 pub fn scan(args: &ScanArgs) -> Result<()> {
     let ensemble = super::ensemble(&args.ensemble)?;
+    let (min, max, scaling, flag) = match args.scaling {
+        Scaling::Standard => (args.lambda_min, args.lambda_max, "standard", "--lambda"),
+        Scaling::Attention => (args.beta_min, args.beta_max, "attention", "--beta"),
+    };
+    let min = required(min, &format!("{flag}-min"), scaling)?;
+    let max = required(max, &format!("{flag}-max"), scaling)?;
     let grid = LambdaGrid {
-        min: args.lambda_min,
-        max: args.lambda_max,
+        min,
+        max,
         points: args.points,
         log: args.log,
-    };
-    let lambdas = grid.values()?;
+    }
+    .values()?;
     if let Some(path) = &args.out {
         output::check_writable(path)?;
     }
-    let rows = scan_grid(ensemble.as_ref(), &lambdas)?;
-    let mut csv = Csv::new(&CSV_COLUMNS);
-    csv_rows(&mut csv, &rows);
+    let csv = match args.scaling {
+        Scaling::Standard => {
+            let mut csv = Csv::new(&CSV_COLUMNS);
+            csv_rows(&mut csv, &scan_grid(ensemble.as_ref(), &grid)?);
+            csv
+        }
+        Scaling::Attention => attention_csv(ensemble.as_ref(), &grid, args.n)?,
+    };
     match &args.out {
         Some(path) => output::write_atomic(path, csv.as_str().as_bytes())?,
         None => print!("{}", csv.as_str()),
