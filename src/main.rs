@@ -35,6 +35,8 @@ enum Command {
     },
     /// Regenerates every figure config in configs/ into plots/.
     Figures(commands::figures::Args),
+    /// Runs the Monte Carlo studies of a validate config against the theory.
+    Validate(commands::validate::Args),
     /// Measures the speed of the solver (ratios against baselines run alongside).
     Bench(commands::bench::Args),
 }
@@ -46,7 +48,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::LambdaStar(args) => commands::basin::run_lambda_star(&args),
         Command::Scan(args) => commands::thresholds::scan(&args),
         Command::PhaseDiagram { config } => commands::figures::run_config(&config),
-        Command::Figures(args) => commands::figures::run(&args),
+        Command::Figures(args) => commands::figures::run_all(&args),
+        Command::Validate(args) => commands::validate::run(&args),
         Command::Bench(args) => commands::bench::run(&args),
     }
 }

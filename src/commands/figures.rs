@@ -20,18 +20,28 @@ pub struct Args {
     /// Directory holding the figure configs.
     #[arg(long, default_value = "configs")]
     configs: PathBuf,
+    /// Also run the Monte Carlo validation configs (minutes each; they
+    /// resume from their raw CSV checkpoints).
+    #[arg(long)]
+    validate: bool,
 }
 
 /// Runs one config file.
 pub fn run_config(path: &Path) -> Result<()> {
-    match config::load(path)? {
+    run(config::load(path)?)
+}
+
+/// Runs one parsed config.
+fn run(config: Config) -> Result<()> {
+    match config {
         Config::PhaseDiagram(c) => phase_diagram(&c),
         Config::Basins(c) => basins(&c),
+        Config::Validate(c) => super::validate::run_config(&c).map(drop),
     }
 }
 
 /// `damcap figures`: every `*.toml` in the configs directory, in name order.
-pub fn run(args: &Args) -> Result<()> {
+pub fn run_all(args: &Args) -> Result<()> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&args.configs)
         .with_context(|| {
             format!(
@@ -47,8 +57,16 @@ pub fn run(args: &Args) -> Result<()> {
         bail!("no *.toml configs in {}", args.configs.display());
     }
     for path in paths {
+        let config = config::load(&path)?;
+        if matches!(config, Config::Validate(_)) && !args.validate {
+            eprintln!(
+                "skipping simulation config {} (add --validate to run it)",
+                path.display()
+            );
+            continue;
+        }
         eprintln!("figure config {}", path.display());
-        run_config(&path)?;
+        run(config)?;
     }
     Ok(())
 }

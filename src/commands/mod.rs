@@ -4,6 +4,7 @@ pub mod basin;
 pub mod bench;
 pub mod figures;
 pub mod thresholds;
+pub mod validate;
 
 use anyhow::Result;
 use damcap_theory::ensemble::{self, Ensemble};

@@ -120,7 +120,12 @@ mod tests {
             for beta in [0.5, 1.0, 2.0] {
                 let far = attention_thresholds(e, beta, Some(1e12)).unwrap();
                 assert!((far.a_1 - beta).abs() < 1e-5, "{} {beta}", e.name());
-                assert!((far.a_c - beta).abs() < 2e-2, "{} {beta}: {}", e.name(), far.a_c);
+                assert!(
+                    (far.a_c - beta).abs() < 2e-2,
+                    "{} {beta}: {}",
+                    e.name(),
+                    far.a_c
+                );
                 let limit = attention_thresholds(e, beta, None).unwrap();
                 assert_eq!((limit.a_1, limit.a_c), (beta, beta));
             }
@@ -135,7 +140,10 @@ mod tests {
             let t = attention_thresholds(&Binary, 1.5, Some(n)).unwrap();
             let remainder = (t.a_1 - t.a_1_expansion) * n.powf(1.5);
             // Binary: kappa_4 = -2, so the remainder tends to +2 * 1.5^4 / 24.
-            assert!((remainder - 2.0 * 1.5f64.powi(4) / 24.0).abs() < 0.05, "{n}: {remainder}");
+            assert!(
+                (remainder - 2.0 * 1.5f64.powi(4) / 24.0).abs() < 0.05,
+                "{n}: {remainder}"
+            );
         }
         let g = attention_thresholds(&Gaussian, 1.5, Some(400.0)).unwrap();
         assert!((g.a_1 - g.a_1_expansion).abs() < 1e-12);

@@ -65,7 +65,10 @@ impl std::fmt::Display for TheoryError {
                 )
             }
             TheoryError::InvalidDimension(n) => {
-                write!(f, "N = {n} is invalid: the dimension must be a finite number >= 1")
+                write!(
+                    f,
+                    "N = {n} is invalid: the dimension must be a finite number >= 1"
+                )
             }
             TheoryError::UnknownEnsemble(name) => write!(
                 f,

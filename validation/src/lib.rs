@@ -1,1 +1,233 @@
-pub fn x() {}
+//! Finite-N Monte Carlo of retrieval in dense associative memories (modern
+//! Hopfield networks), to check the theory of `damcap-theory`.
+//!
+//! - [`patterns`]: pattern matrices and initial states of each ensemble;
+//! - [`dynamics`]: the real softmax dynamics, run to a fixed point;
+//! - [`first_step`]: exact sampling of the first step without patterns;
+//! - [`estimators`]: retrieval fractions, crossing points, extrapolation
+//!   in `N`;
+//! - [`seeds`]: per-trial seeds, so results do not depend on threading.
+//!
+//! [`run_trials`] and [`run_first_step_trials`] run many independent trials
+//! of one [`Setup`] in parallel.
+
+pub mod dynamics;
+pub mod estimators;
+pub mod first_step;
+mod partition;
+pub mod patterns;
+pub mod seeds;
+pub mod study;
+
+use damcap_theory::ensemble::PatternLaw;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::dynamics::{run_dynamics, DynamicsParams};
+use crate::first_step::{sample_first_step, FirstStep};
+use crate::patterns::{initial_state, matrix_bytes, normalised_overlap, Patterns};
+use crate::seeds::{trial_rng, SeedKey};
+
+/// Why a simulation or an estimate could not be carried out.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ValidationError {
+    /// A parameter or data set outside its domain, with an explanation.
+    InvalidParameter(String),
+    /// The pattern matrices would need `bytes` bytes, more than `limit`.
+    TooLarge { bytes: u128, limit: u64 },
+}
+
+impl std::fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::InvalidParameter(msg) => write!(f, "invalid parameter: {msg}"),
+            Self::TooLarge { bytes, limit } => write!(
+                f,
+                "pattern storage of {bytes} bytes exceeds the memory limit of {limit} bytes"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ValidationError {}
+
+/// Where the dynamics starts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Start {
+    /// At the pattern to retrieve, `x0 = xi^1` (typical retrieval).
+    Pattern,
+    /// At overlap `rho` with xi^1 (basins), built as in
+    /// [`patterns::initial_state`].
+    Overlap(f64),
+}
+
+impl Start {
+    /// The intended overlap with xi^1 (1 for [`Start::Pattern`]).
+    pub fn overlap(&self) -> f64 {
+        match *self {
+            Start::Pattern => 1.0,
+            Start::Overlap(rho) => rho,
+        }
+    }
+}
+
+/// One point of parameter space: ensemble, size, load, inverse
+/// temperature and initial condition.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Setup {
+    /// How patterns are drawn.
+    pub law: PatternLaw,
+    /// Number of neurons `N` (at least 2).
+    pub n: usize,
+    /// Load `alpha`: `P = round(exp(alpha N))`.
+    pub alpha: f64,
+    /// Inverse temperature `lambda > 0`.
+    pub lambda: f64,
+    /// Initial condition.
+    pub start: Start,
+}
+
+/// Largest `P` accepted (2^53: beyond it `P` is not an exact `f64`, and no
+/// simulation could finish anyway).
+const MAX_PATTERNS: f64 = 9_007_199_254_740_992.0;
+
+impl Setup {
+    /// Checks every parameter and returns `P = round(exp(alpha N))`.
+    pub fn pattern_count(&self) -> Result<u64, ValidationError> {
+        let invalid = |msg: String| Err(ValidationError::InvalidParameter(msg));
+        if self.n < 2 {
+            return invalid(format!("N must be at least 2, got {}", self.n));
+        }
+        if !(self.alpha >= 0.0 && self.alpha.is_finite()) {
+            return invalid(format!("alpha must be finite and >= 0, got {}", self.alpha));
+        }
+        dynamics::check_lambda(self.lambda)?;
+        let rho = self.start.overlap();
+        if !(-1.0..=1.0).contains(&rho) {
+            return invalid(format!(
+                "initial overlap rho must lie in [-1, 1], got {rho}"
+            ));
+        }
+        let p = (self.alpha * self.n as f64).exp().round();
+        if p > MAX_PATTERNS {
+            return invalid(format!(
+                "P = exp(alpha N) = {p:e} is too large (alpha = {}, N = {})",
+                self.alpha, self.n
+            ));
+        }
+        Ok(p as u64)
+    }
+}
+
+/// Record of one trial of the full dynamics.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Trial {
+    /// Trial index within its batch.
+    pub trial: u64,
+    /// Seed of the trial's generator, `key.trial(trial)`.
+    pub seed: u64,
+    /// Normalised overlap of the initial state with xi^1.
+    pub initial_overlap: f64,
+    /// Softmax weight of xi^1 at the first step.
+    pub w1_first: f64,
+    /// Whether xi^1 had strictly the largest score at the first step.
+    pub xi1_largest_first: bool,
+    /// Normalised overlap of the final state with xi^1.
+    pub final_overlap: f64,
+    /// `final_overlap >= retrieval_threshold`.
+    pub retrieved: bool,
+    /// Steps taken.
+    pub steps: usize,
+    /// Whether the dynamics met its tolerance within the step cap.
+    pub converged: bool,
+}
+
+impl Trial {
+    /// The first-step observables, comparable with [`sample_first_step`].
+    pub fn first_step(&self) -> FirstStep {
+        FirstStep {
+            w1: self.w1_first,
+            xi1_largest: self.xi1_largest_first,
+        }
+    }
+}
+
+/// Trial number `trial` of the batch `key`: draw the patterns and the
+/// initial state from the generator seeded with `key.trial(trial)`, then run
+/// the dynamics. `memory_limit` caps the bytes of the pattern matrix.
+pub fn run_trial(
+    setup: &Setup,
+    params: &DynamicsParams,
+    memory_limit: u64,
+    key: &SeedKey,
+    trial: u64,
+) -> Result<Trial, ValidationError> {
+    let p = usize::try_from(setup.pattern_count()?).map_err(|_| {
+        ValidationError::InvalidParameter("P does not fit in this platform's memory".into())
+    })?;
+    let seed = key.trial(trial);
+    let mut rng = trial_rng(seed);
+    let patterns = Patterns::sample(setup.law, setup.n, p, memory_limit, &mut rng)?;
+    let xi1 = patterns.xi1();
+    let x0 = match setup.start {
+        Start::Pattern => xi1.iter().map(|&v| f64::from(v)).collect(),
+        Start::Overlap(rho) => initial_state(setup.law, xi1, rho, &mut rng)?,
+    };
+    let outcome = run_dynamics(&patterns, &x0, setup.lambda, params)?;
+    Ok(Trial {
+        trial,
+        seed,
+        initial_overlap: normalised_overlap(&x0, xi1),
+        w1_first: outcome.first_step.w1,
+        xi1_largest_first: outcome.first_step.xi1_largest,
+        final_overlap: outcome.final_overlap,
+        retrieved: outcome.retrieved,
+        steps: outcome.steps,
+        converged: outcome.converged,
+    })
+}
+
+/// `trials` independent trials of the full dynamics, in parallel on the
+/// current rayon pool, returned in trial order. Trial `t` is seeded with
+/// `key.trial(t)`, so the output does not depend on the number of threads.
+///
+/// `memory_limit` caps the bytes of all pattern matrices that can be alive
+/// at once (one per worker thread).
+pub fn run_trials(
+    setup: &Setup,
+    params: &DynamicsParams,
+    memory_limit: u64,
+    key: &SeedKey,
+    trials: u64,
+) -> Result<Vec<Trial>, ValidationError> {
+    let p = setup.pattern_count()?;
+    params.validate()?;
+    let concurrent = (rayon::current_num_threads() as u64).clamp(1, trials.max(1));
+    let bytes = matrix_bytes(setup.n, p) * u128::from(concurrent);
+    if bytes > u128::from(memory_limit) {
+        return Err(ValidationError::TooLarge {
+            bytes,
+            limit: memory_limit,
+        });
+    }
+    let per_matrix = memory_limit / concurrent;
+    (0..trials)
+        .into_par_iter()
+        .map(|t| run_trial(setup, params, per_matrix, key, t))
+        .collect()
+}
+
+/// `trials` independent exact draws of the first-step observables (see
+/// [`first_step`]), in parallel, in trial order, seeded like
+/// [`run_trials`].
+pub fn run_first_step_trials(
+    setup: &Setup,
+    key: &SeedKey,
+    trials: u64,
+) -> Result<Vec<FirstStep>, ValidationError> {
+    setup.pattern_count()?;
+    (0..trials)
+        .into_par_iter()
+        .map(|t| sample_first_step(setup, &mut trial_rng(key.trial(t))))
+        .collect()
+}

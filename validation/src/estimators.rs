@@ -1,0 +1,668 @@
+//! Estimators turning trial outcomes into the numbers compared with the
+//! theory: retrieval fractions with Wilson intervals, the crossing point of
+//! the retrieval probability at one `N` (logistic fit plus bootstrap), and
+//! the extrapolation of crossing points to `N -> infinity` (weighted least
+//! squares in a chosen finite-size form).
+
+use nalgebra::{DMatrix, DVector, Matrix2, Vector2};
+use rand_distr::{Binomial, Distribution};
+use rayon::prelude::*;
+use statrs::distribution::{ContinuousCDF, Normal};
+use statrs::statistics::{Data, OrderStatistics};
+
+use crate::seeds::{trial_rng, trial_seed};
+use crate::ValidationError;
+
+fn invalid<T>(msg: String) -> Result<T, ValidationError> {
+    Err(ValidationError::InvalidParameter(msg))
+}
+
+/// Two-sided standard normal quantile for a confidence level in (0, 1),
+/// e.g. 1.96 for 0.95.
+pub fn normal_quantile(confidence: f64) -> Result<f64, ValidationError> {
+    if !(confidence > 0.0 && confidence < 1.0) {
+        return invalid(format!("confidence must lie in (0, 1), got {confidence}"));
+    }
+    let standard = Normal::standard();
+    Ok(standard.inverse_cdf(0.5 + confidence / 2.0))
+}
+
+/// A success fraction with its Wilson score interval.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Proportion {
+    pub successes: u64,
+    pub trials: u64,
+    /// `successes / trials`.
+    pub estimate: f64,
+    pub lower: f64,
+    pub upper: f64,
+}
+
+/// Fraction of successes with its Wilson score interval at `confidence`
+/// (which, unlike the normal-approximation interval, stays inside [0, 1]
+/// and is sensible at 0 or `trials` successes).
+pub fn wilson_interval(
+    successes: u64,
+    trials: u64,
+    confidence: f64,
+) -> Result<Proportion, ValidationError> {
+    if trials == 0 || successes > trials {
+        return invalid(format!(
+            "need 0 <= successes <= trials and trials > 0, got {successes}/{trials}"
+        ));
+    }
+    let z = normal_quantile(confidence)?;
+    let n = trials as f64;
+    let p = successes as f64 / n;
+    let z2n = z * z / n;
+    let centre = (p + z2n / 2.0) / (1.0 + z2n);
+    let half = z * (p * (1.0 - p) / n + z2n / (4.0 * n)).sqrt() / (1.0 + z2n);
+    Ok(Proportion {
+        successes,
+        trials,
+        estimate: p,
+        lower: (centre - half).max(0.0),
+        upper: (centre + half).min(1.0),
+    })
+}
+
+/// Successes out of trials at one value of the control parameter (the load
+/// alpha, or any other parameter the retrieval probability depends on).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SuccessCount {
+    pub alpha: f64,
+    pub successes: u64,
+    pub trials: u64,
+}
+
+/// Logistic model `p(alpha) = 1 / (1 + exp((alpha - crossing) / width))`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LogisticFit {
+    /// Where `p = 1/2`.
+    pub crossing: f64,
+    /// Width of the transition; positive when `p` decreases with alpha.
+    pub width: f64,
+    /// Fisher-scoring iterations used.
+    pub iterations: usize,
+}
+
+/// Fits the logistic model to success counts by maximum likelihood with
+/// Firth's penalty (Jeffreys prior, `+ (1/2) ln det I`), which removes the
+/// O(1/n) bias and, unlike plain maximum likelihood, always has a finite
+/// solution, also for perfectly separated data such as bootstrap
+/// resamples with all successes below some alpha and none above.
+///
+/// Internally `p = sigmoid(b0 + b1 t)` with `t` the standardised alpha;
+/// the log-likelihood is concave in `(b0, b1)` and Fisher scoring with step
+/// halving converges from `b = 0`.
+pub fn fit_logistic(points: &[SuccessCount]) -> Result<LogisticFit, ValidationError> {
+    check_counts(points)?;
+    let lo = points.iter().map(|p| p.alpha).fold(f64::INFINITY, f64::min);
+    let hi = points
+        .iter()
+        .map(|p| p.alpha)
+        .fold(f64::NEG_INFINITY, f64::max);
+    if hi <= lo {
+        return invalid("the logistic fit needs at least two distinct alpha values".into());
+    }
+    let (centre, scale) = ((lo + hi) / 2.0, hi - lo);
+    let data: Vec<(f64, f64, f64)> = points
+        .iter()
+        .map(|p| {
+            (
+                (p.alpha - centre) / scale,
+                p.successes as f64,
+                p.trials as f64,
+            )
+        })
+        .collect();
+    let mut b = Vector2::zeros();
+    let mut current = firth_terms(&data, &b)?;
+    for iteration in 1..=MAX_ITERATIONS {
+        let step = current.inverse_information * current.score;
+        let (next_b, next) = halve_until_ascent(&data, &b, &step, current.penalised_ll)?;
+        let moved = (next_b - b).amax();
+        (b, current) = (next_b, next);
+        if moved < 1e-10 {
+            return logistic_from(b, centre, scale, iteration);
+        }
+    }
+    invalid(format!(
+        "logistic fit did not converge in {MAX_ITERATIONS} iterations"
+    ))
+}
+
+const MAX_ITERATIONS: usize = 200;
+
+/// Penalised log-likelihood, modified score and inverse Fisher information
+/// at one parameter value.
+struct FirthTerms {
+    penalised_ll: f64,
+    score: Vector2<f64>,
+    inverse_information: Matrix2<f64>,
+}
+
+/// Firth's modified score for binomial counts `(t, s, n)`:
+/// `U* = sum_k x_k (s_k - n_k p_k + h_k (1/2 - p_k))`, `x_k = (1, t_k)`,
+/// with leverages `h_k = W_k x_k^T I^{-1} x_k`, `W_k = n_k p_k (1 - p_k)`
+/// and `I = sum_k W_k x_k x_k^T`.
+fn firth_terms(data: &[(f64, f64, f64)], b: &Vector2<f64>) -> Result<FirthTerms, ValidationError> {
+    let probabilities: Vec<(Vector2<f64>, f64, f64)> = data
+        .iter()
+        .map(|&(t, _, n)| {
+            let x = Vector2::new(1.0, t);
+            let p = sigmoid(b.dot(&x));
+            (x, p, n * p * (1.0 - p))
+        })
+        .collect();
+    let information: Matrix2<f64> = probabilities
+        .iter()
+        .map(|(x, _, w)| *w * x * x.transpose())
+        .sum();
+    let det = information.determinant();
+    let inverse_information = match information.try_inverse() {
+        Some(inv) if det > 0.0 && det.is_finite() => inv,
+        _ => {
+            return invalid(
+                "logistic fit: singular Fisher information (probabilities saturated)".into(),
+            )
+        }
+    };
+    let mut ll = 0.5 * det.ln();
+    let mut score = Vector2::zeros();
+    for (&(_, s, n), (x, p, w)) in data.iter().zip(&probabilities) {
+        let eta = b.dot(x);
+        // ln p = -ln(1 + e^-eta), ln(1 - p) = -ln(1 + e^eta), both stable.
+        ll -= s * softplus(-eta) + (n - s) * softplus(eta);
+        let leverage = w * (x.transpose() * inverse_information * x)[0];
+        score += (s - n * p + leverage * (0.5 - p)) * x;
+    }
+    Ok(FirthTerms {
+        penalised_ll: ll,
+        score,
+        inverse_information,
+    })
+}
+
+/// Takes the scoring step, halving it until the penalised likelihood does
+/// not decrease.
+fn halve_until_ascent(
+    data: &[(f64, f64, f64)],
+    b: &Vector2<f64>,
+    step: &Vector2<f64>,
+    ll: f64,
+) -> Result<(Vector2<f64>, FirthTerms), ValidationError> {
+    let mut factor = 1.0;
+    for _ in 0..60 {
+        let candidate = b + factor * step;
+        if let Ok(terms) = firth_terms(data, &candidate) {
+            if terms.penalised_ll >= ll - 1e-12 * ll.abs().max(1.0) {
+                return Ok((candidate, terms));
+            }
+        }
+        factor /= 2.0;
+    }
+    invalid("logistic fit: no ascent direction".into())
+}
+
+/// Converts `(b0, b1)` in standardised units to crossing and width.
+fn logistic_from(
+    b: Vector2<f64>,
+    centre: f64,
+    scale: f64,
+    iterations: usize,
+) -> Result<LogisticFit, ValidationError> {
+    if b[1] == 0.0 {
+        return invalid("logistic fit: success probability does not depend on alpha".into());
+    }
+    Ok(LogisticFit {
+        crossing: centre - scale * b[0] / b[1],
+        width: -scale / b[1],
+        iterations,
+    })
+}
+
+fn sigmoid(eta: f64) -> f64 {
+    1.0 / (1.0 + (-eta).exp())
+}
+
+/// `ln(1 + e^x)` without overflow.
+fn softplus(x: f64) -> f64 {
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
+/// Counts must be non-empty, finite, with `0 <= successes <= trials`,
+/// `trials > 0`.
+fn check_counts(points: &[SuccessCount]) -> Result<(), ValidationError> {
+    if points.is_empty() {
+        return invalid("no success counts given".into());
+    }
+    match points
+        .iter()
+        .find(|p| !p.alpha.is_finite() || p.trials == 0 || p.successes > p.trials)
+    {
+        Some(p) => invalid(format!("bad success count {p:?}")),
+        None => Ok(()),
+    }
+}
+
+/// Crossing point with a bootstrap percentile interval.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Crossing {
+    /// Fit to the observed counts.
+    pub fit: LogisticFit,
+    /// Confidence level of the interval.
+    pub confidence: f64,
+    pub lower: f64,
+    pub upper: f64,
+    /// Bootstrap replicates whose fit succeeded (the interval uses these).
+    pub replicates: usize,
+    /// Replicates whose fit failed (degenerate resamples).
+    pub failed_replicates: usize,
+}
+
+impl Crossing {
+    /// Standard error implied by the interval: half its width over the
+    /// normal quantile (robust against outlying bootstrap replicates,
+    /// unlike their standard deviation); the `sigma` of an extrapolation.
+    pub fn sigma(&self) -> f64 {
+        let z = normal_quantile(self.confidence).unwrap_or(f64::NAN);
+        (self.upper - self.lower) / (2.0 * z)
+    }
+}
+
+/// Crossing point `p = 1/2` of the logistic fit, with a percentile
+/// bootstrap interval: each of `replicates` replicates resamples the trials
+/// within every alpha point with replacement (that is, draws
+/// `Binomial(n_k, s_k / n_k)` successes) and refits. Replicate `r` uses
+/// the generator seeded by `trial_seed(seed, [r])`, so the result is
+/// deterministic and independent of the thread count.
+pub fn estimate_crossing(
+    points: &[SuccessCount],
+    replicates: usize,
+    confidence: f64,
+    seed: u64,
+) -> Result<Crossing, ValidationError> {
+    normal_quantile(confidence)?;
+    if replicates < 2 {
+        return invalid(format!(
+            "need at least 2 bootstrap replicates, got {replicates}"
+        ));
+    }
+    let fit = fit_logistic(points)?;
+    let crossings: Vec<Option<f64>> = (0..replicates as u64)
+        .into_par_iter()
+        .map(|r| {
+            let mut rng = trial_rng(trial_seed(seed, &[r]));
+            let resampled: Option<Vec<SuccessCount>> = points
+                .iter()
+                .map(|p| {
+                    let share = p.successes as f64 / p.trials as f64;
+                    let successes = Binomial::new(p.trials, share).ok()?.sample(&mut rng);
+                    Some(SuccessCount { successes, ..*p })
+                })
+                .collect();
+            fit_logistic(&resampled?).ok().map(|f| f.crossing)
+        })
+        .collect();
+    let good: Vec<f64> = crossings.iter().flatten().copied().collect();
+    if good.len() < 2 {
+        return invalid("bootstrap: fewer than two replicates could be fitted".into());
+    }
+    let failed_replicates = replicates - good.len();
+    let replicates = good.len();
+    let mut data = Data::new(good);
+    Ok(Crossing {
+        fit,
+        confidence,
+        lower: data.quantile((1.0 - confidence) / 2.0),
+        upper: data.quantile((1.0 + confidence) / 2.0),
+        replicates,
+        failed_replicates,
+    })
+}
+
+/// Finite-size form `value(N) = a_inf + corrections` used to extrapolate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FiniteSizeForm {
+    /// `a_inf + b / N`.
+    InverseN,
+    /// `a_inf + b / sqrt(N)`.
+    InverseSqrtN,
+    /// `a_inf + b ln(N) / N`.
+    LogNOverN,
+    /// `a_inf + b / N + c ln(N) / N`.
+    InverseNAndLogNOverN,
+}
+
+impl FiniteSizeForm {
+    /// Basis functions at `n`, the constant first.
+    fn basis(&self, n: f64) -> Vec<f64> {
+        match self {
+            Self::InverseN => vec![1.0, 1.0 / n],
+            Self::InverseSqrtN => vec![1.0, 1.0 / n.sqrt()],
+            Self::LogNOverN => vec![1.0, n.ln() / n],
+            Self::InverseNAndLogNOverN => vec![1.0, 1.0 / n, n.ln() / n],
+        }
+    }
+
+    /// Number of fitted coefficients.
+    pub fn parameters(&self) -> usize {
+        self.basis(1.0).len()
+    }
+}
+
+/// A finite-`N` estimate with its standard error.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SizePoint {
+    pub n: f64,
+    pub value: f64,
+    pub sigma: f64,
+}
+
+/// Weighted least-squares fit of a finite-size form.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Extrapolation {
+    pub form: FiniteSizeForm,
+    /// Coefficients in the order of the form's terms (`a_inf` first).
+    pub coefficients: Vec<f64>,
+    /// Their standard errors, from the given sigmas (not rescaled by the
+    /// goodness of fit).
+    pub std_errors: Vec<f64>,
+    /// Interval for `a_inf` at the requested confidence.
+    pub a_inf_lower: f64,
+    pub a_inf_upper: f64,
+    /// `(value - fit) / sigma` per point.
+    pub residuals: Vec<f64>,
+    /// Sum of squared residuals.
+    pub chi2: f64,
+    /// Points minus coefficients.
+    pub dof: usize,
+}
+
+impl Extrapolation {
+    /// The `N -> infinity` limit.
+    pub fn a_inf(&self) -> f64 {
+        self.coefficients[0]
+    }
+
+    /// `chi^2 / dof`; `None` for an exactly determined fit.
+    pub fn chi2_per_dof(&self) -> Option<f64> {
+        (self.dof > 0).then(|| self.chi2 / self.dof as f64)
+    }
+}
+
+/// Fits `form` to the points by weighted least squares (weights
+/// `1/sigma^2`), solving the normal equations by Cholesky; the inverse of
+/// the normal matrix is the covariance of the coefficients.
+pub fn extrapolate(
+    points: &[SizePoint],
+    form: FiniteSizeForm,
+    confidence: f64,
+) -> Result<Extrapolation, ValidationError> {
+    let z = normal_quantile(confidence)?;
+    let k = form.parameters();
+    if points.len() < k {
+        return invalid(format!(
+            "{form:?} needs at least {k} points, got {}",
+            points.len()
+        ));
+    }
+    if let Some(p) = points
+        .iter()
+        .find(|p| !(p.n > 0.0 && p.value.is_finite() && p.sigma > 0.0 && p.sigma.is_finite()))
+    {
+        return invalid(format!(
+            "bad size point {p:?} (need N > 0, finite value, sigma > 0)"
+        ));
+    }
+    let mut sizes: Vec<f64> = points.iter().map(|p| p.n).collect();
+    sizes.sort_by(f64::total_cmp);
+    sizes.dedup();
+    if sizes.len() < k {
+        return invalid(format!(
+            "{form:?} needs at least {k} distinct N, got {}",
+            sizes.len()
+        ));
+    }
+    let rows: Vec<f64> = points
+        .iter()
+        .flat_map(|p| form.basis(p.n).into_iter().map(move |b| b / p.sigma))
+        .collect();
+    let design = DMatrix::from_row_slice(points.len(), k, &rows);
+    let target = DVector::from_iterator(points.len(), points.iter().map(|p| p.value / p.sigma));
+    let cholesky = (design.transpose() * &design).cholesky().ok_or_else(|| {
+        ValidationError::InvalidParameter(format!("{form:?}: singular normal equations"))
+    })?;
+    let coefficients = cholesky.solve(&(design.transpose() * &target));
+    let covariance = cholesky.inverse();
+    let residuals: Vec<f64> = (&target - &design * &coefficients)
+        .iter()
+        .copied()
+        .collect();
+    let std_errors: Vec<f64> = covariance.diagonal().iter().map(|v| v.sqrt()).collect();
+    let a_inf = coefficients[0];
+    Ok(Extrapolation {
+        form,
+        a_inf_lower: a_inf - z * std_errors[0],
+        a_inf_upper: a_inf + z * std_errors[0],
+        chi2: residuals.iter().map(|r| r * r).sum(),
+        dof: points.len() - k,
+        coefficients: coefficients.iter().copied().collect(),
+        std_errors,
+        residuals,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::RngExt;
+    use rand_distr::StandardNormal;
+
+    /// Textbook values: 8/10 at 95% is (0.4902, 0.9433); 0/20 has lower
+    /// bound 0 and upper z^2/(n + z^2) = 0.1611.
+    #[test]
+    fn wilson_known_values() {
+        let p = wilson_interval(8, 10, 0.95).unwrap();
+        assert!(
+            (p.lower - 0.4902).abs() < 1e-4 && (p.upper - 0.9433).abs() < 1e-4,
+            "{p:?}"
+        );
+        let p = wilson_interval(0, 20, 0.95).unwrap();
+        assert!(p.lower == 0.0 && (p.upper - 0.1611).abs() < 1e-4, "{p:?}");
+        assert_eq!(wilson_interval(20, 20, 0.95).unwrap().upper, 1.0);
+        assert!(wilson_interval(3, 2, 0.95).is_err());
+        assert!(wilson_interval(0, 0, 0.95).is_err());
+        assert!(wilson_interval(1, 2, 1.0).is_err());
+    }
+
+    fn logistic(alpha: f64, crossing: f64, width: f64) -> f64 {
+        1.0 / (1.0 + ((alpha - crossing) / width).exp())
+    }
+
+    fn alphas() -> Vec<f64> {
+        (0..9).map(|k| 0.30 + 0.025 * k as f64).collect()
+    }
+
+    /// Counts equal to their expectations under a known curve (n = 10^6 per
+    /// point) give back its crossing and width.
+    #[test]
+    fn logistic_fit_recovers_noiseless_curve() {
+        let (a0, w, n) = (0.4, 0.03, 1_000_000_u64);
+        let points: Vec<SuccessCount> = alphas()
+            .into_iter()
+            .map(|alpha| SuccessCount {
+                alpha,
+                successes: (n as f64 * logistic(alpha, a0, w)).round() as u64,
+                trials: n,
+            })
+            .collect();
+        let fit = fit_logistic(&points).unwrap();
+        assert!(
+            (fit.crossing - a0).abs() < 1e-4 && (fit.width / w - 1.0).abs() < 1e-2,
+            "{fit:?}"
+        );
+    }
+
+    /// Perfectly separated data (all successes below 0.4, none above) still
+    /// gives a finite crossing between the two middle points.
+    #[test]
+    fn logistic_fit_handles_separation() {
+        let points: Vec<SuccessCount> = alphas()
+            .into_iter()
+            .map(|alpha| SuccessCount {
+                alpha,
+                successes: if alpha < 0.4 { 30 } else { 0 },
+                trials: 30,
+            })
+            .collect();
+        let fit = fit_logistic(&points).unwrap();
+        assert!(
+            fit.crossing > 0.375 && fit.crossing < 0.4 && fit.width > 0.0,
+            "{fit:?}"
+        );
+        assert!(fit_logistic(&points[..1]).is_err());
+        assert!(fit_logistic(&[]).is_err());
+    }
+
+    /// Bernoulli trials from a known logistic curve (100 per point): the
+    /// 95% bootstrap interval covers the true crossing in at least 88 of
+    /// 100 independent data sets (expected 95; fewer than 88 has
+    /// probability about 0.3% for a correct 95% interval), and the
+    /// bootstrap is reproducible from its seed.
+    #[test]
+    fn bootstrap_interval_covers_true_crossing() {
+        let (a0, w, n) = (0.4, 0.03, 100);
+        let mut covered = 0;
+        for data_set in 0..100 {
+            let mut rng = trial_rng(trial_seed(99, &[data_set]));
+            let points: Vec<SuccessCount> = alphas()
+                .into_iter()
+                .map(|alpha| SuccessCount {
+                    alpha,
+                    successes: (0..n)
+                        .filter(|_| rng.random_bool(logistic(alpha, a0, w)))
+                        .count() as u64,
+                    trials: n,
+                })
+                .collect();
+            let crossing = estimate_crossing(&points, 300, 0.95, data_set).unwrap();
+            assert!(
+                crossing.lower <= crossing.fit.crossing && crossing.fit.crossing <= crossing.upper
+            );
+            covered += usize::from(crossing.lower <= a0 && a0 <= crossing.upper);
+            if data_set == 0 {
+                assert_eq!(crossing, estimate_crossing(&points, 300, 0.95, 0).unwrap());
+                assert!(
+                    crossing.sigma() > 0.0 && crossing.sigma() < 0.02,
+                    "{crossing:?}"
+                );
+            }
+        }
+        assert!(covered >= 88, "coverage {covered}/100");
+    }
+
+    /// Noiseless data built from known coefficients are fitted exactly by
+    /// every form (zero residuals).
+    #[test]
+    fn extrapolation_recovers_exact_coefficients() {
+        let sizes = [12.0, 16.0, 20.0, 24.0, 28.0];
+        for form in [
+            FiniteSizeForm::InverseN,
+            FiniteSizeForm::InverseSqrtN,
+            FiniteSizeForm::LogNOverN,
+            FiniteSizeForm::InverseNAndLogNOverN,
+        ] {
+            let truth = [0.375, -1.2, 0.8];
+            let points: Vec<SizePoint> = sizes
+                .iter()
+                .map(|&n| {
+                    let value = form.basis(n).iter().zip(truth).map(|(b, c)| b * c).sum();
+                    SizePoint {
+                        n,
+                        value,
+                        sigma: 0.01,
+                    }
+                })
+                .collect();
+            let fit = extrapolate(&points, form, 0.95).unwrap();
+            for (c, t) in fit.coefficients.iter().zip(truth) {
+                assert!((c - t).abs() < 1e-9, "{form:?}: {:?}", fit.coefficients);
+            }
+            assert!(fit.chi2 < 1e-12 && fit.dof == 5 - form.parameters());
+            assert!(fit.a_inf_lower < fit.a_inf() && fit.a_inf() < fit.a_inf_upper);
+        }
+    }
+
+    /// With Gaussian noise of the stated sigma, the pulls
+    /// `(a_inf - truth) / se` have unit spread, the 95% interval covers
+    /// the truth in 90-99% of 400 data sets, and chi^2/dof averages 1.
+    #[test]
+    fn extrapolation_errors_are_calibrated() {
+        let sizes = [12.0, 14.0, 16.0, 18.0, 20.0, 24.0];
+        let (mut covered, mut pull_sq, mut chi2_per_dof) = (0, 0.0, 0.0);
+        let reps = 400;
+        for rep in 0..reps {
+            let mut rng = trial_rng(trial_seed(5, &[rep]));
+            let points: Vec<SizePoint> = sizes
+                .iter()
+                .map(|&n| {
+                    let sigma = 0.002 * n / 12.0;
+                    let noise: f64 = rng.sample(StandardNormal);
+                    SizePoint {
+                        n,
+                        value: 0.5 - 1.5 / n + sigma * noise,
+                        sigma,
+                    }
+                })
+                .collect();
+            let fit = extrapolate(&points, FiniteSizeForm::InverseN, 0.95).unwrap();
+            covered += usize::from(fit.a_inf_lower <= 0.5 && 0.5 <= fit.a_inf_upper);
+            pull_sq += ((fit.a_inf() - 0.5) / fit.std_errors[0]).powi(2) / reps as f64;
+            chi2_per_dof += fit.chi2_per_dof().unwrap() / reps as f64;
+        }
+        assert!((360..=396).contains(&covered), "coverage {covered}/{reps}");
+        assert!((pull_sq - 1.0).abs() < 0.25, "mean squared pull {pull_sq}");
+        assert!(
+            (chi2_per_dof - 1.0).abs() < 0.15,
+            "mean chi2/dof {chi2_per_dof}"
+        );
+    }
+
+    /// Too few points, equal sizes or bad sigmas are errors.
+    #[test]
+    fn extrapolation_rejects_bad_input() {
+        let p = |n: f64, sigma: f64| SizePoint {
+            n,
+            value: 0.4,
+            sigma,
+        };
+        assert!(extrapolate(&[p(10.0, 0.1)], FiniteSizeForm::InverseN, 0.95).is_err());
+        assert!(extrapolate(
+            &[p(10.0, 0.1), p(10.0, 0.1)],
+            FiniteSizeForm::InverseN,
+            0.95
+        )
+        .is_err());
+        assert!(extrapolate(
+            &[p(10.0, 0.0), p(12.0, 0.1)],
+            FiniteSizeForm::InverseN,
+            0.95
+        )
+        .is_err());
+        assert!(extrapolate(
+            &[p(10.0, 0.1), p(12.0, 0.1)],
+            FiniteSizeForm::InverseNAndLogNOverN,
+            0.95
+        )
+        .is_err());
+        let exact = extrapolate(
+            &[p(10.0, 0.1), p(12.0, 0.1)],
+            FiniteSizeForm::InverseN,
+            0.95,
+        )
+        .unwrap();
+        assert_eq!(exact.chi2_per_dof(), None);
+    }
+}

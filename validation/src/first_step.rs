@@ -1,0 +1,393 @@
+//! Exact sampler of the first step of the dynamics, without patterns.
+//!
+//! Given the initial state `x0`, the scores `z_mu = lambda xi^mu . x0` of
+//! the `P - 1` patterns other than xi^1 are i.i.d. with an exact finite-N
+//! law (THEORY.md section 4), and the score of xi^1 itself depends only on
+//! a few scalar random variables. Drawing these instead of building the
+//! pattern matrix costs O(P) time and O(1) memory per trial (O(N) for
+//! binary patterns), so loads far beyond the reach of the full dynamics
+//! are accessible. The observables are those of [`FirstStep`], the same
+//! the full dynamics records at its first step, so the two can be compared
+//! in law.
+//!
+//! # Laws used
+//!
+//! Gaussian patterns. Write `|xi^1|^2 = sN` with `sN ~ chi^2_N`.
+//! - Start at `x0 = xi^1`: score of xi^1 is `lambda sN`; the other patterns
+//!   are independent of xi^1, so `xi^mu . x0 ~ N(0, sN)`.
+//! - Start at overlap `rho`, `x0 = rho xi^1 + sqrt(1 - rho^2) z`: split `z`
+//!   along the unit vector `e = xi^1/|xi^1|` and orthogonally to it,
+//!   `z = g e + z_perp`. By rotation invariance of `z`, `g ~ N(0, 1)` and
+//!   `|z_perp|^2 ~ chi^2_{N-1}` are independent of each other and of xi^1.
+//!   With `a = rho |xi^1| + sqrt(1 - rho^2) g` (the component of `x0`
+//!   along `e`): `xi^1 . x0 = |xi^1| a` and
+//!   `|x0|^2 = a^2 + (1 - rho^2) |z_perp|^2`, not exactly `N`. Other
+//!   patterns are independent of `x0`: `xi^mu . x0 ~ N(0, |x0|^2)`.
+//!
+//! Spherical patterns (`|xi|^2 = N`), `x0` on the same sphere at angle
+//! `arccos(rho)` from xi^1 (`rho = 1` is `x0 = xi^1`): the score of xi^1
+//! is `lambda N rho`; for a uniform `xi^mu` the cosine `u` with the fixed
+//! `x0` has density proportional to `(1 - u^2)^((N-3)/2)`, that is
+//! `u = 2B - 1` with `B ~ Beta((N-1)/2, (N-1)/2)`.
+//!
+//! Binary patterns, `x0` = xi^1 with `F ~ Binomial(N, (1 - rho)/2)`
+//! entries flipped: the score of xi^1 is `lambda (N - 2F)`. Another
+//! pattern disagrees with `x0` on `B ~ Binomial(N, 1/2)` entries, score
+//! `lambda (N - 2B)`. Since these scores take only `N + 1` values, the
+//! `P - 1` of them are drawn as level counts,
+//! `(C_0..C_N) ~ Multinomial(P - 1, Binomial(N, 1/2))`, by successive
+//! conditional binomials: the same joint law in O(N) time.
+
+use damcap_theory::ensemble::PatternLaw;
+use rand::Rng;
+use rand_distr::{Beta, Binomial, ChiSquared, Distribution, StandardNormal};
+use serde::Serialize;
+use statrs::function::factorial::ln_binomial;
+
+use crate::partition::{block_max, Partition};
+use crate::{Setup, Start, ValidationError};
+
+/// Noise scores drawn per block when streaming.
+const BLOCK: usize = 1024;
+
+/// Softmax observables of xi^1 in one step of the dynamics, at the state
+/// the step starts from.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct FirstStep {
+    /// Softmax weight of xi^1, `exp(z_1) / sum_mu exp(z_mu)` with
+    /// `z_mu = lambda xi^mu . x`.
+    pub w1: f64,
+    /// Whether xi^1's score is strictly larger than every other pattern's
+    /// (ties, possible for binary patterns, count as not largest).
+    pub xi1_largest: bool,
+}
+
+impl FirstStep {
+    /// xi^1 wins the step: it carries more than half of the softmax weight,
+    /// `w1 > 1/2`, so the new state is dominated by xi^1.
+    pub fn xi1_wins(&self) -> bool {
+        self.w1 > 0.5
+    }
+}
+
+/// One exact draw of the first-step observables for `setup`.
+pub fn sample_first_step<R: Rng + ?Sized>(
+    setup: &Setup,
+    rng: &mut R,
+) -> Result<FirstStep, ValidationError> {
+    let others = setup.pattern_count()? - 1;
+    let (n, lambda) = (setup.n, setup.lambda);
+    let rho = setup.start.overlap();
+    Ok(match setup.law {
+        PatternLaw::Gaussian => {
+            let start = gaussian_start(n, setup.start, rng)?;
+            let noise_scale = lambda * start.x0_norm_sq.sqrt();
+            streamed(lambda * start.xi1_dot_x0, others, rng, |rng| {
+                let g: f64 = StandardNormal.sample(rng);
+                noise_scale * g
+            })
+        }
+        PatternLaw::Spherical => {
+            let law = SphericalOverlap::new(n)?;
+            let scale = lambda * n as f64;
+            streamed(scale * rho, others, rng, |rng| scale * law.sample(rng))
+        }
+        PatternLaw::Binary => {
+            let flips = Binomial::new(n as u64, (1.0 - rho) / 2.0)
+                .map_err(invalid)?
+                .sample(rng);
+            let signal = lambda * (n as f64 - 2.0 * flips as f64);
+            binary_levels(signal, n, lambda, others, rng)?
+        }
+    })
+}
+
+/// The two scalars of a gaussian start that the first step depends on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct GaussianStart {
+    /// `xi^1 . x0`.
+    xi1_dot_x0: f64,
+    /// `|x0|^2`.
+    x0_norm_sq: f64,
+}
+
+/// Exact joint draw of `(xi^1 . x0, |x0|^2)` for gaussian patterns (see
+/// the module documentation): `|xi^1|^2 ~ chi^2_N`, and for a start at
+/// overlap `rho`, `a = rho |xi^1| + sqrt(1 - rho^2) g`,
+/// `xi^1 . x0 = |xi^1| a`, `|x0|^2 = a^2 + (1 - rho^2) chi^2_{N-1}`.
+fn gaussian_start<R: Rng + ?Sized>(
+    n: usize,
+    start: Start,
+    rng: &mut R,
+) -> Result<GaussianStart, ValidationError> {
+    let n = n as f64;
+    let xi1_sq = ChiSquared::new(n).map_err(invalid)?.sample(rng);
+    Ok(match start {
+        Start::Pattern => GaussianStart {
+            xi1_dot_x0: xi1_sq,
+            x0_norm_sq: xi1_sq,
+        },
+        Start::Overlap(rho) => {
+            let g: f64 = StandardNormal.sample(rng);
+            let perp_sq = ChiSquared::new(n - 1.0).map_err(invalid)?.sample(rng);
+            let a = rho * xi1_sq.sqrt() + (1.0 - rho * rho).sqrt() * g;
+            GaussianStart {
+                xi1_dot_x0: xi1_sq.sqrt() * a,
+                x0_norm_sq: a * a + (1.0 - rho * rho) * perp_sq,
+            }
+        }
+    })
+}
+
+/// Law of the cosine between a uniform point of the sphere in `R^N` and a
+/// fixed direction: `u = 2B - 1`, `B ~ Beta((N-1)/2, (N-1)/2)`, density
+/// proportional to `(1 - u^2)^((N-3)/2)`.
+struct SphericalOverlap(Beta<f64>);
+
+impl SphericalOverlap {
+    fn new(n: usize) -> Result<Self, ValidationError> {
+        let half = (n as f64 - 1.0) / 2.0;
+        Beta::new(half, half).map(Self).map_err(invalid)
+    }
+
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        2.0 * self.0.sample(rng) - 1.0
+    }
+}
+
+/// A distribution's parameter error, as ours.
+fn invalid(e: impl std::fmt::Display) -> ValidationError {
+    ValidationError::InvalidParameter(e.to_string())
+}
+
+/// Observables when the `count` noise scores are i.i.d. draws of `draw`,
+/// streamed in blocks through the online partition function.
+fn streamed<R: Rng + ?Sized>(
+    signal: f64,
+    count: u64,
+    rng: &mut R,
+    mut draw: impl FnMut(&mut R) -> f64,
+) -> FirstStep {
+    let mut partition = Partition::new();
+    partition.add_block(&[signal]);
+    let mut best = f64::NEG_INFINITY;
+    let mut buf = [0.0_f64; BLOCK];
+    let mut remaining = count;
+    while remaining > 0 {
+        let len = remaining.min(BLOCK as u64) as usize;
+        let block = &mut buf[..len];
+        block.iter_mut().for_each(|z| *z = draw(rng));
+        best = best.max(block_max(block));
+        partition.add_block(block);
+        remaining -= len as u64;
+    }
+    FirstStep {
+        w1: partition.weight_of(signal),
+        xi1_largest: signal > best,
+    }
+}
+
+/// Observables for binary patterns: the `count` noise scores, at level
+/// `k` (disagreements with `x0`) worth `lambda (n - 2k)`, enter as level
+/// counts.
+fn binary_levels<R: Rng + ?Sized>(
+    signal: f64,
+    n: usize,
+    lambda: f64,
+    count: u64,
+    rng: &mut R,
+) -> Result<FirstStep, ValidationError> {
+    let mut partition = Partition::new();
+    partition.add_block(&[signal]);
+    let mut best = f64::NEG_INFINITY;
+    for (k, c) in binary_level_counts(n, count, rng)?.into_iter().enumerate() {
+        if c > 0 {
+            let z = lambda * (n as f64 - 2.0 * k as f64);
+            partition.add_many(z, c as f64);
+            best = best.max(z);
+        }
+    }
+    Ok(FirstStep {
+        w1: partition.weight_of(signal),
+        xi1_largest: signal > best,
+    })
+}
+
+/// `(C_0..C_n) ~ Multinomial(count, Binomial(n, 1/2))`, drawn as successive
+/// conditional binomials `C_k ~ Binomial(remaining, pmf_k / tail_k)` with
+/// `tail_k = sum_{j >= k} pmf_j` computed in log space.
+fn binary_level_counts<R: Rng + ?Sized>(
+    n: usize,
+    count: u64,
+    rng: &mut R,
+) -> Result<Vec<u64>, ValidationError> {
+    let n64 = n as u64;
+    let ln_pmf: Vec<f64> = (0..=n64)
+        .map(|k| ln_binomial(n64, k) - n as f64 * std::f64::consts::LN_2)
+        .collect();
+    let mut ln_tail = ln_pmf.clone();
+    for k in (0..n).rev() {
+        let (a, b) = (ln_tail[k], ln_tail[k + 1]);
+        ln_tail[k] = a.max(b) + (-(a - b).abs()).exp().ln_1p();
+    }
+    let mut remaining = count;
+    ln_pmf
+        .iter()
+        .zip(&ln_tail)
+        .map(|(lp, lt)| {
+            let share = (lp - lt).exp().clamp(0.0, 1.0);
+            let c = Binomial::new(remaining, share)
+                .map_err(invalid)?
+                .sample(rng);
+            remaining -= c;
+            Ok(c)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::patterns::{initial_state, Patterns, DEFAULT_MEMORY_LIMIT};
+    use crate::seeds::trial_rng;
+
+    /// Sample mean of `xs` and its standard error.
+    fn mean_and_se(xs: &[f64]) -> (f64, f64) {
+        let m = xs.iter().sum::<f64>() / xs.len() as f64;
+        let v = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (xs.len() - 1) as f64;
+        (m, (v / xs.len() as f64).sqrt())
+    }
+
+    /// The derived joint law of `(xi1 . x0, |x0|^2)` for a gaussian start at
+    /// overlap rho agrees with the explicit construction of
+    /// `patterns::initial_state`: the means of X, Y, X^2, Y^2 and XY agree
+    /// by a two-sample z-test, |z| < 5.
+    #[test]
+    fn gaussian_start_matches_construction() {
+        let (n, rho, reps) = (10, 0.6, 20_000);
+        let mut rng = trial_rng(10);
+        let derived: Vec<GaussianStart> = (0..reps)
+            .map(|_| gaussian_start(n, Start::Overlap(rho), &mut rng).unwrap())
+            .collect();
+        let built: Vec<GaussianStart> = (0..reps)
+            .map(|_| {
+                let p =
+                    Patterns::sample(PatternLaw::Gaussian, n, 1, DEFAULT_MEMORY_LIMIT, &mut rng)
+                        .unwrap();
+                let x0 = initial_state(PatternLaw::Gaussian, p.xi1(), rho, &mut rng).unwrap();
+                let dot: f64 = x0.iter().zip(p.xi1()).map(|(a, &b)| a * f64::from(b)).sum();
+                GaussianStart {
+                    xi1_dot_x0: dot,
+                    x0_norm_sq: x0.iter().map(|a| a * a).sum(),
+                }
+            })
+            .collect();
+        let features: [fn(&GaussianStart) -> f64; 5] = [
+            |s| s.xi1_dot_x0,
+            |s| s.x0_norm_sq,
+            |s| s.xi1_dot_x0.powi(2),
+            |s| s.x0_norm_sq.powi(2),
+            |s| s.xi1_dot_x0 * s.x0_norm_sq,
+        ];
+        for (i, f) in features.iter().enumerate() {
+            let (ma, sa) = mean_and_se(&derived.iter().map(f).collect::<Vec<_>>());
+            let (mb, sb) = mean_and_se(&built.iter().map(f).collect::<Vec<_>>());
+            let z = (ma - mb) / sa.hypot(sb);
+            assert!(z.abs() < 5.0, "feature {i}: {ma} vs {mb}, z = {z}");
+        }
+        let (mx, _) = mean_and_se(&derived.iter().map(features[0]).collect::<Vec<_>>());
+        let (my, _) = mean_and_se(&derived.iter().map(features[1]).collect::<Vec<_>>());
+        assert!((mx / n as f64 - rho).abs() < 0.02 && (my / n as f64 - 1.0).abs() < 0.02);
+    }
+
+    /// Spherical noise overlaps: mean 0, E u^2 = 1/N, E u^4 = 3/(N(N+2)),
+    /// within 5 standard errors.
+    #[test]
+    fn spherical_overlap_moments() {
+        let n = 10;
+        let law = SphericalOverlap::new(n).unwrap();
+        let mut rng = trial_rng(11);
+        let u: Vec<f64> = (0..50_000).map(|_| law.sample(&mut rng)).collect();
+        let nf = n as f64;
+        for (power, exact) in [(1, 0.0), (2, 1.0 / nf), (4, 3.0 / (nf * (nf + 2.0)))] {
+            let (m, se) = mean_and_se(&u.iter().map(|v| v.powi(power)).collect::<Vec<_>>());
+            assert!(
+                (m - exact).abs() < 5.0 * se,
+                "E u^{power} = {m}, exact {exact}"
+            );
+        }
+    }
+
+    /// Binary level counts add up to the number of patterns and follow
+    /// Binomial(N, 1/2) (chi-square with N dof below 40; its 99.99%
+    /// quantile is 35.6), so the overlap variance is 1/N.
+    #[test]
+    fn binary_level_counts_are_binomial() {
+        let (n, count) = (10_usize, 200_000_u64);
+        let counts = binary_level_counts(n, count, &mut trial_rng(12)).unwrap();
+        assert_eq!(counts.iter().sum::<u64>(), count);
+        let chi2: f64 = counts
+            .iter()
+            .enumerate()
+            .map(|(k, &c)| {
+                let expected = count as f64
+                    * statrs::function::factorial::binomial(n as u64, k as u64)
+                    / 1024.0;
+                (c as f64 - expected).powi(2) / expected
+            })
+            .sum();
+        assert!(chi2 < 40.0, "chi2 = {chi2}");
+        let var: f64 = counts
+            .iter()
+            .enumerate()
+            .map(|(k, &c)| c as f64 * (1.0 - 2.0 * k as f64 / n as f64).powi(2))
+            .sum::<f64>()
+            / count as f64;
+        assert!((var * n as f64 - 1.0).abs() < 0.02, "var = {var}");
+    }
+
+    /// One pattern: xi^1 has all the weight. Huge lambda and huge P: no NaN,
+    /// weights in [0, 1].
+    #[test]
+    fn edge_cases_are_finite() {
+        for law in [
+            PatternLaw::Gaussian,
+            PatternLaw::Spherical,
+            PatternLaw::Binary,
+        ] {
+            let mut rng = trial_rng(13);
+            let single = Setup {
+                law,
+                n: 8,
+                alpha: 0.0,
+                lambda: 1.0,
+                start: Start::Pattern,
+            };
+            let fs = sample_first_step(&single, &mut rng).unwrap();
+            assert!(fs.w1 == 1.0 && fs.xi1_largest && fs.xi1_wins());
+            for start in [Start::Pattern, Start::Overlap(0.3)] {
+                let hot = Setup {
+                    law,
+                    n: 20,
+                    alpha: 0.6,
+                    lambda: 1e3,
+                    start,
+                };
+                let fs = sample_first_step(&hot, &mut rng).unwrap();
+                assert!((0.0..=1.0).contains(&fs.w1), "{law:?}: {fs:?}");
+            }
+        }
+        // Binary at P ~ 1e12 costs O(N).
+        let big = Setup {
+            law: PatternLaw::Binary,
+            n: 40,
+            alpha: 0.69,
+            lambda: 2.0,
+            start: Start::Pattern,
+        };
+        assert!(sample_first_step(&big, &mut trial_rng(14))
+            .unwrap()
+            .w1
+            .is_finite());
+    }
+}

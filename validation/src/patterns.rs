@@ -1,0 +1,352 @@
+//! Stored patterns and initial states, sampled from the ensembles of
+//! THEORY.md (sections 1, 4 and 7).
+//!
+//! Patterns are kept row-major in `f32` (P rows of N entries): memory, not
+//! arithmetic, limits the accessible `N`, since `P = round(exp(alpha N))`.
+//! All ensembles follow the convention `E|xi|^2 = N`; spherical patterns
+//! have `|xi|^2 = N` up to `f32` rounding.
+
+use damcap_theory::ensemble::PatternLaw;
+use rand::{Rng, RngExt};
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::ValidationError;
+
+/// Default cap on the memory of one pattern matrix: 4 GiB.
+pub const DEFAULT_MEMORY_LIMIT: u64 = 4 << 30;
+
+/// `P` stored patterns of dimension `N`, row-major in `f32`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Patterns {
+    n: usize,
+    data: Vec<f32>,
+}
+
+/// Bytes needed to store `p` patterns of dimension `n` in `f32`.
+pub fn matrix_bytes(n: usize, p: u64) -> u128 {
+    n as u128 * u128::from(p) * std::mem::size_of::<f32>() as u128
+}
+
+impl Patterns {
+    /// Draws `p` i.i.d. patterns of dimension `n` from `law`.
+    ///
+    /// Refuses (without allocating) when the matrix would take more than
+    /// `memory_limit` bytes, and reports a failed allocation as an error
+    /// instead of aborting.
+    pub fn sample<R: Rng + ?Sized>(
+        law: PatternLaw,
+        n: usize,
+        p: usize,
+        memory_limit: u64,
+        rng: &mut R,
+    ) -> Result<Self, ValidationError> {
+        if n == 0 || p == 0 {
+            return Err(ValidationError::InvalidParameter(format!(
+                "need at least one pattern of at least one entry, got N = {n}, P = {p}"
+            )));
+        }
+        let bytes = matrix_bytes(n, p as u64);
+        if bytes > u128::from(memory_limit) {
+            return Err(ValidationError::TooLarge {
+                bytes,
+                limit: memory_limit,
+            });
+        }
+        let len = n * p;
+        let mut data = Vec::new();
+        data.try_reserve_exact(len)
+            .map_err(|_| ValidationError::TooLarge {
+                bytes,
+                limit: memory_limit,
+            })?;
+        data.resize(len, 0.0);
+        match law {
+            PatternLaw::Gaussian => fill_gaussian(&mut data, rng),
+            PatternLaw::Spherical => data
+                .chunks_exact_mut(n)
+                .for_each(|row| fill_spherical_row(row, rng)),
+            PatternLaw::Binary => fill_binary(&mut data, rng),
+        }
+        Ok(Self { n, data })
+    }
+
+    /// Wraps given row-major data as `data.len() / n` patterns of dimension
+    /// `n` (for benchmarks and hand-made examples).
+    pub fn from_rows(n: usize, data: Vec<f32>) -> Result<Self, ValidationError> {
+        if n == 0 || data.is_empty() || !data.len().is_multiple_of(n) {
+            return Err(ValidationError::InvalidParameter(format!(
+                "{} entries do not form a non-empty set of rows of length N = {n}",
+                data.len()
+            )));
+        }
+        Ok(Self { n, data })
+    }
+
+    /// Dimension `N`.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Number of patterns `P`.
+    pub fn p(&self) -> usize {
+        self.data.len() / self.n
+    }
+
+    /// The first pattern, xi^1, the one to retrieve (there is always one).
+    pub fn xi1(&self) -> &[f32] {
+        &self.data[..self.n]
+    }
+
+    /// The row-major entries.
+    pub fn as_slice(&self) -> &[f32] {
+        &self.data
+    }
+
+    /// All patterns in order.
+    pub fn rows(&self) -> std::slice::ChunksExact<'_, f32> {
+        self.data.chunks_exact(self.n)
+    }
+}
+
+/// I.i.d. standard normal entries.
+fn fill_gaussian<R: Rng + ?Sized>(data: &mut [f32], rng: &mut R) {
+    for v in data {
+        *v = StandardNormal.sample(rng);
+    }
+}
+
+/// A uniform point on the sphere of radius `sqrt(N)`: a normalised
+/// Gaussian vector (rotation invariance), computed in `f64`.
+fn fill_spherical_row<R: Rng + ?Sized>(row: &mut [f32], rng: &mut R) {
+    let z = unit_gaussian_direction(row.len(), rng);
+    let radius = (row.len() as f64).sqrt();
+    for (v, zi) in row.iter_mut().zip(&z) {
+        *v = (radius * zi) as f32;
+    }
+}
+
+/// Uniform random unit vector in `R^n` (redrawn in the probability-zero
+/// event of a null Gaussian vector).
+fn unit_gaussian_direction<R: Rng + ?Sized>(n: usize, rng: &mut R) -> Vec<f64> {
+    loop {
+        let z: Vec<f64> = (0..n).map(|_| StandardNormal.sample(rng)).collect();
+        let norm = norm(&z);
+        if norm > 0.0 {
+            return z.into_iter().map(|v| v / norm).collect();
+        }
+    }
+}
+
+/// I.i.d. uniform `+-1` entries, 64 entries per random word.
+fn fill_binary<R: Rng + ?Sized>(data: &mut [f32], rng: &mut R) {
+    for chunk in data.chunks_mut(64) {
+        let bits = rng.next_u64();
+        for (k, v) in chunk.iter_mut().enumerate() {
+            *v = if (bits >> k) & 1 == 1 { 1.0 } else { -1.0 };
+        }
+    }
+}
+
+/// Euclidean norm.
+pub(crate) fn norm(v: &[f64]) -> f64 {
+    v.iter().map(|a| a * a).sum::<f64>().sqrt()
+}
+
+/// Normalised overlap `x . xi / (|x| |xi|)`, the cosine of the angle between
+/// a state and a pattern; 0 when either vector is null.
+pub fn normalised_overlap(x: &[f64], xi: &[f32]) -> f64 {
+    let dot: f64 = x.iter().zip(xi).map(|(a, &b)| a * f64::from(b)).sum();
+    let xi_norm = xi.iter().map(|&b| f64::from(b).powi(2)).sum::<f64>().sqrt();
+    let denominator = norm(x) * xi_norm;
+    if denominator > 0.0 {
+        dot / denominator
+    } else {
+        0.0
+    }
+}
+
+/// Initial state at overlap `rho` with the pattern `xi1`, built as in
+/// THEORY.md section 7 so that `E|x0|^2 = N`:
+///
+/// - gaussian: `x0 = rho xi1 + sqrt(1 - rho^2) z` with `z ~ N(0, I)`
+///   (`|x0|^2` fluctuates around `N`; the first-step sampler uses this
+///   exact construction);
+/// - spherical: `x0` on the sphere of radius `sqrt(N)` at angle
+///   `arccos(rho)` from `xi1`: `z` projected orthogonally to `xi1`,
+///   normalised, and combined as
+///   `sqrt(N) (rho xi1/|xi1| + sqrt(1 - rho^2) e)`;
+/// - binary: `xi1` with each entry flipped independently with probability
+///   `(1 - rho)/2`.
+pub fn initial_state<R: Rng + ?Sized>(
+    law: PatternLaw,
+    xi1: &[f32],
+    rho: f64,
+    rng: &mut R,
+) -> Result<Vec<f64>, ValidationError> {
+    if !(-1.0..=1.0).contains(&rho) {
+        return Err(ValidationError::InvalidParameter(format!(
+            "initial overlap rho must lie in [-1, 1], got {rho}"
+        )));
+    }
+    if xi1.len() < 2 {
+        return Err(ValidationError::InvalidParameter(format!(
+            "initial states need N >= 2, got N = {}",
+            xi1.len()
+        )));
+    }
+    let xi1: Vec<f64> = xi1.iter().map(|&v| f64::from(v)).collect();
+    let perp = (1.0 - rho * rho).sqrt();
+    Ok(match law {
+        PatternLaw::Gaussian => xi1
+            .iter()
+            .map(|&a| {
+                let z: f64 = StandardNormal.sample(rng);
+                rho * a + perp * z
+            })
+            .collect(),
+        PatternLaw::Spherical => spherical_at_overlap(&xi1, rho, rng),
+        PatternLaw::Binary => {
+            let flip = (1.0 - rho) / 2.0;
+            xi1.iter()
+                .map(|&a| if rng.random_bool(flip) { -a } else { a })
+                .collect()
+        }
+    })
+}
+
+/// The spherical construction of [`initial_state`]. The orthogonal
+/// direction is redrawn in the probability-zero event that `z` is parallel
+/// to `xi1`.
+fn spherical_at_overlap<R: Rng + ?Sized>(xi1: &[f64], rho: f64, rng: &mut R) -> Vec<f64> {
+    let n = xi1.len();
+    let xi_norm = norm(xi1);
+    let unit: Vec<f64> = xi1.iter().map(|a| a / xi_norm).collect();
+    let e = loop {
+        let z = unit_gaussian_direction(n, rng);
+        let along: f64 = z.iter().zip(&unit).map(|(a, b)| a * b).sum();
+        let orth: Vec<f64> = z.iter().zip(&unit).map(|(a, b)| a - along * b).collect();
+        let orth_norm = norm(&orth);
+        if orth_norm > 1e-12 {
+            break orth.into_iter().map(|v| v / orth_norm).collect::<Vec<_>>();
+        }
+    };
+    let radius = (n as f64).sqrt();
+    let perp = (1.0 - rho * rho).sqrt();
+    unit.iter()
+        .zip(&e)
+        .map(|(u, e)| radius * (rho * u + perp * e))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seeds::trial_rng;
+
+    const LAWS: [PatternLaw; 3] = [
+        PatternLaw::Gaussian,
+        PatternLaw::Spherical,
+        PatternLaw::Binary,
+    ];
+
+    /// Norm convention: mean |xi|^2/N is 1 (within 5 standard errors for
+    /// gaussian patterns, to f32 rounding for the two others, whose norm is
+    /// fixed).
+    #[test]
+    fn norm_convention() {
+        let (n, p) = (30, 2000);
+        for law in LAWS {
+            let pats =
+                Patterns::sample(law, n, p, DEFAULT_MEMORY_LIMIT, &mut trial_rng(1)).unwrap();
+            let sq: Vec<f64> = pats
+                .rows()
+                .map(|r| r.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / n as f64)
+                .collect();
+            let mean = sq.iter().sum::<f64>() / p as f64;
+            match law {
+                PatternLaw::Gaussian => {
+                    let se = (2.0 / n as f64 / p as f64).sqrt();
+                    assert!((mean - 1.0).abs() < 5.0 * se, "{law:?}: {mean}");
+                }
+                _ => assert!(sq.iter().all(|s| (s - 1.0).abs() < 1e-6), "{law:?}"),
+            }
+        }
+    }
+
+    /// The empirical variance of the overlaps u = xi^mu . xi^1 / N of fresh
+    /// patterns with xi^1 is 1/N (exact for spherical and binary, s/N with
+    /// E s = 1 for gaussian), within 5 standard errors.
+    #[test]
+    fn overlap_variance_is_one_over_n() {
+        let (n, p) = (25, 20_000);
+        for law in LAWS {
+            let pats =
+                Patterns::sample(law, n, p, DEFAULT_MEMORY_LIMIT, &mut trial_rng(2)).unwrap();
+            let xi1: Vec<f64> = pats.xi1().iter().map(|&v| f64::from(v)).collect();
+            let s = xi1.iter().map(|a| a * a).sum::<f64>() / n as f64;
+            let u: Vec<f64> = pats
+                .rows()
+                .skip(1)
+                .map(|r| {
+                    r.iter()
+                        .zip(&xi1)
+                        .map(|(&a, b)| f64::from(a) * b)
+                        .sum::<f64>()
+                        / n as f64
+                })
+                .collect();
+            let var = u.iter().map(|v| v * v).sum::<f64>() / u.len() as f64;
+            let expected = s / n as f64;
+            // Var of a sample second moment of a ~normal variable: 2 sigma^4 / m.
+            let se = expected * (2.0 / u.len() as f64).sqrt();
+            assert!(
+                (var - expected).abs() < 5.0 * se,
+                "{law:?}: {var} vs {expected}"
+            );
+        }
+    }
+
+    /// Initial states have the requested normalised overlap with xi^1 (up
+    /// to O(1/sqrt N) fluctuations for gaussian and binary, exactly for
+    /// spherical) and squared norm N on average.
+    #[test]
+    fn initial_states_have_requested_overlap() {
+        let n = 400;
+        let mut rng = trial_rng(3);
+        for law in LAWS {
+            for rho in [0.0, 0.3, 0.75, 1.0] {
+                let (mut overlap, mut q) = (0.0, 0.0);
+                let reps = 50;
+                for _ in 0..reps {
+                    let pats = Patterns::sample(law, n, 1, DEFAULT_MEMORY_LIMIT, &mut rng).unwrap();
+                    let x0 = initial_state(law, pats.xi1(), rho, &mut rng).unwrap();
+                    let o = normalised_overlap(&x0, pats.xi1());
+                    if law == PatternLaw::Spherical {
+                        assert!((o - rho).abs() < 1e-6, "{o} vs {rho}");
+                        assert!((norm(&x0).powi(2) / n as f64 - 1.0).abs() < 1e-9);
+                    }
+                    overlap += o / reps as f64;
+                    q += norm(&x0).powi(2) / n as f64 / reps as f64;
+                }
+                // Per-state fluctuations are O(1/sqrt N) = 0.05; the mean of
+                // 50 is good to ~0.01.
+                assert!((overlap - rho).abs() < 0.02, "{law:?} rho={rho}: {overlap}");
+                assert!((q - 1.0).abs() < 0.03, "{law:?} rho={rho}: q={q}");
+            }
+        }
+    }
+
+    /// Bad parameters are errors, not panics, and the memory guard refuses
+    /// before allocating.
+    #[test]
+    fn bad_input_is_rejected() {
+        let mut rng = trial_rng(4);
+        let err = Patterns::sample(PatternLaw::Gaussian, 1000, 1 << 30, 1 << 30, &mut rng);
+        assert!(matches!(err, Err(ValidationError::TooLarge { .. })));
+        assert!(
+            Patterns::sample(PatternLaw::Binary, 0, 5, DEFAULT_MEMORY_LIMIT, &mut rng).is_err()
+        );
+        assert!(initial_state(PatternLaw::Binary, &[1.0, -1.0], 1.5, &mut rng).is_err());
+        assert!(Patterns::from_rows(3, vec![0.0; 7]).is_err());
+    }
+}

@@ -1,0 +1,290 @@
+//! Simulation studies: a grid of `(N, x)` points, each a batch of
+//! independent trials, and their analysis against the theory.
+//!
+//! A study scans one variable `x` at several sizes `N`:
+//!
+//! | kind | `x` | start | retrieved when |
+//! |---|---|---|---|
+//! | typical | `alpha` | `xi^1` | the dynamics ends near `xi^1` |
+//! | all patterns | `alpha` | every `xi^mu` | one step from each `xi^mu` stays near it |
+//! | basin | `rho` | overlap `rho` with `xi^1` | the dynamics ends near `xi^1` |
+//! | lambda scan | `lambda` | `xi^1` | the dynamics ends near `xi^1` |
+//! | attention | `a` | `xi^1`, `lambda = beta / sqrt N`, `P = e^{a sqrt N}` | as typical |
+//!
+//! "Near" is the retrieval criterion: normalised overlap at least
+//! [`DynamicsParams::retrieval_threshold`]. With the first-step method a
+//! trial is retrieved when `xi^1` carries more than half of the softmax
+//! weight in the first step (exact sampling, no patterns).
+
+use damcap_theory::ensemble::PatternLaw;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::dynamics::{step, DynamicsParams};
+use crate::estimators::{
+    estimate_crossing, extrapolate, Crossing, Extrapolation, FiniteSizeForm, SizePoint,
+    SuccessCount,
+};
+use crate::patterns::{matrix_bytes, normalised_overlap, Patterns};
+use crate::seeds::{trial_rng, SeedKey};
+use crate::{run_first_step_trials, run_trials, Setup, Start, ValidationError};
+
+/// What a study scans, with its fixed parameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum StudyKind {
+    /// `x = alpha`, start at `xi^1`.
+    Typical { lambda: f64 },
+    /// `x = alpha`, every pattern must be a fixed point.
+    AllPatterns { lambda: f64 },
+    /// `x = rho` at fixed load.
+    Basin { alpha: f64, lambda: f64 },
+    /// `x = lambda` at fixed load, start at `xi^1`.
+    LambdaScan { alpha: f64 },
+    /// `x = a = ln(P) / sqrt(N)` with `lambda = beta / sqrt(N)`.
+    Attention { beta: f64 },
+}
+
+impl StudyKind {
+    /// The simulation setup at size `n` and grid value `x`.
+    pub fn setup(&self, law: PatternLaw, n: usize, x: f64) -> Setup {
+        let (alpha, lambda, start) = match *self {
+            StudyKind::Typical { lambda } | StudyKind::AllPatterns { lambda } => {
+                (x, lambda, Start::Pattern)
+            }
+            StudyKind::Basin { alpha, lambda } => (alpha, lambda, Start::Overlap(x)),
+            StudyKind::LambdaScan { alpha } => (alpha, x, Start::Pattern),
+            StudyKind::Attention { beta } => {
+                let root_n = (n as f64).sqrt();
+                (x / root_n, beta / root_n, Start::Pattern)
+            }
+        };
+        Setup {
+            law,
+            n,
+            alpha,
+            lambda,
+            start,
+        }
+    }
+
+    /// Whether retrieval becomes more likely as `x` grows.
+    pub fn retrieval_grows_with_x(&self) -> bool {
+        matches!(self, StudyKind::Basin { .. } | StudyKind::LambdaScan { .. })
+    }
+}
+
+/// How trials are simulated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// Sampled patterns and the real dynamics.
+    Dynamics,
+    /// Exact first-step sampling without patterns.
+    FirstStep,
+}
+
+/// Everything that defines the trials of a study, apart from the grid.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StudyParams {
+    /// What is scanned.
+    pub kind: StudyKind,
+    /// How patterns are drawn.
+    pub law: PatternLaw,
+    /// How trials are simulated.
+    pub method: Method,
+    /// Stopping rule and retrieval criterion.
+    pub dynamics: DynamicsParams,
+    /// Cap on the bytes of pattern matrices alive at once.
+    pub memory_limit: u64,
+}
+
+/// One trial, as written to the raw CSV.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct TrialRecord {
+    /// Trial index within its point.
+    pub trial: u64,
+    /// Seed of the trial's generator.
+    pub seed: u64,
+    /// Whether the trial counts as retrieved.
+    pub retrieved: bool,
+    /// Final normalised overlap (the smallest over patterns for the
+    /// all-patterns study; NaN for the first-step method).
+    pub final_overlap: f64,
+    /// Steps of the dynamics (1 for first-step and all-patterns trials).
+    pub steps: usize,
+    /// Softmax weight of `xi^1` in the first step (the smallest over
+    /// patterns for the all-patterns study).
+    pub w1_first: f64,
+}
+
+/// Runs the `trials` trials of one point in parallel, in trial order.
+/// Trial `t` uses the seed `key.trial(t)`, whatever the thread count.
+pub fn run_point(
+    params: &StudyParams,
+    n: usize,
+    x: f64,
+    key: &SeedKey,
+    trials: u64,
+) -> Result<Vec<TrialRecord>, ValidationError> {
+    let setup = params.kind.setup(params.law, n, x);
+    let all_patterns = matches!(params.kind, StudyKind::AllPatterns { .. });
+    match params.method {
+        Method::FirstStep if all_patterns => Err(ValidationError::InvalidParameter(
+            "the all-patterns study needs method = \"dynamics\"".into(),
+        )),
+        Method::FirstStep => Ok(run_first_step_trials(&setup, key, trials)?
+            .into_iter()
+            .zip(0..)
+            .map(|(f, t)| TrialRecord {
+                trial: t,
+                seed: key.trial(t),
+                retrieved: f.xi1_wins(),
+                final_overlap: f64::NAN,
+                steps: 1,
+                w1_first: f.w1,
+            })
+            .collect()),
+        Method::Dynamics if all_patterns => {
+            let p = setup.pattern_count()?;
+            let workers = rayon::current_num_threads().max(1) as u64;
+            let bytes = matrix_bytes(n, p) * u128::from(workers);
+            if bytes > u128::from(params.memory_limit) {
+                return Err(ValidationError::TooLarge {
+                    bytes,
+                    limit: params.memory_limit,
+                });
+            }
+            let threshold = params.dynamics.retrieval_threshold;
+            (0..trials)
+                .into_par_iter()
+                .map(|t| {
+                    let record = all_patterns_trial(
+                        &setup,
+                        threshold,
+                        params.memory_limit / workers,
+                        key.trial(t),
+                    )?;
+                    Ok(TrialRecord { trial: t, ..record })
+                })
+                .collect()
+        }
+        Method::Dynamics => {
+            Ok(
+                run_trials(&setup, &params.dynamics, params.memory_limit, key, trials)?
+                    .into_iter()
+                    .map(|t| TrialRecord {
+                        trial: t.trial,
+                        seed: t.seed,
+                        retrieved: t.retrieved,
+                        final_overlap: t.final_overlap,
+                        steps: t.steps,
+                        w1_first: t.w1_first,
+                    })
+                    .collect(),
+            )
+        }
+    }
+}
+
+/// All patterns retrieved: one step from each `xi^mu` must land at
+/// normalised overlap at least `threshold` with `xi^mu`. A pattern that
+/// passes is, to that accuracy, a fixed point of the dynamics. The record
+/// keeps the worst pattern's overlap.
+fn all_patterns_trial(
+    setup: &Setup,
+    threshold: f64,
+    limit: u64,
+    seed: u64,
+) -> Result<TrialRecord, ValidationError> {
+    let p = usize::try_from(setup.pattern_count()?).unwrap_or(usize::MAX);
+    let patterns = Patterns::sample(setup.law, setup.n, p, limit, &mut trial_rng(seed))?;
+    let mut next = vec![0.0; setup.n];
+    let mut worst = f64::INFINITY;
+    for row in patterns.rows() {
+        let x: Vec<f64> = row.iter().map(|&v| f64::from(v)).collect();
+        step(&patterns, &x, setup.lambda, &mut next);
+        worst = worst.min(normalised_overlap(&next, row));
+    }
+    Ok(TrialRecord {
+        trial: 0,
+        seed,
+        retrieved: worst >= threshold,
+        final_overlap: worst,
+        steps: 1,
+        w1_first: f64::NAN,
+    })
+}
+
+/// Success counts of one size along the grid.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SizeCounts {
+    /// System size.
+    pub n: usize,
+    /// One count per grid value (`alpha` holds the grid value `x`).
+    pub counts: Vec<SuccessCount>,
+}
+
+/// The crossing `p = 1/2` at one size.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct SizeCrossing {
+    /// System size.
+    pub n: usize,
+    /// Logistic-fit crossing.
+    pub crossing: f64,
+    /// Bootstrap 95% interval.
+    pub ci_low: f64,
+    /// Upper end of the interval.
+    pub ci_high: f64,
+}
+
+/// Crossings per size and their extrapolation `N -> infinity`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Analysis {
+    /// One crossing per size, in size order.
+    pub sizes: Vec<SizeCrossing>,
+    /// Weighted fit of the crossings in the finite-size form.
+    pub extrapolation: Extrapolation,
+}
+
+/// Confidence level of every interval.
+pub const CONFIDENCE: f64 = 0.95;
+
+/// Crossing at each size (logistic fit, bootstrap interval) and the
+/// weighted extrapolation in `form`.
+pub fn analyse(
+    sizes: &[SizeCounts],
+    replicates: usize,
+    seed: u64,
+    form: FiniteSizeForm,
+) -> Result<Analysis, ValidationError> {
+    let crossings: Vec<(usize, Crossing)> = sizes
+        .iter()
+        .map(|s| {
+            Ok((
+                s.n,
+                estimate_crossing(&s.counts, replicates, CONFIDENCE, seed ^ s.n as u64)?,
+            ))
+        })
+        .collect::<Result<_, ValidationError>>()?;
+    let points: Vec<SizePoint> = crossings
+        .iter()
+        .map(|(n, c)| SizePoint {
+            n: *n as f64,
+            value: c.fit.crossing,
+            sigma: c.sigma(),
+        })
+        .collect();
+    let extrapolation = extrapolate(&points, form, CONFIDENCE)?;
+    let sizes = crossings
+        .iter()
+        .map(|(n, c)| SizeCrossing {
+            n: *n,
+            crossing: c.fit.crossing,
+            ci_low: c.lower,
+            ci_high: c.upper,
+        })
+        .collect();
+    Ok(Analysis {
+        sizes,
+        extrapolation,
+    })
+}
