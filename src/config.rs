@@ -152,6 +152,8 @@ pub enum FiniteSize {
     InverseN,
     /// crossing(N) = x_inf + b / sqrt(N).
     InverseSqrtN,
+    /// crossing(N) = x_inf + b ln(N) / N (extreme values, frozen REM).
+    LogNOverN,
 }
 
 /// A uniform grid of the scanned variable.

@@ -302,3 +302,113 @@ fn attention_scan_and_missing_flags() {
     ]);
     assert_clean_failure(&out, "--beta is required");
 }
+
+/// A validate config in `dir` with one fast first-step study (binary
+/// patterns sample in O(N) per trial) and, optionally, a dynamics study.
+fn validate_config(dir: &Path, with_dynamics: bool) -> std::path::PathBuf {
+    let mut body = format!(
+        "kind = \"validate\"\ntitle = \"t\"\nseed = 5\nensemble = \"binary\"\nraw_csv = {:?}\nsummary_json = {:?}\nsvg = {:?}\n\
+         [[study]]\nname = \"fs\"\nobservable = \"alpha_1\"\nmethod = \"first-step\"\nlambda = 1.0\nsizes = [16, 24, 32]\n\
+         grid = {{ min = 0.4, max = 0.7, points = 7 }}\ntrials = 60\nbootstrap = 40\n",
+        dir.join("raw.csv"),
+        dir.join("summary.json"),
+        dir.join("overlay.svg"),
+    );
+    if with_dynamics {
+        body.push_str(
+            "[[study]]\nname = \"dyn\"\nobservable = \"alpha_1\"\nlambda = 1.0\nsizes = [10, 12, 14]\n\
+             grid = { min = 0.3, max = 0.9, points = 7 }\ntrials = 40\nbootstrap = 40\nmax_steps = 50\n",
+        );
+    }
+    let path = dir.join("validate.toml");
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+#[test]
+fn validate_writes_summary_overlay_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = validate_config(dir.path(), false);
+    let out = damcap(&["validate", config.to_str().unwrap(), "--json"]);
+    let v = json(&out);
+    let study = &v["studies"][0];
+    for key in [
+        "ensemble",
+        "lambda",
+        "observable",
+        "theory",
+        "extrapolated",
+        "ci_low",
+        "ci_high",
+    ] {
+        assert!(!study[key].is_null(), "missing {key}");
+    }
+    assert_eq!(study["observable"], "alpha_1");
+    assert!((study["theory"].as_f64().unwrap() - (1.0 - 1f64.cosh().ln())).abs() < 1e-12);
+    let raw = std::fs::read_to_string(dir.path().join("raw.csv")).unwrap();
+    assert_eq!(raw.lines().count(), 1 + 3 * 7 * 60);
+    let svg = std::fs::read_to_string(dir.path().join("overlay.svg")).unwrap();
+    assert!(svg.contains("N = 24") && svg.contains("theory"));
+    // A rerun finds every point done and reproduces the summary exactly.
+    let again = damcap(&["validate", config.to_str().unwrap(), "--json"]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("resuming: 21 finished points"));
+    assert_eq!(json(&again), v);
+}
+
+#[test]
+fn validate_ctrl_c_keeps_finished_points_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = validate_config(dir.path(), true);
+    let child = Command::new(env!("CARGO_BIN_EXE_damcap"))
+        .args(["validate", config.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let raw = dir.path().join("raw.csv");
+    // Interrupt once the first dynamics point has been saved.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !std::fs::read_to_string(&raw)
+        .unwrap_or_default()
+        .contains("\ndyn,")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no dynamics point saved"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rerun the same command to resume"));
+    let kept = std::fs::read_to_string(&raw).unwrap();
+    let dyn_rows = kept.lines().filter(|l| l.starts_with("dyn,")).count();
+    assert!(
+        dyn_rows > 0 && dyn_rows % 40 == 0,
+        "whole points only: {dyn_rows}"
+    );
+    assert!(!dir.path().join("summary.json").exists());
+    let resumed = damcap(&["validate", config.to_str().unwrap()]);
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    assert!(String::from_utf8_lossy(&resumed.stderr).contains("resuming"));
+    assert!(dir.path().join("summary.json").exists());
+}
+
+#[test]
+fn validate_config_errors_are_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = validate_config(dir.path(), false);
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("lambda = 1.0\n", "");
+    std::fs::write(&config, text).unwrap();
+    let out = damcap(&["validate", config.to_str().unwrap()]);
+    assert_clean_failure(&out, "needs `lambda`");
+}

@@ -1,8 +1,13 @@
-//! `damcap bench`: speed of the theory solver, reported as ratios against
-//! baselines measured in the same run (never as timed tests).
+//! `damcap bench`: speed of the theory solver and of the simulation
+//! kernel, reported as ratios against baselines measured in the same run
+//! (never as timed tests).
 
 use anyhow::Result;
-use damcap_theory::ensemble::NAMES;
+use damcap_theory::ensemble::{PatternLaw, NAMES};
+use damcap_validation::dynamics::scores;
+use damcap_validation::patterns::Patterns;
+use damcap_validation::seeds::trial_rng;
+use std::hint::black_box;
 use std::time::Instant;
 
 use super::thresholds::scan_grid;
@@ -14,6 +19,12 @@ pub struct Args {
     /// Lambda points per ensemble in the scan benchmark.
     #[arg(long, default_value_t = 1000)]
     points: usize,
+    /// Neurons N of the pattern matrix in the kernel benchmark.
+    #[arg(long, default_value_t = 64)]
+    n: usize,
+    /// Patterns P of the pattern matrix in the kernel benchmark.
+    #[arg(long, default_value_t = 1 << 20)]
+    patterns: usize,
 }
 
 /// Seconds taken by a scan of all built-in ensembles on a rayon pool of
@@ -61,6 +72,86 @@ pub fn run(args: &Args) -> Result<()> {
     println!(
         "  per point         {:.1} us",
         1e6 * parallel / (args.points * NAMES.len()) as f64
+    );
+    kernel(args.n, args.patterns)
+}
+
+/// Best time of `repeats` runs of `f`, in seconds.
+fn best_of<F: FnMut()>(repeats: usize, mut f: F) -> f64 {
+    (0..repeats)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// A simple single-core multiply-add peak: 16 independent f64 accumulators
+/// over a small array that stays in L1, which the compiler vectorises.
+fn peak_multiply_adds() -> f64 {
+    const LEN: usize = 1024;
+    const SWEEPS: usize = 20_000;
+    let a: Vec<f64> = (0..LEN).map(|i| 1.0 + 1e-9 * i as f64).collect();
+    let b: Vec<f64> = (0..LEN).map(|i| 1.0 - 1e-9 * i as f64).collect();
+    let seconds = best_of(3, || {
+        let mut acc = [0.0f64; 16];
+        for _ in 0..SWEEPS {
+            for (x, y) in black_box(&a)
+                .chunks_exact(16)
+                .zip(black_box(&b).chunks_exact(16))
+            {
+                for k in 0..16 {
+                    acc[k] += x[k] * y[k];
+                }
+            }
+        }
+        black_box(acc);
+    });
+    (LEN * SWEEPS) as f64 / seconds
+}
+
+/// Single-core read bandwidth of an f32 array in bytes per second.
+fn read_bandwidth(data: &[f32]) -> f64 {
+    let seconds = best_of(3, || {
+        let mut lanes = [0.0f32; 16];
+        for chunk in black_box(data).chunks_exact(16) {
+            for k in 0..16 {
+                lanes[k] += chunk[k];
+            }
+        }
+        black_box(lanes);
+    });
+    std::mem::size_of_val(data) as f64 / seconds
+}
+
+/// Throughput of the score kernel `s_mu = xi^mu . x` (one multiply-add per
+/// matrix entry), against the compute peak and the read bandwidth.
+fn kernel(n: usize, p: usize) -> Result<()> {
+    let patterns = Patterns::sample(PatternLaw::Gaussian, n, p, 8 << 30, &mut trial_rng(1))?;
+    let x: Vec<f64> = patterns.xi1().iter().map(|&v| f64::from(v)).collect();
+    let mut out = vec![0.0; p];
+    let seconds = best_of(5, || {
+        scores(&patterns, black_box(&x), &mut out).expect("matching sizes")
+    });
+    let entries = (n * p) as f64 / seconds;
+    let peak = peak_multiply_adds();
+    let bandwidth = read_bandwidth(patterns.as_slice());
+    println!("score kernel: N = {n}, P = {p} (f32 patterns, f64 accumulation), one core");
+    println!(
+        "  kernel            {:.2} G entries/s (one multiply-add each)",
+        entries / 1e9
+    );
+    println!(
+        "  compute baseline  {:.2} G multiply-adds/s (f64, in cache): kernel at {:.0}%",
+        peak / 1e9,
+        100.0 * entries / peak
+    );
+    println!(
+        "  memory baseline   {:.2} GB/s (streaming read): kernel reads {:.2} GB/s, {:.0}% of it",
+        bandwidth / 1e9,
+        4.0 * entries / 1e9,
+        400.0 * entries / bandwidth
     );
     Ok(())
 }

@@ -96,11 +96,9 @@ pub fn run_config(config: &Validate) -> Result<Summary> {
         &config.summary_json,
         serde_json::to_string_pretty(&summary)?.as_bytes(),
     )?;
-    let svg = render_svg(
-        &config.title,
-        &summary.studies.iter().flat_map(panels).collect::<Vec<_>>(),
-        2,
-    )?;
+    let mut all_panels: Vec<Panel> = summary.studies.iter().flat_map(panels).collect();
+    all_panels.extend(attention_panel(&summary.studies, ensemble.as_ref())?);
+    let svg = render_svg(&config.title, &all_panels, 2)?;
     output::write_atomic(&config.svg, svg.as_bytes())?;
     eprintln!(
         "wrote {}, {} and {}",
@@ -196,9 +194,21 @@ impl Plan {
             memory_limit: MEMORY_LIMIT,
         };
         let g = &study.grid;
-        let grid = (0..g.points)
+        let grid: Vec<f64> = (0..g.points)
             .map(|k| g.min + (g.max - g.min) * k as f64 / (g.points - 1) as f64)
             .collect();
+        // Every point is checked before any is run, so a bad grid fails at once.
+        for &n in &study.sizes {
+            for &x in &grid {
+                params
+                    .kind
+                    .setup(params.law, n, x)
+                    .pattern_count()
+                    .with_context(|| {
+                        format!("study '{name}' at N = {n}, x = {x}: shrink the grid or the sizes")
+                    })?;
+            }
+        }
         Ok(Plan {
             study: study.clone(),
             params,
@@ -453,12 +463,15 @@ struct StudyReport {
     /// Within `max(CI half-width, 0.02)` (typical thresholds), or not
     /// clearly below the bound (alpha_c is a lower bound).
     agrees: bool,
+    /// Retrieval becomes more likely as the scanned variable grows.
+    increasing: bool,
     finite_size_form: &'static str,
     slope: f64,
     residuals_sigma: Vec<f64>,
     chi2_per_dof: Option<f64>,
     sizes: Vec<damcap_validation::study::SizeCrossing>,
     criterion_check: Vec<CriterionCheck>,
+    form_check: Vec<FormCheck>,
     points: Vec<PointCount>,
 }
 
@@ -476,7 +489,21 @@ fn form(f: FiniteSize) -> (FiniteSizeForm, &'static str) {
     match f {
         FiniteSize::InverseN => (FiniteSizeForm::InverseN, "x_inf + b / N"),
         FiniteSize::InverseSqrtN => (FiniteSizeForm::InverseSqrtN, "x_inf + b / sqrt(N)"),
+        FiniteSize::LogNOverN => (FiniteSizeForm::LogNOverN, "x_inf + b ln(N) / N"),
     }
+}
+
+/// Every finite-size form, for the form check of each study.
+const FORMS: [FiniteSize; 3] = [FiniteSize::InverseN, FiniteSize::InverseSqrtN, FiniteSize::LogNOverN];
+
+/// The extrapolation under another finite-size form.
+#[derive(Serialize)]
+struct FormCheck {
+    form: &'static str,
+    extrapolated: f64,
+    ci_low: f64,
+    ci_high: f64,
+    chi2_per_dof: Option<f64>,
 }
 
 /// Success counts per size under a retrieval rule.
@@ -502,12 +529,11 @@ fn counts(plan: &Plan, done: &Done, retrieved: impl Fn(&TrialRecord) -> bool) ->
 }
 
 fn analysis(plan: &Plan, sizes: &[SizeCounts], seed: u64) -> Result<Analysis> {
-    analyse(
-        sizes,
-        plan.study.bootstrap,
-        seed ^ name_hash(&plan.study.name),
-        form(plan.study.finite_size).0,
-    )
+    analysis_in(plan, sizes, seed, plan.study.finite_size)
+}
+
+fn analysis_in(plan: &Plan, sizes: &[SizeCounts], seed: u64, f: FiniteSize) -> Result<Analysis> {
+    analyse(sizes, plan.study.bootstrap, seed ^ name_hash(&plan.study.name), form(f).0)
     .with_context(|| {
         format!(
             "study '{}': cannot locate the crossing; widen the grid around it",
@@ -546,6 +572,19 @@ fn report(plan: &Plan, done: &Done, ensemble: &dyn Ensemble, seed: u64) -> Resul
     } else {
         Vec::new()
     };
+    let form_check = FORMS
+        .iter()
+        .map(|&f| {
+            let e = analysis_in(plan, &main, seed, f)?.extrapolation;
+            Ok(FormCheck {
+                form: form(f).1,
+                extrapolated: e.a_inf(),
+                ci_low: e.a_inf_lower,
+                ci_high: e.a_inf_upper,
+                chi2_per_dof: e.chi2_per_dof(),
+            })
+        })
+        .collect::<Result<_>>()?;
     let points = main
         .iter()
         .flat_map(|sc| {
@@ -578,12 +617,14 @@ fn report(plan: &Plan, done: &Done, ensemble: &dyn Ensemble, seed: u64) -> Resul
         ci_high,
         deviation_sigma: deviation / sigma,
         agrees,
+        increasing: plan.params.kind.retrieval_grows_with_x(),
         finite_size_form: form(s.finite_size).1,
         slope: ex.coefficients[1],
         residuals_sigma: ex.residuals.clone(),
         chi2_per_dof: ex.chi2_per_dof(),
         sizes: a.sizes,
         criterion_check,
+        form_check,
         points,
     })
 }
@@ -608,7 +649,12 @@ fn panels(r: &StudyReport) -> Vec<Panel> {
         x_lo..x_hi,
         0.0..1.05,
     );
-    left.legend = plotters::prelude::SeriesLabelPosition::LowerLeft;
+    // The legend goes to a corner the curves leave empty.
+    left.legend = if r.increasing {
+        plotters::prelude::SeriesLabelPosition::UpperLeft
+    } else {
+        plotters::prelude::SeriesLabelPosition::LowerLeft
+    };
     for (i, &n) in sizes.iter().enumerate() {
         let xyy = r
             .points
@@ -637,11 +683,15 @@ fn panels(r: &StudyReport) -> Vec<Panel> {
 /// Crossing against 1/N (or 1/sqrt N), fit line and theory at the origin.
 fn crossing_panel(r: &StudyReport, symbol: &str) -> Panel {
     let sqrt_form = r.finite_size_form.contains("sqrt");
+    let log_form = r.finite_size_form.contains("ln");
     let u = |n: usize| {
+        let n = n as f64;
         if sqrt_form {
-            1.0 / (n as f64).sqrt()
+            1.0 / n.sqrt()
+        } else if log_form {
+            n.ln() / n
         } else {
-            1.0 / n as f64
+            1.0 / n
         }
     };
     let u_max = r.sizes.iter().map(|s| u(s.n)).fold(0.0, f64::max) * 1.1;
@@ -654,15 +704,22 @@ fn crossing_panel(r: &StudyReport, symbol: &str) -> Panel {
         (a.min(v), b.max(v))
     });
     let pad = 0.1 * (hi - lo).max(1e-3);
-    let x_label = if sqrt_form { "1/√N" } else { "1/N" };
+    let x_label = if sqrt_form {
+        "1/√N"
+    } else if log_form {
+        "ln(N)/N"
+    } else {
+        "1/N"
+    };
     let title = format!("crossing {symbol}_N and extrapolation");
     let mut p = Panel::new(
         &title,
         x_label,
         &format!("crossing {symbol}_N"),
-        0.0..u_max,
+        -0.03 * u_max..u_max,
         (lo - pad)..(hi + pad),
     );
+    p.legend = plotters::prelude::SeriesLabelPosition::LowerLeft;
     p.points.push(Points {
         label: "simulation crossing (95% CI)".into(),
         color: PALETTE[0],
@@ -696,6 +753,41 @@ fn crossing_panel(r: &StudyReport, symbol: &str) -> Panel {
         xy: vec![(0.0, r.theory), (u_max, r.theory)],
     });
     p
+}
+
+/// The merged attention threshold against beta: theory `a_1 = a_c = beta`
+/// in the limit, `a_1` at the largest simulated N, and each attention
+/// study's extrapolated crossing. `None` without attention studies.
+fn attention_panel(reports: &[StudyReport], e: &dyn Ensemble) -> Result<Option<Panel>> {
+    let studies: Vec<&StudyReport> = reports.iter().filter(|r| r.observable == "a_1").collect();
+    let Some(beta_max) = studies.iter().filter_map(|r| r.beta).reduce(f64::max) else {
+        return Ok(None);
+    };
+    let n_max = studies.iter().flat_map(|r| r.sizes.iter().map(|s| s.n)).max().unwrap_or(1) as f64;
+    let top = 1.2 * beta_max;
+    let mut p = Panel::new("merged threshold a = ln(P)/√N", "scaled inverse temperature β", "load a", 0.0..top, 0.0..top);
+    p.legend = plotters::prelude::SeriesLabelPosition::UpperLeft;
+    let betas: Vec<f64> = (1..=60).map(|k| top * k as f64 / 60.0).collect();
+    p.lines.push(Line {
+        label: "theory a₁ = a_c = β (N → ∞)".into(),
+        color: PALETTE[6],
+        dashed: false,
+        xy: betas.iter().map(|&b| (b, b)).collect(),
+    });
+    let finite: Vec<(f64, f64)> = betas
+        .iter()
+        .map(|&b| Ok((b, attention_thresholds(e, b, Some(n_max))?.a_1)))
+        .collect::<Result<_>>()?;
+    p.lines.push(Line { label: format!("theory a₁ at N = {n_max}"), color: PALETTE[6], dashed: true, xy: finite });
+    for (k, r) in studies.iter().enumerate() {
+        let beta = r.beta.unwrap_or(f64::NAN);
+        p.points.push(Points {
+            label: format!("{} ({}), extrapolated", r.name, r.method),
+            color: PALETTE[k % (PALETTE.len() - 1)],
+            xyy: vec![(beta, r.extrapolated, r.ci_low, r.ci_high)],
+        });
+    }
+    Ok(Some(p))
 }
 
 fn symbol(scanned: &str) -> &'static str {

@@ -22,8 +22,7 @@ use serde::Serialize;
 
 use crate::dynamics::{step, DynamicsParams};
 use crate::estimators::{
-    estimate_crossing, extrapolate, Crossing, Extrapolation, FiniteSizeForm, SizePoint,
-    SuccessCount,
+    estimate_crossing, extrapolate, Extrapolation, FiniteSizeForm, SizePoint, SuccessCount,
 };
 use crate::patterns::{matrix_bytes, normalised_overlap, Patterns};
 use crate::seeds::{trial_rng, SeedKey};
@@ -234,6 +233,8 @@ pub struct SizeCrossing {
     pub ci_low: f64,
     /// Upper end of the interval.
     pub ci_high: f64,
+    /// Standard error used to weight the extrapolation.
+    pub sigma: f64,
 }
 
 /// Crossings per size and their extrapolation `N -> infinity`.
@@ -250,41 +251,178 @@ pub const CONFIDENCE: f64 = 0.95;
 
 /// Crossing at each size (logistic fit, bootstrap interval) and the
 /// weighted extrapolation in `form`.
+///
+/// When the transition is sharper than the grid (its 12%-88% range,
+/// four logistic widths, fits inside one grid step, as when all trials
+/// succeed at one grid value and fail at the next), every bootstrap
+/// replicate returns nearly the same crossing although it is only known to
+/// lie between two grid values. Such an interval is widened to one grid
+/// step, and its standard error to that of a uniform law on it,
+/// `step / sqrt(12)`.
 pub fn analyse(
     sizes: &[SizeCounts],
     replicates: usize,
     seed: u64,
     form: FiniteSizeForm,
 ) -> Result<Analysis, ValidationError> {
-    let crossings: Vec<(usize, Crossing)> = sizes
+    let crossings: Vec<SizeCrossing> = sizes
         .iter()
         .map(|s| {
-            Ok((
-                s.n,
-                estimate_crossing(&s.counts, replicates, CONFIDENCE, seed ^ s.n as u64)?,
-            ))
+            let c = estimate_crossing(&s.counts, replicates, CONFIDENCE, seed ^ s.n as u64)?;
+            let step = grid_step(&s.counts);
+            let crossing = c.fit.crossing;
+            let unresolved = 4.0 * c.fit.width.abs() < step;
+            let half = if unresolved { 0.5 * step } else { 0.0 };
+            Ok(SizeCrossing {
+                n: s.n,
+                crossing,
+                ci_low: c.lower.min(crossing - half),
+                ci_high: c.upper.max(crossing + half),
+                sigma: if unresolved {
+                    c.sigma().max(step / 12f64.sqrt())
+                } else {
+                    c.sigma()
+                },
+            })
         })
         .collect::<Result<_, ValidationError>>()?;
     let points: Vec<SizePoint> = crossings
         .iter()
-        .map(|(n, c)| SizePoint {
-            n: *n as f64,
-            value: c.fit.crossing,
-            sigma: c.sigma(),
+        .map(|c| SizePoint {
+            n: c.n as f64,
+            value: c.crossing,
+            sigma: c.sigma,
         })
         .collect();
     let extrapolation = extrapolate(&points, form, CONFIDENCE)?;
-    let sizes = crossings
-        .iter()
-        .map(|(n, c)| SizeCrossing {
-            n: *n,
-            crossing: c.fit.crossing,
-            ci_low: c.lower,
-            ci_high: c.upper,
-        })
-        .collect();
     Ok(Analysis {
-        sizes,
+        sizes: crossings,
         extrapolation,
     })
+}
+
+/// Smallest spacing between neighbouring grid values.
+fn grid_step(counts: &[SuccessCount]) -> f64 {
+    counts
+        .windows(2)
+        .map(|w| (w[1].alpha - w[0].alpha).abs())
+        .fold(f64::INFINITY, f64::min)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(kind: StudyKind, law: PatternLaw, method: Method) -> StudyParams {
+        StudyParams {
+            kind,
+            law,
+            method,
+            dynamics: DynamicsParams::default(),
+            memory_limit: 1 << 30,
+        }
+    }
+
+    #[test]
+    fn attention_setup_rescales_load_and_temperature() {
+        let s = StudyKind::Attention { beta: 2.0 }.setup(PatternLaw::Binary, 100, 1.5);
+        assert_eq!((s.alpha, s.lambda), (0.15, 0.2));
+        assert_eq!(s.pattern_count().unwrap(), (15f64).exp().round() as u64);
+        assert!(StudyKind::Basin {
+            alpha: 0.1,
+            lambda: 1.0
+        }
+        .retrieval_grows_with_x());
+        assert!(!StudyKind::Typical { lambda: 1.0 }.retrieval_grows_with_x());
+    }
+
+    /// Gaussian patterns at large lambda: with P = 2 both are retrieved in
+    /// nearly every trial; with P = e^{0.6 * 12} ~ 1339 some pattern has a
+    /// neighbour closer to it than itself (the single-pattern route) in
+    /// nearly every trial.
+    #[test]
+    fn all_patterns_retrieval_collapses_with_load() {
+        let p = params(
+            StudyKind::AllPatterns { lambda: 5.0 },
+            PatternLaw::Gaussian,
+            Method::Dynamics,
+        );
+        let key = SeedKey::new(3, &[1]);
+        let low = run_point(&p, 12, 0.05, &key, 50).unwrap();
+        let high = run_point(&p, 12, 0.6, &key, 50).unwrap();
+        assert!(low.iter().filter(|r| r.retrieved).count() >= 45);
+        assert!(high.iter().filter(|r| r.retrieved).count() <= 5);
+    }
+
+    #[test]
+    fn all_patterns_trials_do_not_depend_on_thread_count() {
+        let p = params(
+            StudyKind::AllPatterns { lambda: 1.0 },
+            PatternLaw::Gaussian,
+            Method::Dynamics,
+        );
+        let key = SeedKey::new(9, &[2]);
+        let run = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| run_point(&p, 10, 0.3, &key, 16).unwrap())
+        };
+        let (one, two) = (run(1), run(2));
+        assert_eq!(one.len(), 16);
+        for (a, b) in one.iter().zip(&two) {
+            assert_eq!(
+                (a.seed, a.retrieved, a.final_overlap.to_bits()),
+                (b.seed, b.retrieved, b.final_overlap.to_bits())
+            );
+        }
+    }
+
+    #[test]
+    fn first_step_method_rejects_all_patterns() {
+        let p = params(
+            StudyKind::AllPatterns { lambda: 1.0 },
+            PatternLaw::Gaussian,
+            Method::FirstStep,
+        );
+        assert!(run_point(&p, 10, 0.3, &SeedKey::new(1, &[]), 4).is_err());
+    }
+
+    /// Noise-free counts from a logistic curve whose crossing moves as
+    /// 0.3 + 0.5 / N: the analysis finds each crossing and extrapolates to 0.3.
+    #[test]
+    fn analysis_recovers_a_known_finite_size_law() {
+        let sizes: Vec<SizeCounts> = [10usize, 20, 40, 80]
+            .iter()
+            .map(|&n| {
+                let crossing = 0.3 + 0.5 / n as f64;
+                let counts = (0..15)
+                    .map(|k| {
+                        let x = 0.2 + 0.02 * k as f64;
+                        let p = 1.0 / (1.0 + ((x - crossing) / 0.03).exp());
+                        SuccessCount {
+                            alpha: x,
+                            successes: (4000.0 * p).round() as u64,
+                            trials: 4000,
+                        }
+                    })
+                    .collect();
+                SizeCounts { n, counts }
+            })
+            .collect();
+        let a = analyse(&sizes, 50, 7, FiniteSizeForm::InverseN).unwrap();
+        for s in &a.sizes {
+            assert!(
+                (s.crossing - (0.3 + 0.5 / s.n as f64)).abs() < 1e-3,
+                "{s:?}"
+            );
+            assert!(s.ci_low <= s.crossing && s.crossing <= s.ci_high);
+        }
+        assert!(
+            (a.extrapolation.a_inf() - 0.3).abs() < 1e-3,
+            "{:?}",
+            a.extrapolation
+        );
+    }
 }
