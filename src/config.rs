@@ -154,6 +154,8 @@ pub enum FiniteSize {
     InverseSqrtN,
     /// crossing(N) = x_inf + b ln(N) / N (extreme values, frozen REM).
     LogNOverN,
+    /// crossing(N) = x_inf + b ln(N) / sqrt(N) (attention-scaling dynamics).
+    LogNOverSqrtN,
 }
 
 /// A uniform grid of the scanned variable.

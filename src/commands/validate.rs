@@ -278,7 +278,7 @@ fn name_hash(name: &str) -> u64 {
 /// Finished points: `(study name, N, grid index)` to the grid value and trials.
 type Done = BTreeMap<(String, usize, usize), (f64, Vec<TrialRecord>)>;
 
-const RAW_COLUMNS: [&str; 10] = [
+const RAW_COLUMNS: [&str; 11] = [
     "study",
     "n",
     "x_index",
@@ -289,6 +289,7 @@ const RAW_COLUMNS: [&str; 10] = [
     "final_overlap",
     "steps",
     "w1_first",
+    "w1_last",
 ];
 
 /// Reads the finished points of an earlier run, keeping those whose grid
@@ -349,6 +350,7 @@ fn parse_row(c: &[&str]) -> Result<(String, usize, usize, f64, TrialRecord)> {
         final_overlap: c[7].parse()?,
         steps: c[8].parse()?,
         w1_first: c[9].parse()?,
+        w1_last: c[10].parse()?,
     };
     Ok((
         c[0].to_string(),
@@ -375,6 +377,7 @@ fn save_checkpoint(path: &Path, done: &Done) -> Result<()> {
                 r.final_overlap.to_string(),
                 r.steps.to_string(),
                 r.w1_first.to_string(),
+                r.w1_last.to_string(),
             ]);
         }
     }
@@ -490,11 +493,17 @@ fn form(f: FiniteSize) -> (FiniteSizeForm, &'static str) {
         FiniteSize::InverseN => (FiniteSizeForm::InverseN, "x_inf + b / N"),
         FiniteSize::InverseSqrtN => (FiniteSizeForm::InverseSqrtN, "x_inf + b / sqrt(N)"),
         FiniteSize::LogNOverN => (FiniteSizeForm::LogNOverN, "x_inf + b ln(N) / N"),
+        FiniteSize::LogNOverSqrtN => (FiniteSizeForm::LogNOverSqrtN, "x_inf + b ln(N) / sqrt(N)"),
     }
 }
 
 /// Every finite-size form, for the form check of each study.
-const FORMS: [FiniteSize; 3] = [FiniteSize::InverseN, FiniteSize::InverseSqrtN, FiniteSize::LogNOverN];
+const FORMS: [FiniteSize; 4] = [
+    FiniteSize::InverseN,
+    FiniteSize::InverseSqrtN,
+    FiniteSize::LogNOverN,
+    FiniteSize::LogNOverSqrtN,
+];
 
 /// The extrapolation under another finite-size form.
 #[derive(Serialize)]
@@ -533,7 +542,12 @@ fn analysis(plan: &Plan, sizes: &[SizeCounts], seed: u64) -> Result<Analysis> {
 }
 
 fn analysis_in(plan: &Plan, sizes: &[SizeCounts], seed: u64, f: FiniteSize) -> Result<Analysis> {
-    analyse(sizes, plan.study.bootstrap, seed ^ name_hash(&plan.study.name), form(f).0)
+    analyse(
+        sizes,
+        plan.study.bootstrap,
+        seed ^ name_hash(&plan.study.name),
+        form(f).0,
+    )
     .with_context(|| {
         format!(
             "study '{}': cannot locate the crossing; widen the grid around it",
@@ -555,23 +569,29 @@ fn report(plan: &Plan, done: &Done, ensemble: &dyn Ensemble, seed: u64) -> Resul
     } else {
         deviation.abs() <= (0.5 * (ci_high - ci_low)).max(0.02)
     };
-    let criterion_check = if s.method == config::Method::Dynamics {
-        OTHER_CRITERIA
-            .iter()
-            .map(|&c| {
-                let other = analysis(plan, &counts(plan, done, |r| r.final_overlap >= c), seed)?;
-                let e = &other.extrapolation;
-                Ok(CriterionCheck {
-                    criterion: c,
-                    extrapolated: e.a_inf(),
-                    ci_low: e.a_inf_lower,
-                    ci_high: e.a_inf_upper,
+    // Criteria on the final overlap exist only where the dynamics ran to its end.
+    let criterion_check =
+        if s.method == config::Method::Dynamics && s.observable != Observable::AlphaC {
+            OTHER_CRITERIA
+                .iter()
+                .map(|&c| {
+                    let other = analysis(
+                        plan,
+                        &counts(plan, done, |r| r.final_overlap >= c && r.w1_last > 0.5),
+                        seed,
+                    )?;
+                    let e = &other.extrapolation;
+                    Ok(CriterionCheck {
+                        criterion: c,
+                        extrapolated: e.a_inf(),
+                        ci_low: e.a_inf_lower,
+                        ci_high: e.a_inf_upper,
+                    })
                 })
-            })
-            .collect::<Result<_>>()?
-    } else {
-        Vec::new()
-    };
+                .collect::<Result<_>>()?
+        } else {
+            Vec::new()
+        };
     let form_check = FORMS
         .iter()
         .map(|&f| {
@@ -686,13 +706,8 @@ fn crossing_panel(r: &StudyReport, symbol: &str) -> Panel {
     let log_form = r.finite_size_form.contains("ln");
     let u = |n: usize| {
         let n = n as f64;
-        if sqrt_form {
-            1.0 / n.sqrt()
-        } else if log_form {
-            n.ln() / n
-        } else {
-            1.0 / n
-        }
+        let numerator = if log_form { n.ln() } else { 1.0 };
+        numerator / if sqrt_form { n.sqrt() } else { n }
     };
     let u_max = r.sizes.iter().map(|s| u(s.n)).fold(0.0, f64::max) * 1.1;
     let values = r
@@ -704,12 +719,11 @@ fn crossing_panel(r: &StudyReport, symbol: &str) -> Panel {
         (a.min(v), b.max(v))
     });
     let pad = 0.1 * (hi - lo).max(1e-3);
-    let x_label = if sqrt_form {
-        "1/√N"
-    } else if log_form {
-        "ln(N)/N"
-    } else {
-        "1/N"
+    let x_label = match (log_form, sqrt_form) {
+        (true, true) => "ln(N)/√N",
+        (true, false) => "ln(N)/N",
+        (false, true) => "1/√N",
+        (false, false) => "1/N",
     };
     let title = format!("crossing {symbol}_N and extrapolation");
     let mut p = Panel::new(
@@ -763,9 +777,19 @@ fn attention_panel(reports: &[StudyReport], e: &dyn Ensemble) -> Result<Option<P
     let Some(beta_max) = studies.iter().filter_map(|r| r.beta).reduce(f64::max) else {
         return Ok(None);
     };
-    let n_max = studies.iter().flat_map(|r| r.sizes.iter().map(|s| s.n)).max().unwrap_or(1) as f64;
+    let n_max = studies
+        .iter()
+        .flat_map(|r| r.sizes.iter().map(|s| s.n))
+        .max()
+        .unwrap_or(1) as f64;
     let top = 1.2 * beta_max;
-    let mut p = Panel::new("merged threshold a = ln(P)/√N", "scaled inverse temperature β", "load a", 0.0..top, 0.0..top);
+    let mut p = Panel::new(
+        "merged threshold a = ln(P)/√N",
+        "scaled inverse temperature β",
+        "load a",
+        0.0..top,
+        0.0..top,
+    );
     p.legend = plotters::prelude::SeriesLabelPosition::UpperLeft;
     let betas: Vec<f64> = (1..=60).map(|k| top * k as f64 / 60.0).collect();
     p.lines.push(Line {
@@ -778,7 +802,12 @@ fn attention_panel(reports: &[StudyReport], e: &dyn Ensemble) -> Result<Option<P
         .iter()
         .map(|&b| Ok((b, attention_thresholds(e, b, Some(n_max))?.a_1)))
         .collect::<Result<_>>()?;
-    p.lines.push(Line { label: format!("theory a₁ at N = {n_max}"), color: PALETTE[6], dashed: true, xy: finite });
+    p.lines.push(Line {
+        label: format!("theory a₁ at N = {n_max}"),
+        color: PALETTE[6],
+        dashed: true,
+        xy: finite,
+    });
     for (k, r) in studies.iter().enumerate() {
         let beta = r.beta.unwrap_or(f64::NAN);
         p.points.push(Points {

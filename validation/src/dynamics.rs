@@ -70,7 +70,13 @@ pub struct Outcome {
     pub first_step: FirstStep,
     /// Normalised overlap of the final state with xi^1.
     pub final_overlap: f64,
-    /// `final_overlap >= retrieval_threshold`.
+    /// Softmax weight of xi^1 at the state the last step started from.
+    pub final_weight: f64,
+    /// `final_overlap >= retrieval_threshold` and `final_weight > 1/2`: the
+    /// state ends near xi^1 *and* is dominated by it. The overlap alone is
+    /// not enough: in the paramagnetic phase the tilted mean of the other
+    /// patterns points along the state itself, so a failed state keeps its
+    /// direction while its norm decays (very slowly near lambda = 1).
     pub retrieved: bool,
     /// Steps taken (including the one that met the tolerance).
     pub steps: usize,
@@ -120,16 +126,18 @@ pub fn run_dynamics(
         (observed, small)
     };
     let (first_step, mut converged) = advance(&mut x, &mut next);
+    let mut last_step = first_step;
     let mut steps = 1;
     while steps < params.max_steps && !converged {
-        converged = advance(&mut x, &mut next).1;
+        (last_step, converged) = advance(&mut x, &mut next);
         steps += 1;
     }
     let final_overlap = normalised_overlap(&x, patterns.xi1());
     Ok(Outcome {
         first_step,
         final_overlap,
-        retrieved: final_overlap >= params.retrieval_threshold,
+        final_weight: last_step.w1,
+        retrieved: final_overlap >= params.retrieval_threshold && last_step.w1 > 0.5,
         steps,
         converged,
     })
@@ -160,7 +168,7 @@ fn check_state(patterns: &Patterns, x: &[f64]) -> Result<(), ValidationError> {
 
 /// One step `next = sum_mu xi^mu softmax_mu(lambda xi^mu . x)`, returning
 /// the softmax observables of xi^1 at `x`.
-pub(crate) fn step(patterns: &Patterns, x: &[f64], lambda: f64, next: &mut [f64]) -> FirstStep {
+fn step(patterns: &Patterns, x: &[f64], lambda: f64, next: &mut [f64]) -> FirstStep {
     let n = patterns.n();
     let mut partition = Partition::new();
     let mut z = [0.0_f64; BLOCK];

@@ -331,6 +331,8 @@ pub enum FiniteSizeForm {
     InverseSqrtN,
     /// `a_inf + b ln(N) / N`.
     LogNOverN,
+    /// `a_inf + b ln(N) / sqrt(N)`.
+    LogNOverSqrtN,
     /// `a_inf + b / N + c ln(N) / N`.
     InverseNAndLogNOverN,
 }
@@ -342,6 +344,7 @@ impl FiniteSizeForm {
             Self::InverseN => vec![1.0, 1.0 / n],
             Self::InverseSqrtN => vec![1.0, 1.0 / n.sqrt()],
             Self::LogNOverN => vec![1.0, n.ln() / n],
+            Self::LogNOverSqrtN => vec![1.0, n.ln() / n.sqrt()],
             Self::InverseNAndLogNOverN => vec![1.0, 1.0 / n, n.ln() / n],
         }
     }
@@ -572,6 +575,7 @@ mod tests {
             FiniteSizeForm::InverseN,
             FiniteSizeForm::InverseSqrtN,
             FiniteSizeForm::LogNOverN,
+            FiniteSizeForm::LogNOverSqrtN,
             FiniteSizeForm::InverseNAndLogNOverN,
         ] {
             let truth = [0.375, -1.2, 0.8];

@@ -134,7 +134,9 @@ pub struct Trial {
     pub xi1_largest_first: bool,
     /// Normalised overlap of the final state with xi^1.
     pub final_overlap: f64,
-    /// `final_overlap >= retrieval_threshold`.
+    /// Softmax weight of xi^1 at the state the last step started from.
+    pub final_weight: f64,
+    /// Ends near xi^1 and dominated by it (see [`dynamics::Outcome`]).
     pub retrieved: bool,
     /// Steps taken.
     pub steps: usize,
@@ -181,6 +183,7 @@ pub fn run_trial(
         w1_first: outcome.first_step.w1,
         xi1_largest_first: outcome.first_step.xi1_largest,
         final_overlap: outcome.final_overlap,
+        final_weight: outcome.final_weight,
         retrieved: outcome.retrieved,
         steps: outcome.steps,
         converged: outcome.converged,

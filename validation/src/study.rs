@@ -6,7 +6,7 @@
 //! | kind | `x` | start | retrieved when |
 //! |---|---|---|---|
 //! | typical | `alpha` | `xi^1` | the dynamics ends near `xi^1` |
-//! | all patterns | `alpha` | every `xi^mu` | one step from each `xi^mu` stays near it |
+//! | all patterns | `alpha` | every `xi^mu` | each `xi^mu` carries most of its own softmax weight |
 //! | basin | `rho` | overlap `rho` with `xi^1` | the dynamics ends near `xi^1` |
 //! | lambda scan | `lambda` | `xi^1` | the dynamics ends near `xi^1` |
 //! | attention | `a` | `xi^1`, `lambda = beta / sqrt N`, `P = e^{a sqrt N}` | as typical |
@@ -20,11 +20,11 @@ use damcap_theory::ensemble::PatternLaw;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::dynamics::{step, DynamicsParams};
+use crate::dynamics::{scores, DynamicsParams};
 use crate::estimators::{
     estimate_crossing, extrapolate, Extrapolation, FiniteSizeForm, SizePoint, SuccessCount,
 };
-use crate::patterns::{matrix_bytes, normalised_overlap, Patterns};
+use crate::patterns::{matrix_bytes, Patterns};
 use crate::seeds::{trial_rng, SeedKey};
 use crate::{run_first_step_trials, run_trials, Setup, Start, ValidationError};
 
@@ -113,6 +113,8 @@ pub struct TrialRecord {
     /// Softmax weight of `xi^1` in the first step (the smallest over
     /// patterns for the all-patterns study).
     pub w1_first: f64,
+    /// Softmax weight of `xi^1` at the final state (NaN unless the dynamics ran).
+    pub w1_last: f64,
 }
 
 /// Runs the `trials` trials of one point in parallel, in trial order.
@@ -140,6 +142,7 @@ pub fn run_point(
                 final_overlap: f64::NAN,
                 steps: 1,
                 w1_first: f.w1,
+                w1_last: f64::NAN,
             })
             .collect()),
         Method::Dynamics if all_patterns => {
@@ -152,16 +155,11 @@ pub fn run_point(
                     limit: params.memory_limit,
                 });
             }
-            let threshold = params.dynamics.retrieval_threshold;
             (0..trials)
                 .into_par_iter()
                 .map(|t| {
-                    let record = all_patterns_trial(
-                        &setup,
-                        threshold,
-                        params.memory_limit / workers,
-                        key.trial(t),
-                    )?;
+                    let record =
+                        all_patterns_trial(&setup, params.memory_limit / workers, key.trial(t))?;
                     Ok(TrialRecord { trial: t, ..record })
                 })
                 .collect()
@@ -177,6 +175,7 @@ pub fn run_point(
                         final_overlap: t.final_overlap,
                         steps: t.steps,
                         w1_first: t.w1_first,
+                        w1_last: t.final_weight,
                     })
                     .collect(),
             )
@@ -184,32 +183,43 @@ pub fn run_point(
     }
 }
 
-/// All patterns retrieved: one step from each `xi^mu` must land at
-/// normalised overlap at least `threshold` with `xi^mu`. A pattern that
-/// passes is, to that accuracy, a fixed point of the dynamics. The record
-/// keeps the worst pattern's overlap.
+/// All patterns retrieved: at `x = xi^mu`, every pattern must carry more
+/// than half of its own softmax weight, `w_mu(xi^mu) > 1/2`, the finite-N
+/// form of the theory's condition `lambda s > phi` for each pattern. (The
+/// state after one step cannot serve: in the paramagnetic phase the tilted
+/// mean of the others points along `x` too, so the overlap alone does not
+/// reveal a failure.) An exact duplicate caps the weight at 1/2 and counts
+/// as a failure, as in the theory. The record keeps the smallest weight.
 fn all_patterns_trial(
     setup: &Setup,
-    threshold: f64,
     limit: u64,
     seed: u64,
 ) -> Result<TrialRecord, ValidationError> {
     let p = usize::try_from(setup.pattern_count()?).unwrap_or(usize::MAX);
     let patterns = Patterns::sample(setup.law, setup.n, p, limit, &mut trial_rng(seed))?;
-    let mut next = vec![0.0; setup.n];
+    let mut s = vec![0.0; p];
     let mut worst = f64::INFINITY;
-    for row in patterns.rows() {
+    for (mu, row) in patterns.rows().enumerate() {
         let x: Vec<f64> = row.iter().map(|&v| f64::from(v)).collect();
-        step(&patterns, &x, setup.lambda, &mut next);
-        worst = worst.min(normalised_overlap(&next, row));
+        scores(&patterns, &x, &mut s)?;
+        let z_max = s
+            .iter()
+            .fold(f64::NEG_INFINITY, |m, &v| m.max(setup.lambda * v));
+        let log_sum = z_max
+            + s.iter()
+                .map(|&v| (setup.lambda * v - z_max).exp())
+                .sum::<f64>()
+                .ln();
+        worst = worst.min((setup.lambda * s[mu] - log_sum).exp());
     }
     Ok(TrialRecord {
         trial: 0,
         seed,
-        retrieved: worst >= threshold,
-        final_overlap: worst,
+        retrieved: worst > 0.5,
+        final_overlap: f64::NAN,
         steps: 1,
-        w1_first: f64::NAN,
+        w1_first: worst,
+        w1_last: f64::NAN,
     })
 }
 
@@ -354,6 +364,22 @@ mod tests {
         assert!(high.iter().filter(|r| r.retrieved).count() <= 5);
     }
 
+    /// Binary patterns at large lambda fail only through exact duplicates:
+    /// none among P = 3 of 2^12, about 200 duplicate pairs among P ~ 1339.
+    #[test]
+    fn binary_duplicates_are_failures() {
+        let p = params(
+            StudyKind::AllPatterns { lambda: 5.0 },
+            PatternLaw::Binary,
+            Method::Dynamics,
+        );
+        let key = SeedKey::new(4, &[1]);
+        let low = run_point(&p, 12, 0.1, &key, 50).unwrap();
+        let high = run_point(&p, 12, 0.6, &key, 50).unwrap();
+        assert!(low.iter().filter(|r| r.retrieved).count() >= 48);
+        assert!(high.iter().all(|r| !r.retrieved && r.w1_first <= 0.5));
+    }
+
     #[test]
     fn all_patterns_trials_do_not_depend_on_thread_count() {
         let p = params(
@@ -373,8 +399,8 @@ mod tests {
         assert_eq!(one.len(), 16);
         for (a, b) in one.iter().zip(&two) {
             assert_eq!(
-                (a.seed, a.retrieved, a.final_overlap.to_bits()),
-                (b.seed, b.retrieved, b.final_overlap.to_bits())
+                (a.seed, a.retrieved, a.w1_first.to_bits()),
+                (b.seed, b.retrieved, b.w1_first.to_bits())
             );
         }
     }
