@@ -320,9 +320,7 @@ fn validate_config(dir: &Path, with_dynamics: bool) -> std::path::PathBuf {
              grid = { min = 0.3, max = 0.9, points = 7 }\ntrials = 40\nbootstrap = 40\nmax_steps = 50\n",
         );
     }
-    let path = dir.join("validate.toml");
-    std::fs::write(&path, body).unwrap();
-    path
+    write_config(dir, &body)
 }
 
 #[test]
