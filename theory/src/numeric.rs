@@ -89,17 +89,6 @@ pub fn minimise<F: Fn(f64) -> f64>(
         ))
 }
 
-/// The maximiser and maximum of `f` on `[a, b]`.
-pub fn maximise<F: Fn(f64) -> f64>(
-    f: F,
-    a: f64,
-    b: f64,
-    what: &str,
-) -> Result<(f64, f64), TheoryError> {
-    let (x, v) = minimise(|x| -f(x), a, b, what)?;
-    Ok((x, -v))
-}
-
 /// An upper end `b >= start` of a bracket on which the increasing function
 /// `f` changes sign from negative to non-negative, found by doubling.
 pub fn expand_bracket<F: Fn(f64) -> f64>(f: F, start: f64, what: &str) -> Result<f64, TheoryError> {

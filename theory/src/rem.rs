@@ -105,13 +105,13 @@ impl<'a, E: Ensemble + ?Sized> Rem<'a, E> {
 mod tests {
     use super::*;
     use crate::ensemble::{Binary, Gaussian, Spherical};
-    use crate::numeric::maximise;
+    use crate::numeric::minimise;
 
     /// phi is the constrained maximum of alpha - I(u) + L u over I(u) <= alpha
     /// (THEORY.md section 3), computed here by direct 1-D maximisation.
     fn phi_by_maximisation<E: Ensemble>(e: &E, alpha: f64, l: f64) -> f64 {
         let u_max = Rem::new(e, alpha).unwrap().u_max();
-        maximise(|u| alpha - e.rate(u) + l * u, 0.0, u_max, "phi")
+        -minimise(|u| e.rate(u) - alpha - l * u, 0.0, u_max, "phi")
             .unwrap()
             .1
     }
