@@ -6,9 +6,8 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
-/// A figure or study configuration.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+/// A figure or study configuration, selected by its `kind` key.
+#[derive(Debug)]
 pub enum Config {
     /// alpha_1 and alpha_c in the alpha-lambda plane, one panel per ensemble.
     PhaseDiagram(PhaseDiagram),
@@ -64,6 +63,9 @@ impl LambdaGrid {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PhaseDiagram {
+    /// The `kind` key, already read to choose this schema.
+    #[serde(rename = "kind")]
+    _kind: serde::de::IgnoredAny,
     /// Figure title.
     pub title: String,
     /// Ensemble names, one panel each.
@@ -80,6 +82,9 @@ pub struct PhaseDiagram {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Basins {
+    /// The `kind` key, already read to choose this schema.
+    #[serde(rename = "kind")]
+    _kind: serde::de::IgnoredAny,
     /// Figure title.
     pub title: String,
     /// Ensemble names, one panel each.
@@ -98,6 +103,9 @@ pub struct Basins {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Validate {
+    /// The `kind` key, already read to choose this schema.
+    #[serde(rename = "kind")]
+    _kind: serde::de::IgnoredAny,
     /// Figure title.
     pub title: String,
     /// Master seed: every trial's generator is derived from it.
@@ -232,11 +240,29 @@ pub fn load(path: &Path) -> Result<Config> {
 
 /// Parses configuration text; the error starts with `line:column:`.
 pub fn parse(text: &str) -> Result<Config, String> {
-    toml::from_str(text).map_err(|e| {
+    /// Only the `kind` key, to choose the schema; the text is then parsed
+    /// straight into it, so errors keep their line numbers.
+    #[derive(Deserialize)]
+    struct Kind {
+        kind: String,
+    }
+    let locate = |e: toml::de::Error| {
         let (line, col) = e.span().map_or((1, 1), |span| line_col(text, span.start));
         let message = e.message().replace('\n', " ");
         format!("{line}:{col}: {message} (see the documented examples in configs/)")
-    })
+    };
+    let kind = toml::from_str::<Kind>(text).map_err(locate)?.kind;
+    match kind.as_str() {
+        "phase-diagram" => toml::from_str(text).map(Config::PhaseDiagram),
+        "basins" => toml::from_str(text).map(Config::Basins),
+        "validate" => toml::from_str(text).map(Config::Validate),
+        other => {
+            return Err(format!(
+                "unknown kind \"{other}\": use \"phase-diagram\", \"basins\" or \"validate\""
+            ))
+        }
+    }
+    .map_err(locate)
 }
 
 /// 1-based line and column of a byte offset.
@@ -278,10 +304,7 @@ log = true
     fn unknown_key_is_named_with_its_line() {
         let text = GOOD.replace("title", "titel");
         let err = parse(&text).unwrap_err();
-        assert!(
-            err.contains("titel") && err.contains("expected one of `title`"),
-            "{err}"
-        );
+        assert!(err.starts_with("3:1:") && err.contains("titel"), "{err}");
     }
 
     #[test]

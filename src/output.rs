@@ -19,9 +19,15 @@ fn parent_dir(path: &Path) -> &Path {
 
 /// Fails early, before any computation, if `path` cannot be written.
 pub fn check_writable(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        anyhow::bail!(
+            "cannot write {}: it is a directory; give a file name",
+            path.display()
+        );
+    }
     let dir = parent_dir(path);
-    tempfile::NamedTempFile::new_in(dir).map(drop).with_context(|| {
-        format!(
+    tempfile::NamedTempFile::new_in(dir).map(drop).map_err(|_| {
+        anyhow::anyhow!(
             "cannot write {}: directory {} is missing or not writable; create it or choose another path",
             path.display(),
             dir.display()

@@ -408,5 +408,30 @@ fn validate_config_errors_are_clear() {
         .replace("lambda = 1.0\n", "");
     std::fs::write(&config, text).unwrap();
     let out = damcap(&["validate", config.to_str().unwrap()]);
-    assert_clean_failure(&out, "needs `lambda`");
+    assert_clean_failure(&out, "observable alpha_1 needs `lambda`");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("method", "beta = 2.0\nmethod");
+    std::fs::write(
+        &config,
+        text.replace(
+            "observable = \"alpha_1\"",
+            "observable = \"alpha_1\"\nlambda = 1.0",
+        ),
+    )
+    .unwrap();
+    let out = damcap(&["validate", config.to_str().unwrap()]);
+    assert_clean_failure(&out, "`beta` is not used by observable alpha_1");
+}
+
+#[test]
+fn validate_grid_without_crossing_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = validate_config(dir.path(), false);
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("min = 0.4, max = 0.7", "min = 0.7, max = 0.9");
+    std::fs::write(&config, text).unwrap();
+    let out = damcap(&["validate", config.to_str().unwrap()]);
+    assert_clean_failure(&out, "stays below 1/2 over the whole grid");
 }

@@ -136,6 +136,19 @@ pub fn csv_rows(csv: &mut Csv, rows: &[Thresholds]) {
     }
 }
 
+/// Refuses flags that belong to the other scaling instead of ignoring them.
+fn reject_unused(scaling: Scaling, standard_flags: bool, attention_flags: bool) -> Result<()> {
+    match scaling {
+        Scaling::Standard if attention_flags => {
+            anyhow::bail!("--beta, --beta-min, --beta-max and --n belong to --scaling attention; drop them or add --scaling attention")
+        }
+        Scaling::Attention if standard_flags => {
+            anyhow::bail!("--lambda, --lambda-min and --lambda-max belong to the standard scaling; use --beta (and --n) with --scaling attention")
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The value of a flag that the chosen scaling requires.
 fn required(value: Option<f64>, flag: &str, scaling: &str) -> Result<f64> {
     value.with_context(|| format!("{flag} is required with --scaling {scaling}"))
@@ -165,6 +178,11 @@ fn attention_csv(ensemble: &dyn Ensemble, betas: &[f64], n: Option<f64>) -> Resu
 /// `damcap thresholds`.
 pub fn run(args: &Args) -> Result<()> {
     let ensemble = super::ensemble(&args.ensemble)?;
+    reject_unused(
+        args.scaling,
+        args.lambda.is_some(),
+        args.beta.is_some() || args.n.is_some(),
+    )?;
     if args.scaling == Scaling::Attention {
         let beta = required(args.beta, "--beta", "attention")?;
         return run_attention(ensemble.as_ref(), beta, args.n, args.json);
@@ -231,6 +249,11 @@ fn run_attention(ensemble: &dyn Ensemble, beta: f64, n: Option<f64>, json: bool)
 /// `damcap scan`.
 pub fn scan(args: &ScanArgs) -> Result<()> {
     let ensemble = super::ensemble(&args.ensemble)?;
+    reject_unused(
+        args.scaling,
+        args.lambda_min.is_some() || args.lambda_max.is_some(),
+        args.beta_min.is_some() || args.beta_max.is_some() || args.n.is_some(),
+    )?;
     let (min, max, scaling, flag) = match args.scaling {
         Scaling::Standard => (args.lambda_min, args.lambda_max, "standard", "--lambda"),
         Scaling::Attention => (args.beta_min, args.beta_max, "attention", "--beta"),

@@ -151,10 +151,8 @@ impl Plan {
         let name = &study.name;
         let need = |value: Option<f64>, key: &str| {
             value.with_context(|| {
-                format!(
-                    "study '{name}': observable {:?} needs `{key}`",
-                    study.observable
-                )
+                let observable = observable_names(study.observable).0;
+                format!("study '{name}': observable {observable} needs `{key}`")
             })
         };
         let kind = match study.observable {
@@ -231,6 +229,16 @@ impl Plan {
 /// Validates the parts of a study that the simulation does not.
 fn check_study(s: &Study) -> Result<()> {
     let name = &s.name;
+    let (observable, _) = observable_names(s.observable);
+    let unused = match s.observable {
+        Observable::Alpha1 | Observable::AlphaC => vec![("alpha", s.alpha), ("beta", s.beta)],
+        Observable::RhoMin => vec![("beta", s.beta)],
+        Observable::LambdaStar => vec![("lambda", s.lambda), ("beta", s.beta)],
+        Observable::A1 => vec![("lambda", s.lambda), ("alpha", s.alpha)],
+    };
+    if let Some((key, _)) = unused.iter().find(|(_, v)| v.is_some()) {
+        bail!("study '{name}': `{key}` is not used by observable {observable}; remove it");
+    }
     if s.sizes.len() < 3 || s.sizes.iter().any(|&n| n < 2) {
         bail!("study '{name}': give at least 3 sizes, each >= 2, to extrapolate in N");
     }
@@ -537,6 +545,27 @@ fn counts(plan: &Plan, done: &Done, retrieved: impl Fn(&TrialRecord) -> bool) ->
         .collect()
 }
 
+/// Every size must have grid values on both sides of probability 1/2,
+/// or there is no crossing to locate.
+fn check_crossing(plan: &Plan, sizes: &[SizeCounts]) -> Result<()> {
+    for size in sizes {
+        let above = size
+            .counts
+            .iter()
+            .filter(|c| 2 * c.successes >= c.trials)
+            .count();
+        if above == 0 || above == size.counts.len() {
+            let side = if above == 0 { "below" } else { "above" };
+            bail!(
+                "study '{}' at N = {}: the retrieval probability stays {side} 1/2 over the whole grid; move the grid across the crossing",
+                plan.study.name,
+                size.n
+            );
+        }
+    }
+    Ok(())
+}
+
 fn analysis(plan: &Plan, sizes: &[SizeCounts], seed: u64) -> Result<Analysis> {
     analysis_in(plan, sizes, seed, plan.study.finite_size)
 }
@@ -559,6 +588,7 @@ fn analysis_in(plan: &Plan, sizes: &[SizeCounts], seed: u64, f: FiniteSize) -> R
 fn report(plan: &Plan, done: &Done, ensemble: &dyn Ensemble, seed: u64) -> Result<StudyReport> {
     let s = &plan.study;
     let main = counts(plan, done, |r| r.retrieved);
+    check_crossing(plan, &main)?;
     let a = analysis(plan, &main, seed)?;
     let ex = &a.extrapolation;
     let (ci_low, ci_high) = (ex.a_inf_lower, ex.a_inf_upper);

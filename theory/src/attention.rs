@@ -31,7 +31,7 @@
 //! `e^{beta sqrt(N)}` random keys.
 
 use crate::ensemble::Ensemble;
-use crate::thresholds::{alpha_1, alpha_c_lower, check_lambda, FailureRoute};
+use crate::thresholds::{alpha_1, alpha_c_lower, FailureRoute};
 use crate::TheoryError;
 
 /// Thresholds on the load `a = ln(P) / sqrt(N)` under attention scaling.
@@ -53,9 +53,9 @@ pub struct AttentionThresholds {
     pub route: FailureRoute,
 }
 
-/// Checks the dimension.
+/// Checks the dimension: a whole number of neurons, at least 2.
 fn check_n(n: f64) -> Result<(), TheoryError> {
-    if n >= 1.0 && n.is_finite() {
+    if n >= 2.0 && n.is_finite() && n.fract() == 0.0 {
         Ok(())
     } else {
         Err(TheoryError::InvalidDimension(n))
@@ -77,7 +77,9 @@ pub fn attention_thresholds<E: Ensemble + ?Sized>(
     beta: f64,
     n: Option<f64>,
 ) -> Result<AttentionThresholds, TheoryError> {
-    check_lambda(beta)?;
+    if !(beta > 0.0 && beta.is_finite()) {
+        return Err(TheoryError::InvalidBeta(beta));
+    }
     let Some(n) = n else {
         return Ok(AttentionThresholds {
             beta,
@@ -175,5 +177,10 @@ mod tests {
     fn bad_parameters_are_rejected() {
         assert!(attention_thresholds(&Gaussian, -1.0, None).is_err());
         assert!(attention_thresholds(&Gaussian, 1.0, Some(0.0)).is_err());
+        assert!(attention_thresholds(&Gaussian, 1.0, Some(2.5)).is_err());
+        let err = attention_thresholds(&Gaussian, 0.0, None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("beta"), "{err}");
     }
 }

@@ -37,8 +37,10 @@ pub enum TheoryError {
     },
     /// An overlap must lie in `(0, 1]`.
     InvalidRho(f64),
-    /// A dimension `N` must be finite and at least 1.
+    /// A dimension `N` must be a whole number, at least 2.
     InvalidDimension(f64),
+    /// The scaled inverse temperature `beta` must be finite and positive.
+    InvalidBeta(f64),
     /// No ensemble of that name.
     UnknownEnsemble(String),
     /// A root or extremum could not be found.
@@ -64,10 +66,14 @@ impl std::fmt::Display for TheoryError {
                     "rho = {r} is invalid: the initial overlap must lie in (0, 1]"
                 )
             }
+            TheoryError::InvalidBeta(b) => write!(
+                f,
+                "beta = {b} is invalid: the scaled inverse temperature must be a finite number > 0"
+            ),
             TheoryError::InvalidDimension(n) => {
                 write!(
                     f,
-                    "N = {n} is invalid: the dimension must be a finite number >= 1"
+                    "N = {n} is invalid: the dimension must be a whole number >= 2"
                 )
             }
             TheoryError::UnknownEnsemble(name) => write!(
