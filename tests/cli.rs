@@ -399,27 +399,21 @@ fn validate_ctrl_c_keeps_finished_points_and_resumes() {
     assert!(dir.path().join("summary.json").exists());
 }
 
+/// Replaces `from` by `to` in the config file at `path`.
+fn edit_config(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{from} not in config");
+    std::fs::write(path, text.replace(from, to)).unwrap();
+}
+
 #[test]
 fn validate_config_errors_are_clear() {
     let dir = tempfile::tempdir().unwrap();
     let config = validate_config(dir.path(), false);
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace("lambda = 1.0\n", "");
-    std::fs::write(&config, text).unwrap();
+    edit_config(&config, "lambda = 1.0\n", "");
     let out = damcap(&["validate", config.to_str().unwrap()]);
     assert_clean_failure(&out, "observable alpha_1 needs `lambda`");
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace("method", "beta = 2.0\nmethod");
-    std::fs::write(
-        &config,
-        text.replace(
-            "observable = \"alpha_1\"",
-            "observable = \"alpha_1\"\nlambda = 1.0",
-        ),
-    )
-    .unwrap();
+    edit_config(&config, "method", "lambda = 1.0\nbeta = 2.0\nmethod");
     let out = damcap(&["validate", config.to_str().unwrap()]);
     assert_clean_failure(&out, "`beta` is not used by observable alpha_1");
 }
@@ -428,10 +422,7 @@ fn validate_config_errors_are_clear() {
 fn validate_grid_without_crossing_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let config = validate_config(dir.path(), false);
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace("min = 0.4, max = 0.7", "min = 0.7, max = 0.9");
-    std::fs::write(&config, text).unwrap();
+    edit_config(&config, "min = 0.4, max = 0.7", "min = 0.7, max = 0.9");
     let out = damcap(&["validate", config.to_str().unwrap()]);
     assert_clean_failure(&out, "stays below 1/2 over the whole grid");
 }

@@ -120,7 +120,7 @@ pub fn failure_rate<E: Ensemble + ?Sized>(
 ) -> Result<FailureRate, TheoryError> {
     let rem = Rem::new(ensemble, alpha)?;
     let fails = |s: f64| lambda * s - rem.free_energy(lambda * s.sqrt());
-    if ensemble.self_overlap_cost(0.5).is_none() {
+    if !ensemble.norm_fluctuates() {
         let self_overlap = if fails(1.0) <= 0.0 {
             0.0
         } else {

@@ -64,6 +64,11 @@ pub trait Ensemble: Send + Sync + std::fmt::Debug {
         None
     }
 
+    /// Whether the retrieved pattern's norm fluctuates (a `Some` cost).
+    fn norm_fluctuates(&self) -> bool {
+        self.self_overlap_cost(1.0).is_some()
+    }
+
     /// `Lambda(t)`.
     fn cgf(&self, t: f64) -> f64 {
         self.cgf_with_slope(t).0
