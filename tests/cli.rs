@@ -297,10 +297,28 @@ fn attention_scan_and_missing_flags() {
         "attention",
         "--ensemble",
         "gaussian",
+    ]);
+    assert_clean_failure(&out, "--beta is required");
+    let out = damcap(&[
+        "thresholds",
+        "--scaling",
+        "attention",
+        "--ensemble",
+        "gaussian",
         "--lambda",
         "1",
     ]);
-    assert_clean_failure(&out, "--beta is required");
+    assert_clean_failure(&out, "belong to the standard scaling");
+    let out = damcap(&[
+        "thresholds",
+        "--ensemble",
+        "gaussian",
+        "--lambda",
+        "1",
+        "--n",
+        "64",
+    ]);
+    assert_clean_failure(&out, "belong to --scaling attention");
 }
 
 /// A validate config in `dir` with one fast first-step study (binary
