@@ -7,6 +7,7 @@
 //! with tick labels showing the value itself).
 
 use anyhow::{anyhow, Result};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::ops::Range;
 
@@ -181,25 +182,46 @@ fn draw_panel<DB: DrawingBackend>(
         .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(plot_err)?;
+    draw_regions(&mut chart, p)?;
+    draw_lines(&mut chart, p)?;
+    draw_points(&mut chart, p)?;
+    if !(p.lines.is_empty() && p.points.is_empty()) {
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.4))
+            .label_font(("sans-serif", 14))
+            .position(p.legend.clone())
+            .draw()
+            .map_err(plot_err)?;
+    }
+    Ok(())
+}
+
+/// The chart of one panel: linear axes in (possibly log10) data units.
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Shaded regions with their labels.
+fn draw_regions<DB: DrawingBackend>(chart: &mut Chart<'_, DB>, p: &Panel) -> Result<()> {
     for r in &p.regions {
         let mut polygon: Vec<(f64, f64)> =
             r.band.iter().map(|&(x, lo, _)| (p.to_x(x), lo)).collect();
         polygon.extend(r.band.iter().rev().map(|&(x, _, hi)| (p.to_x(x), hi)));
-        chart
-            .draw_series(std::iter::once(Polygon::new(
-                polygon,
-                r.color.mix(0.18).filled(),
-            )))
-            .map_err(plot_err)?;
+        let fill = Polygon::new(polygon, r.color.mix(0.18).filled());
+        chart.draw_series(std::iter::once(fill)).map_err(plot_err)?;
         let at = (p.to_x(r.label_at.0), r.label_at.1);
-        chart
-            .draw_series(std::iter::once(Text::new(
-                r.label.clone(),
-                at,
-                ("sans-serif", 15).into_font().color(&BLACK),
-            )))
-            .map_err(plot_err)?;
+        let text = Text::new(
+            r.label.clone(),
+            at,
+            ("sans-serif", 15).into_font().color(&BLACK),
+        );
+        chart.draw_series(std::iter::once(text)).map_err(plot_err)?;
     }
+    Ok(())
+}
+
+/// Theory curves, solid or dashed, with legend entries.
+fn draw_lines<DB: DrawingBackend>(chart: &mut Chart<'_, DB>, p: &Panel) -> Result<()> {
     for l in &p.lines {
         let xy: Vec<(f64, f64)> = l.xy.iter().map(|&(x, y)| (p.to_x(x), y)).collect();
         let style = l.color.stroke_width(2);
@@ -216,33 +238,27 @@ fn draw_panel<DB: DrawingBackend>(
                 PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
             });
     }
+    Ok(())
+}
+
+/// Simulation points with vertical error bars and legend entries.
+fn draw_points<DB: DrawingBackend>(chart: &mut Chart<'_, DB>, p: &Panel) -> Result<()> {
     for pts in &p.points {
         let color = pts.color;
+        let bars = pts.xyy.iter().map(|&(x, _, lo, hi)| {
+            let x = p.to_x(x);
+            PathElement::new(vec![(x, lo), (x, hi)], color.stroke_width(1))
+        });
+        chart.draw_series(bars).map_err(plot_err)?;
+        let dots = pts
+            .xyy
+            .iter()
+            .map(|&(x, y, _, _)| Circle::new((p.to_x(x), y), 4, color.filled()));
         chart
-            .draw_series(pts.xyy.iter().map(|&(x, _, lo, hi)| {
-                let x = p.to_x(x);
-                PathElement::new(vec![(x, lo), (x, hi)], color.stroke_width(1))
-            }))
-            .map_err(plot_err)?;
-        chart
-            .draw_series(
-                pts.xyy
-                    .iter()
-                    .map(|&(x, y, _, _)| Circle::new((p.to_x(x), y), 4, color.filled())),
-            )
+            .draw_series(dots)
             .map_err(plot_err)?
             .label(pts.label.clone())
             .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
-    }
-    if !(p.lines.is_empty() && p.points.is_empty()) {
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.4))
-            .label_font(("sans-serif", 14))
-            .position(p.legend.clone())
-            .draw()
-            .map_err(plot_err)?;
     }
     Ok(())
 }

@@ -599,53 +599,9 @@ fn report(plan: &Plan, done: &Done, ensemble: &dyn Ensemble, seed: u64) -> Resul
     } else {
         deviation.abs() <= (0.5 * (ci_high - ci_low)).max(0.02)
     };
-    // Criteria on the final overlap exist only where the dynamics ran to its end.
-    let criterion_check =
-        if s.method == config::Method::Dynamics && s.observable != Observable::AlphaC {
-            OTHER_CRITERIA
-                .iter()
-                .map(|&c| {
-                    let other = analysis(
-                        plan,
-                        &counts(plan, done, |r| r.final_overlap >= c && r.w1_last > 0.5),
-                        seed,
-                    )?;
-                    let e = &other.extrapolation;
-                    Ok(CriterionCheck {
-                        criterion: c,
-                        extrapolated: e.a_inf(),
-                        ci_low: e.a_inf_lower,
-                        ci_high: e.a_inf_upper,
-                    })
-                })
-                .collect::<Result<_>>()?
-        } else {
-            Vec::new()
-        };
-    let form_check = FORMS
-        .iter()
-        .map(|&f| {
-            let e = analysis_in(plan, &main, seed, f)?.extrapolation;
-            Ok(FormCheck {
-                form: form(f).1,
-                extrapolated: e.a_inf(),
-                ci_low: e.a_inf_lower,
-                ci_high: e.a_inf_upper,
-                chi2_per_dof: e.chi2_per_dof(),
-            })
-        })
-        .collect::<Result<_>>()?;
-    let points = main
-        .iter()
-        .flat_map(|sc| {
-            sc.counts.iter().map(|c| PointCount {
-                n: sc.n,
-                x: c.alpha,
-                successes: c.successes,
-                trials: c.trials,
-            })
-        })
-        .collect();
+    let criterion_check = criterion_checks(plan, done, seed)?;
+    let form_check = form_checks(plan, &main, seed)?;
+    let points = point_counts(&main);
     let (observable, scanned) = observable_names(s.observable);
     Ok(StudyReport {
         name: s.name.clone(),
@@ -677,6 +633,60 @@ fn report(plan: &Plan, done: &Done, ensemble: &dyn Ensemble, seed: u64) -> Resul
         form_check,
         points,
     })
+}
+
+/// The analysis repeated with the other overlap thresholds. Criteria on
+/// the final overlap exist only where the dynamics ran to its end.
+fn criterion_checks(plan: &Plan, done: &Done, seed: u64) -> Result<Vec<CriterionCheck>> {
+    let s = &plan.study;
+    if s.method != config::Method::Dynamics || s.observable == Observable::AlphaC {
+        return Ok(Vec::new());
+    }
+    OTHER_CRITERIA
+        .iter()
+        .map(|&c| {
+            let sizes = counts(plan, done, |r| r.final_overlap >= c && r.w1_last > 0.5);
+            let e = analysis(plan, &sizes, seed)?.extrapolation;
+            Ok(CriterionCheck {
+                criterion: c,
+                extrapolated: e.a_inf(),
+                ci_low: e.a_inf_lower,
+                ci_high: e.a_inf_upper,
+            })
+        })
+        .collect()
+}
+
+/// The extrapolation repeated in every finite-size form.
+fn form_checks(plan: &Plan, sizes: &[SizeCounts], seed: u64) -> Result<Vec<FormCheck>> {
+    FORMS
+        .iter()
+        .map(|&f| {
+            let e = analysis_in(plan, sizes, seed, f)?.extrapolation;
+            Ok(FormCheck {
+                form: form(f).1,
+                extrapolated: e.a_inf(),
+                ci_low: e.a_inf_lower,
+                ci_high: e.a_inf_upper,
+                chi2_per_dof: e.chi2_per_dof(),
+            })
+        })
+        .collect()
+}
+
+/// Every point's success count, for the summary.
+fn point_counts(sizes: &[SizeCounts]) -> Vec<PointCount> {
+    sizes
+        .iter()
+        .flat_map(|sc| {
+            sc.counts.iter().map(|c| PointCount {
+                n: sc.n,
+                x: c.alpha,
+                successes: c.successes,
+                trials: c.trials,
+            })
+        })
+        .collect()
 }
 
 /// Two panels per study: retrieval probability against the scanned
