@@ -79,7 +79,8 @@ fn ensembles(names: &[String]) -> Result<Vec<Box<dyn Ensemble>>> {
     names.iter().map(|n| super::ensemble(n)).collect()
 }
 
-/// Writes a figure and its CSV, checking both paths before any work.
+/// Writes a figure and its CSV, each atomically; callers check both paths
+/// before computing anything.
 fn write_figure(svg_path: &Path, csv_path: &Path, svg: &str, csv: &Csv) -> Result<()> {
     output::write_atomic(csv_path, csv.as_str().as_bytes())?;
     output::write_atomic(svg_path, svg.as_bytes())?;

@@ -190,6 +190,26 @@ pub fn run_trial(
     })
 }
 
+/// The bytes each pattern matrix may use when `trials` trials run on the
+/// current rayon pool: at most one matrix per worker is alive, and all of
+/// them together must fit in `memory_limit`.
+pub(crate) fn per_matrix_budget(
+    setup: &Setup,
+    trials: u64,
+    memory_limit: u64,
+) -> Result<u64, ValidationError> {
+    let p = setup.pattern_count()?;
+    let concurrent = (rayon::current_num_threads() as u64).clamp(1, trials.max(1));
+    let bytes = matrix_bytes(setup.n, p) * u128::from(concurrent);
+    if bytes > u128::from(memory_limit) {
+        return Err(ValidationError::TooLarge {
+            bytes,
+            limit: memory_limit,
+        });
+    }
+    Ok(memory_limit / concurrent)
+}
+
 /// `trials` independent trials of the full dynamics, in parallel on the
 /// current rayon pool, returned in trial order. Trial `t` is seeded with
 /// `key.trial(t)`, so the output does not depend on the number of threads.
@@ -203,17 +223,8 @@ pub fn run_trials(
     key: &SeedKey,
     trials: u64,
 ) -> Result<Vec<Trial>, ValidationError> {
-    let p = setup.pattern_count()?;
     params.validate()?;
-    let concurrent = (rayon::current_num_threads() as u64).clamp(1, trials.max(1));
-    let bytes = matrix_bytes(setup.n, p) * u128::from(concurrent);
-    if bytes > u128::from(memory_limit) {
-        return Err(ValidationError::TooLarge {
-            bytes,
-            limit: memory_limit,
-        });
-    }
-    let per_matrix = memory_limit / concurrent;
+    let per_matrix = per_matrix_budget(setup, trials, memory_limit)?;
     (0..trials)
         .into_par_iter()
         .map(|t| run_trial(setup, params, per_matrix, key, t))

@@ -24,9 +24,9 @@ use crate::dynamics::{scores, DynamicsParams};
 use crate::estimators::{
     estimate_crossing, extrapolate, Extrapolation, FiniteSizeForm, SizePoint, SuccessCount,
 };
-use crate::patterns::{matrix_bytes, Patterns};
+use crate::patterns::Patterns;
 use crate::seeds::{trial_rng, SeedKey};
-use crate::{run_first_step_trials, run_trials, Setup, Start, ValidationError};
+use crate::{per_matrix_budget, run_first_step_trials, run_trials, Setup, Start, ValidationError};
 
 /// What a study scans, with its fixed parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -146,20 +146,11 @@ pub fn run_point(
             })
             .collect()),
         Method::Dynamics if all_patterns => {
-            let p = setup.pattern_count()?;
-            let workers = rayon::current_num_threads().max(1) as u64;
-            let bytes = matrix_bytes(n, p) * u128::from(workers);
-            if bytes > u128::from(params.memory_limit) {
-                return Err(ValidationError::TooLarge {
-                    bytes,
-                    limit: params.memory_limit,
-                });
-            }
+            let per_matrix = per_matrix_budget(&setup, trials, params.memory_limit)?;
             (0..trials)
                 .into_par_iter()
                 .map(|t| {
-                    let record =
-                        all_patterns_trial(&setup, params.memory_limit / workers, key.trial(t))?;
+                    let record = all_patterns_trial(&setup, per_matrix, key.trial(t))?;
                     Ok(TrialRecord { trial: t, ..record })
                 })
                 .collect()
