@@ -128,7 +128,7 @@ fn read_bandwidth(data: &[f32]) -> f64 {
 /// Throughput of the score kernel `s_mu = xi^mu . x` (one multiply-add per
 /// matrix entry), against the compute peak and the read bandwidth.
 fn kernel(n: usize, p: usize) -> Result<()> {
-    let patterns = Patterns::sample(PatternLaw::Gaussian, n, p, 8 << 30, &mut trial_rng(1))?;
+    let patterns = Patterns::sample(&PatternLaw::Gaussian, n, p, 8 << 30, &mut trial_rng(1))?;
     let x: Vec<f64> = patterns.xi1().iter().map(|&v| f64::from(v)).collect();
     let mut out = vec![0.0; p];
     let seconds = best_of(5, || {

@@ -200,7 +200,7 @@ impl Plan {
             for &x in &grid {
                 params
                     .kind
-                    .setup(params.law, n, x)
+                    .setup(params.law.clone(), n, x)
                     .pattern_count()
                     .with_context(|| {
                         format!("study '{name}' at N = {n}, x = {x}: shrink the grid or the sizes")

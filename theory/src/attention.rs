@@ -62,15 +62,6 @@ fn check_n(n: f64) -> Result<(), TheoryError> {
     }
 }
 
-/// Variance `v = 1 / c''(1)` of the squared entries, from the curvature
-/// of the ensemble's norm cost; `None` for a pinned norm.
-pub fn norm_variance<E: Ensemble + ?Sized>(ensemble: &E) -> Option<f64> {
-    let h = 1e-4;
-    let c = |s: f64| ensemble.self_overlap_cost(s);
-    let curvature = (c(1.0 + h)? - 2.0 * c(1.0)? + c(1.0 - h)?) / (h * h);
-    Some(1.0 / curvature)
-}
-
 /// Thresholds under attention scaling, at dimension `n` or in the limit.
 pub fn attention_thresholds<E: Ensemble + ?Sized>(
     ensemble: &E,
@@ -96,7 +87,7 @@ pub fn attention_thresholds<E: Ensemble + ?Sized>(
     let lambda = beta / root_n;
     let bound = alpha_c_lower(ensemble, lambda)?;
     let a_1_expansion = beta - beta * beta / (2.0 * root_n);
-    let a_c_expansion = match norm_variance(ensemble) {
+    let a_c_expansion = match ensemble.norm_variance() {
         Some(v) => beta - beta * (2.0 * v * beta).sqrt() * n.powf(-0.25),
         None => a_1_expansion,
     };
@@ -162,7 +153,7 @@ mod tests {
         let (c1, c2) = (coefficient(1e8), coefficient(1e12));
         assert!((c2 + 2.0 * beta.powf(1.5)).abs() < 0.02, "{c1} {c2}");
         assert!((c2 + 2.0).abs() < (c1 + 2.0).abs(), "converging: {c1} {c2}");
-        assert!((norm_variance(&Gaussian).unwrap() - 2.0).abs() < 1e-6);
+        assert!((Gaussian.norm_variance().unwrap() - 2.0).abs() < 1e-6);
     }
 
     #[test]

@@ -115,7 +115,9 @@ pub struct Trajectory {
     pub outcome: Outcome,
 }
 
-/// Runs the large-`N` multi-step recursion from overlap `rho`.
+/// Runs the large-`N` multi-step recursion from overlap `rho`. Refuses
+/// law-file ensembles whose tilted mean leaves the state's direction
+/// ([`crate::law::EntryLaw::tilted_mean_along_state`]).
 pub fn multistep<E: Ensemble + ?Sized>(
     ensemble: &E,
     alpha: f64,
@@ -125,6 +127,18 @@ pub fn multistep<E: Ensemble + ?Sized>(
 ) -> Result<Trajectory, TheoryError> {
     check_lambda(lambda)?;
     check_rho(rho)?;
+    if let Some(law) = ensemble
+        .entry_law()
+        .filter(|l| !l.tilted_mean_along_state())
+    {
+        return Err(TheoryError::InvalidLaw(format!(
+            "the multi-step recursion assumes that the tilted mean of the patterns points \
+             along the state, which holds for gaussian and +-1 entries only; for {:?} entries \
+             a paramagnetic step changes the state's empirical law. Use the one-step basin \
+             (damcap basin) or simulate the dynamics (damcap validate)",
+            law.family()
+        )));
+    }
     let rem = Rem::new(ensemble, alpha)?;
     let stable = lambda > rem.free_energy(lambda);
     let mut visited = Vec::new();

@@ -15,7 +15,9 @@
 
 pub mod attention;
 pub mod basins;
+pub mod empirical;
 pub mod ensemble;
+pub mod law;
 pub mod legendre;
 pub mod numeric;
 pub mod rem;
@@ -43,6 +45,9 @@ pub enum TheoryError {
     InvalidBeta(f64),
     /// No ensemble of that name.
     UnknownEnsemble(String),
+    /// A law file describes no law, one that cannot be standardised, or
+    /// one outside the theory (tails not lighter than exponential).
+    InvalidLaw(String),
     /// A root or extremum could not be found.
     Solver(String),
 }
@@ -78,9 +83,11 @@ impl std::fmt::Display for TheoryError {
             }
             TheoryError::UnknownEnsemble(name) => write!(
                 f,
-                "unknown ensemble '{name}': choose one of {}",
+                "unknown ensemble '{name}': choose one of {}, or give the path of a law file \
+                 (a .toml file, see 'Pattern laws' in README.md)",
                 ensemble::NAMES.join(", ")
             ),
+            TheoryError::InvalidLaw(msg) => write!(f, "unusable pattern law: {msg}"),
             TheoryError::Solver(msg) => write!(f, "numerical solver failed: {msg}"),
         }
     }

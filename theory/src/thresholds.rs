@@ -112,12 +112,17 @@ const S_SCAN_STEP: f64 = 1.0 / 16.0;
 /// Smallest `ln s` scanned; `c(s)` is above 10 there for gaussian patterns.
 const S_SCAN_MIN_LOG: f64 = -25.0;
 
-/// `R(alpha, lambda)` for `alpha` in `(0, alpha_1(lambda))`.
+/// `R(alpha, lambda)` for `alpha` in `(0, alpha_1(lambda))`; over the
+/// empirical law of the retrieved pattern for law-file ensembles
+/// ([`crate::empirical::failure_rate`]), over its norm otherwise.
 pub fn failure_rate<E: Ensemble + ?Sized>(
     ensemble: &E,
     lambda: f64,
     alpha: f64,
 ) -> Result<FailureRate, TheoryError> {
+    if let Some(law) = ensemble.entry_law() {
+        return crate::empirical::failure_rate(law, lambda, alpha);
+    }
     let rem = Rem::new(ensemble, alpha)?;
     let fails = |s: f64| lambda * s - rem.free_energy(lambda * s.sqrt());
     if !ensemble.norm_fluctuates() {
@@ -183,11 +188,18 @@ where
 }
 
 /// Union-bound lower bound on the all-patterns threshold `alpha_c(lambda)`.
+///
+/// Ensembles with an [`Ensemble::entry_law`] optimise over the whole
+/// empirical law of the retrieved pattern ([`crate::empirical`]); the
+/// others over its norm, as above.
 pub fn alpha_c_lower<E: Ensemble + ?Sized>(
     ensemble: &E,
     lambda: f64,
 ) -> Result<UnionBound, TheoryError> {
     let a1 = alpha_1(ensemble, lambda)?.min(ensemble.alpha_max());
+    if let Some(law) = ensemble.entry_law() {
+        return empirical_union_bound(law, lambda, a1);
+    }
     let margin = |alpha: f64| -> f64 {
         if alpha >= a1 {
             return -alpha;
@@ -210,6 +222,42 @@ pub fn alpha_c_lower<E: Ensemble + ?Sized>(
             FailureRoute::SinglePattern
         }
     };
+    Ok(UnionBound {
+        alpha_c_lower: alpha,
+        route,
+    })
+}
+
+/// `min(alpha_1, alpha_A, alpha_B)` and the route that attains it.
+fn empirical_union_bound(
+    law: &crate::law::EntryLaw,
+    lambda: f64,
+    a1: f64,
+) -> Result<UnionBound, TheoryError> {
+    let loads = crate::empirical::bound(law, lambda)?;
+    let candidates = [
+        (a1, FailureRoute::Typical),
+        (loads.self_overlap, FailureRoute::SelfOverlap),
+        (loads.single_pattern, FailureRoute::SinglePattern),
+    ];
+    // alpha_A reaches alpha_1 only as a limit (entries of one modulus), so
+    // values within rounding of alpha_1 count as the typical threshold.
+    let (alpha, route) = candidates
+        .into_iter()
+        .map(|(a, r)| {
+            if r != FailureRoute::Typical && a >= a1 * (1.0 - 1e-12) {
+                (a1, FailureRoute::Typical)
+            } else {
+                (a, r)
+            }
+        })
+        .fold((f64::INFINITY, FailureRoute::Typical), |best, c| {
+            if c.0 < best.0 {
+                c
+            } else {
+                best
+            }
+        });
     Ok(UnionBound {
         alpha_c_lower: alpha,
         route,

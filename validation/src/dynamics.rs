@@ -251,7 +251,7 @@ mod tests {
     use damcap_theory::ensemble::PatternLaw;
 
     fn sample(law: PatternLaw, n: usize, p: usize, seed: u64) -> Patterns {
-        Patterns::sample(law, n, p, DEFAULT_MEMORY_LIMIT, &mut trial_rng(seed)).unwrap()
+        Patterns::sample(&law, n, p, DEFAULT_MEMORY_LIMIT, &mut trial_rng(seed)).unwrap()
     }
 
     /// The blocked online step equals the textbook softmax average, computed
@@ -312,7 +312,7 @@ mod tests {
             PatternLaw::Spherical,
             PatternLaw::Binary,
         ] {
-            let pats = sample(law, 16, 3000, 22);
+            let pats = sample(law.clone(), 16, 3000, 22);
             let x0: Vec<f64> = pats.xi1().iter().map(|&v| f64::from(v)).collect();
             let out = run_dynamics(&pats, &x0, 1e3, &DynamicsParams::default()).unwrap();
             assert!(

@@ -37,6 +37,10 @@
 //! `P - 1` of them are drawn as level counts,
 //! `(C_0..C_N) ~ Multinomial(P - 1, Binomial(N, 1/2))`, by successive
 //! conditional binomials: the same joint law in O(N) time.
+//!
+//! Law-file patterns have no closed-form overlap law at finite `N`; the
+//! other patterns are drawn entry by entry, scored and discarded, which
+//! is exact at O(P N) time and O(N) memory (no pattern matrix).
 
 use damcap_theory::ensemble::PatternLaw;
 use rand::Rng;
@@ -44,7 +48,9 @@ use rand_distr::{Beta, Binomial, ChiSquared, Distribution, StandardNormal};
 use serde::Serialize;
 use statrs::function::factorial::ln_binomial;
 
+use crate::entries::EntrySampler;
 use crate::partition::{block_max, Partition};
+use crate::patterns::initial_state;
 use crate::{Setup, Start, ValidationError};
 
 /// Noise scores drawn per block when streaming.
@@ -78,7 +84,7 @@ pub fn sample_first_step<R: Rng + ?Sized>(
     let others = setup.pattern_count()? - 1;
     let (n, lambda) = (setup.n, setup.lambda);
     let rho = setup.start.overlap();
-    Ok(match setup.law {
+    Ok(match &setup.law {
         PatternLaw::Gaussian => {
             let start = gaussian_start(n, setup.start, rng)?;
             let noise_scale = lambda * start.x0_norm_sq.sqrt();
@@ -99,7 +105,34 @@ pub fn sample_first_step<R: Rng + ?Sized>(
             let signal = lambda * (n as f64 - 2.0 * flips as f64);
             binary_levels(signal, n, lambda, others, rng)?
         }
+        PatternLaw::Iid(law) => iid_first_step(&EntrySampler::new(law), setup, others, rng)?,
     })
+}
+
+/// Law-file patterns: `xi^1` and the start are drawn explicitly, and each
+/// other pattern entry by entry (rounded to `f32` like a stored pattern),
+/// scored against `x0` and discarded.
+fn iid_first_step<R: Rng + ?Sized>(
+    sampler: &EntrySampler,
+    setup: &Setup,
+    others: u64,
+    rng: &mut R,
+) -> Result<FirstStep, ValidationError> {
+    let entry = |rng: &mut R| f64::from(sampler.sample(rng) as f32);
+    let xi1: Vec<f32> = (0..setup.n).map(|_| entry(rng) as f32).collect();
+    let x0: Vec<f64> = match setup.start {
+        Start::Pattern => xi1.iter().map(|&a| f64::from(a)).collect(),
+        Start::Overlap(rho) => initial_state(&setup.law, &xi1, rho, rng)?,
+    };
+    let lambda = setup.lambda;
+    let signal = lambda
+        * x0.iter()
+            .zip(&xi1)
+            .map(|(x, &a)| x * f64::from(a))
+            .sum::<f64>();
+    Ok(streamed(signal, others, rng, |rng| {
+        lambda * x0.iter().map(|x| x * entry(rng)).sum::<f64>()
+    }))
 }
 
 /// The two scalars of a gaussian start that the first step depends on.
@@ -272,9 +305,9 @@ mod tests {
         let built: Vec<GaussianStart> = (0..reps)
             .map(|_| {
                 let p =
-                    Patterns::sample(PatternLaw::Gaussian, n, 1, DEFAULT_MEMORY_LIMIT, &mut rng)
+                    Patterns::sample(&PatternLaw::Gaussian, n, 1, DEFAULT_MEMORY_LIMIT, &mut rng)
                         .unwrap();
-                let x0 = initial_state(PatternLaw::Gaussian, p.xi1(), rho, &mut rng).unwrap();
+                let x0 = initial_state(&PatternLaw::Gaussian, p.xi1(), rho, &mut rng).unwrap();
                 let dot: f64 = x0.iter().zip(p.xi1()).map(|(a, &b)| a * f64::from(b)).sum();
                 GaussianStart {
                     xi1_dot_x0: dot,
@@ -357,7 +390,7 @@ mod tests {
         ] {
             let mut rng = trial_rng(13);
             let single = Setup {
-                law,
+                law: law.clone(),
                 n: 8,
                 alpha: 0.0,
                 lambda: 1.0,
@@ -367,7 +400,7 @@ mod tests {
             assert!(fs.w1 == 1.0 && fs.xi1_largest && fs.xi1_wins());
             for start in [Start::Pattern, Start::Overlap(0.3)] {
                 let hot = Setup {
-                    law,
+                    law: law.clone(),
                     n: 20,
                     alpha: 0.6,
                     lambda: 1e3,

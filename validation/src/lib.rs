@@ -12,6 +12,7 @@
 //! of one [`Setup`] in parallel.
 
 pub mod dynamics;
+pub mod entries;
 pub mod estimators;
 pub mod first_step;
 mod partition;
@@ -73,7 +74,7 @@ impl Start {
 
 /// One point of parameter space: ensemble, size, load, inverse
 /// temperature and initial condition.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Setup {
     /// How patterns are drawn.
     pub law: PatternLaw,
@@ -169,11 +170,11 @@ pub fn run_trial(
     })?;
     let seed = key.trial(trial);
     let mut rng = trial_rng(seed);
-    let patterns = Patterns::sample(setup.law, setup.n, p, memory_limit, &mut rng)?;
+    let patterns = Patterns::sample(&setup.law, setup.n, p, memory_limit, &mut rng)?;
     let xi1 = patterns.xi1();
     let x0 = match setup.start {
         Start::Pattern => xi1.iter().map(|&v| f64::from(v)).collect(),
-        Start::Overlap(rho) => initial_state(setup.law, xi1, rho, &mut rng)?,
+        Start::Overlap(rho) => initial_state(&setup.law, xi1, rho, &mut rng)?,
     };
     let outcome = run_dynamics(&patterns, &x0, setup.lambda, params)?;
     Ok(Trial {

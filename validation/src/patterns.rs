@@ -10,6 +10,7 @@ use damcap_theory::ensemble::PatternLaw;
 use rand::{Rng, RngExt};
 use rand_distr::{Distribution, StandardNormal};
 
+use crate::entries::EntrySampler;
 use crate::ValidationError;
 
 /// Default cap on the memory of one pattern matrix: 4 GiB.
@@ -34,7 +35,7 @@ impl Patterns {
     /// `memory_limit` bytes, and reports a failed allocation as an error
     /// instead of aborting.
     pub fn sample<R: Rng + ?Sized>(
-        law: PatternLaw,
+        law: &PatternLaw,
         n: usize,
         p: usize,
         memory_limit: u64,
@@ -66,6 +67,11 @@ impl Patterns {
                 .chunks_exact_mut(n)
                 .for_each(|row| fill_spherical_row(row, rng)),
             PatternLaw::Binary => fill_binary(&mut data, rng),
+            PatternLaw::Iid(entry_law) => {
+                let sampler = EntrySampler::new(entry_law);
+                data.iter_mut()
+                    .for_each(|v| *v = sampler.sample(rng) as f32);
+            }
         }
         Ok(Self { n, data })
     }
@@ -176,9 +182,13 @@ pub fn normalised_overlap(x: &[f64], xi: &[f32]) -> f64 {
 ///   normalised, and combined as
 ///   `sqrt(N) (rho xi1/|xi1| + sqrt(1 - rho^2) e)`;
 /// - binary: `xi1` with each entry flipped independently with probability
-///   `(1 - rho)/2`.
+///   `(1 - rho)/2`;
+/// - a law file: `xi1` with each entry replaced, with probability
+///   `1 - rho`, by a fresh draw of the law (so `x0` has the entries' law,
+///   and the other patterns see the REM of the typical pattern; needs
+///   `rho >= 0`). For `+-1` entries this is the binary construction.
 pub fn initial_state<R: Rng + ?Sized>(
-    law: PatternLaw,
+    law: &PatternLaw,
     xi1: &[f32],
     rho: f64,
     rng: &mut R,
@@ -211,7 +221,34 @@ pub fn initial_state<R: Rng + ?Sized>(
                 .map(|&a| if rng.random_bool(flip) { -a } else { a })
                 .collect()
         }
+        PatternLaw::Iid(entry_law) => resampled(&EntrySampler::new(entry_law), &xi1, rho, rng)?,
     })
+}
+
+/// The law-file construction of [`initial_state`]: each entry kept with
+/// probability `rho`, redrawn otherwise.
+fn resampled<R: Rng + ?Sized>(
+    sampler: &EntrySampler,
+    xi1: &[f64],
+    rho: f64,
+    rng: &mut R,
+) -> Result<Vec<f64>, ValidationError> {
+    if rho < 0.0 {
+        return Err(ValidationError::InvalidParameter(format!(
+            "initial overlap rho = {rho}: law-file patterns build the start by redrawing \
+             entries, which needs rho in [0, 1]"
+        )));
+    }
+    Ok(xi1
+        .iter()
+        .map(|&a| {
+            if rng.random_bool(rho) {
+                a
+            } else {
+                sampler.sample(rng)
+            }
+        })
+        .collect())
 }
 
 /// The spherical construction of [`initial_state`]. The orthogonal
@@ -257,7 +294,7 @@ mod tests {
         let (n, p) = (30, 2000);
         for law in LAWS {
             let pats =
-                Patterns::sample(law, n, p, DEFAULT_MEMORY_LIMIT, &mut trial_rng(1)).unwrap();
+                Patterns::sample(&law, n, p, DEFAULT_MEMORY_LIMIT, &mut trial_rng(1)).unwrap();
             let sq: Vec<f64> = pats
                 .rows()
                 .map(|r| r.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / n as f64)
@@ -281,7 +318,7 @@ mod tests {
         let (n, p) = (25, 20_000);
         for law in LAWS {
             let pats =
-                Patterns::sample(law, n, p, DEFAULT_MEMORY_LIMIT, &mut trial_rng(2)).unwrap();
+                Patterns::sample(&law, n, p, DEFAULT_MEMORY_LIMIT, &mut trial_rng(2)).unwrap();
             let xi1: Vec<f64> = pats.xi1().iter().map(|&v| f64::from(v)).collect();
             let s = xi1.iter().map(|a| a * a).sum::<f64>() / n as f64;
             let u: Vec<f64> = pats
@@ -318,8 +355,9 @@ mod tests {
                 let (mut overlap, mut q) = (0.0, 0.0);
                 let reps = 50;
                 for _ in 0..reps {
-                    let pats = Patterns::sample(law, n, 1, DEFAULT_MEMORY_LIMIT, &mut rng).unwrap();
-                    let x0 = initial_state(law, pats.xi1(), rho, &mut rng).unwrap();
+                    let pats =
+                        Patterns::sample(&law, n, 1, DEFAULT_MEMORY_LIMIT, &mut rng).unwrap();
+                    let x0 = initial_state(&law, pats.xi1(), rho, &mut rng).unwrap();
                     let o = normalised_overlap(&x0, pats.xi1());
                     if law == PatternLaw::Spherical {
                         assert!((o - rho).abs() < 1e-6, "{o} vs {rho}");
@@ -341,12 +379,12 @@ mod tests {
     #[test]
     fn bad_input_is_rejected() {
         let mut rng = trial_rng(4);
-        let err = Patterns::sample(PatternLaw::Gaussian, 1000, 1 << 30, 1 << 30, &mut rng);
+        let err = Patterns::sample(&PatternLaw::Gaussian, 1000, 1 << 30, 1 << 30, &mut rng);
         assert!(matches!(err, Err(ValidationError::TooLarge { .. })));
         assert!(
-            Patterns::sample(PatternLaw::Binary, 0, 5, DEFAULT_MEMORY_LIMIT, &mut rng).is_err()
+            Patterns::sample(&PatternLaw::Binary, 0, 5, DEFAULT_MEMORY_LIMIT, &mut rng).is_err()
         );
-        assert!(initial_state(PatternLaw::Binary, &[1.0, -1.0], 1.5, &mut rng).is_err());
+        assert!(initial_state(&PatternLaw::Binary, &[1.0, -1.0], 1.5, &mut rng).is_err());
         assert!(Patterns::from_rows(3, vec![0.0; 7]).is_err());
     }
 }

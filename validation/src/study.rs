@@ -82,7 +82,7 @@ pub enum Method {
 }
 
 /// Everything that defines the trials of a study, apart from the grid.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct StudyParams {
     /// What is scanned.
     pub kind: StudyKind,
@@ -126,7 +126,7 @@ pub fn run_point(
     key: &SeedKey,
     trials: u64,
 ) -> Result<Vec<TrialRecord>, ValidationError> {
-    let setup = params.kind.setup(params.law, n, x);
+    let setup = params.kind.setup(params.law.clone(), n, x);
     let all_patterns = matches!(params.kind, StudyKind::AllPatterns { .. });
     match params.method {
         Method::FirstStep if all_patterns => Err(ValidationError::InvalidParameter(
@@ -187,7 +187,7 @@ fn all_patterns_trial(
     seed: u64,
 ) -> Result<TrialRecord, ValidationError> {
     let p = usize::try_from(setup.pattern_count()?).unwrap_or(usize::MAX);
-    let patterns = Patterns::sample(setup.law, setup.n, p, limit, &mut trial_rng(seed))?;
+    let patterns = Patterns::sample(&setup.law, setup.n, p, limit, &mut trial_rng(seed))?;
     let mut s = vec![0.0; p];
     let mut worst = f64::INFINITY;
     for (mu, row) in patterns.rows().enumerate() {

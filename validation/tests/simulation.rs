@@ -3,12 +3,14 @@
 //! full dynamics' first step and the exact first-step sampler.
 
 use damcap_theory::ensemble::PatternLaw;
+use damcap_theory::law::{EntryLaw, Family};
 use damcap_validation::dynamics::DynamicsParams;
 use damcap_validation::estimators::wilson_interval;
 use damcap_validation::first_step::FirstStep;
 use damcap_validation::patterns::DEFAULT_MEMORY_LIMIT;
 use damcap_validation::seeds::SeedKey;
 use damcap_validation::{run_first_step_trials, run_trials, Setup, Start, Trial, ValidationError};
+use std::sync::Arc;
 
 fn pool(threads: usize) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()
@@ -67,7 +69,7 @@ fn retrieval_switches_across_alpha_1() {
     for (i, (law, n, below, above)) in cases.into_iter().enumerate() {
         let run = |alpha: f64, index: u64| {
             let setup = Setup {
-                law,
+                law: law.clone(),
                 n,
                 alpha,
                 lambda: 0.5,
@@ -96,6 +98,14 @@ fn retrieval_switches_across_alpha_1() {
         );
         assert!(low.iter().chain(&high).all(|t| t.converged));
     }
+}
+
+/// Ternary entries, half of them zero (a law file's ensemble).
+fn ternary() -> PatternLaw {
+    let family = Family::Ternary {
+        zero_probability: 0.5,
+    };
+    PatternLaw::Iid(Arc::new(EntryLaw::new(family).unwrap()))
 }
 
 /// Two-sample Kolmogorov-Smirnov distance between two samples.
@@ -144,6 +154,8 @@ fn first_step_sampler_matches_dynamics_in_law() {
         (PatternLaw::Spherical, Start::Overlap(0.7), 0.35),
         (PatternLaw::Binary, Start::Pattern, 0.58),
         (PatternLaw::Binary, Start::Overlap(0.7), 0.3),
+        (ternary(), Start::Pattern, 0.45),
+        (ternary(), Start::Overlap(0.7), 0.25),
     ];
     let trials = 2000;
     let first_only = DynamicsParams {
@@ -152,7 +164,7 @@ fn first_step_sampler_matches_dynamics_in_law() {
     };
     for (i, (law, start, alpha)) in cases.into_iter().enumerate() {
         let setup = Setup {
-            law,
+            law: law.clone(),
             n: 12,
             alpha,
             lambda: 1.0,
@@ -198,9 +210,10 @@ fn huge_lambda_gives_no_nan() {
         PatternLaw::Gaussian,
         PatternLaw::Spherical,
         PatternLaw::Binary,
+        ternary(),
     ] {
         let setup = Setup {
-            law,
+            law: law.clone(),
             n: 16,
             alpha: 0.4,
             lambda: 1e3,
@@ -241,26 +254,29 @@ fn bad_parameters_are_errors() {
     let params = DynamicsParams::default();
     let key = SeedKey::new(0, &[]);
     for bad in [
-        Setup { n: 1, ..good },
+        Setup {
+            n: 1,
+            ..good.clone()
+        },
         Setup {
             alpha: -0.1,
-            ..good
+            ..good.clone()
         },
         Setup {
             alpha: f64::NAN,
-            ..good
+            ..good.clone()
         },
         Setup {
             lambda: -1.0,
-            ..good
+            ..good.clone()
         },
         Setup {
             start: Start::Overlap(1.2),
-            ..good
+            ..good.clone()
         },
         Setup {
             alpha: 10.0,
-            ..good
+            ..good.clone()
         },
     ] {
         let err = run_trials(&bad, &params, DEFAULT_MEMORY_LIMIT, &key, 1).unwrap_err();

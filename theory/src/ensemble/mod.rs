@@ -13,17 +13,22 @@
 
 mod binary;
 mod gaussian;
+mod iid;
 mod spherical;
 
 pub use binary::Binary;
 pub use gaussian::Gaussian;
+pub use iid::Iid;
 pub use spherical::Spherical;
 
+use std::sync::Arc;
+
+use crate::law::EntryLaw;
 use crate::TheoryError;
 
 /// How patterns of an ensemble are drawn, for simulation. The theory does
 /// not sample; the validation crate reads this description.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum PatternLaw {
     /// Entries i.i.d. standard normal.
     Gaussian,
@@ -31,6 +36,8 @@ pub enum PatternLaw {
     Spherical,
     /// Entries i.i.d. uniform on `{-1, +1}`.
     Binary,
+    /// Entries i.i.d. from a standardised law (a law file).
+    Iid(Arc<EntryLaw>),
 }
 
 /// Large-deviation description of a pattern ensemble.
@@ -67,6 +74,24 @@ pub trait Ensemble: Send + Sync + std::fmt::Debug {
     /// Whether the retrieved pattern's norm fluctuates (a `Some` cost).
     fn norm_fluctuates(&self) -> bool {
         self.self_overlap_cost(1.0).is_some()
+    }
+
+    /// The law of one entry, for ensembles with i.i.d. entries described
+    /// by a law file. Their all-patterns bound optimises over the whole
+    /// empirical law of the retrieved pattern ([`crate::empirical`]),
+    /// not only over its norm.
+    fn entry_law(&self) -> Option<&EntryLaw> {
+        None
+    }
+
+    /// Variance `v` of the squared entries, `|xi|^2 / N = 1 + O(sqrt(v / N))`,
+    /// from the curvature `c''(1) = 1 / v` of the norm cost; `None` for a
+    /// pinned norm.
+    fn norm_variance(&self) -> Option<f64> {
+        let h = 1e-4;
+        let c = |s: f64| self.self_overlap_cost(s);
+        let curvature = (c(1.0 + h)? - 2.0 * c(1.0)? + c(1.0 - h)?) / (h * h);
+        Some(1.0 / curvature)
     }
 
     /// `Lambda(t)`.

@@ -1,0 +1,247 @@
+//! The all-patterns bound for i.i.d. entries: a large deviation of the
+//! whole empirical law `nu` of the retrieved pattern, exactly.
+//!
+//! # The failure set is convex in `nu`
+//! Let `xi^1` have entries with empirical law `nu` and write
+//! `kappa(s) = ln E_b exp(s b)`. Given `xi^1`, the other patterns'
+//! overlaps `u = xi^mu . xi^1 / N` have cgf
+//! `Lambda_nu(t) = sum_a nu(a) kappa(t a)`, and the signal is
+//! `lambda s_nu` with `s_nu = sum_a nu(a) a^2`. The REM free energy is
+//! `phi(lambda) = lambda min_{0 < t <= lambda} (alpha + Lambda_nu(t)) / t`
+//! (Lagrange duality on `max {alpha - I(u) + lambda u : I(u) <= alpha}`;
+//! the minimiser is `t = lambda` in the paramagnetic phase and the
+//! freezing point otherwise). So `xi^1` loses to the REM (route A) iff
+//!
+//! `<nu, h_t> >= -alpha` for every `t` in `(0, lambda]`, with
+//! `h_t(a) = kappa(t a) - t a^2`,
+//!
+//! an intersection of half-spaces in `nu`: a convex set. One other pattern
+//! beats the signal (route B, `u >= s_nu`) at cost
+//! `(I_nu(s_nu) - alpha)_+` with `I_nu(s_nu) = sup_{t >= 0} <nu, -h_t>`,
+//! convex in `nu` too.
+//!
+//! # Duality: the minimum over the simplex as a two-parameter maximum
+//! Sanov's theorem prices `nu` at `KL(nu || p)`. Minimising the convex
+//! `KL` over a convex set, the constraint that binds at the optimum is
+//! the single `t*` minimising the strictly convex `<nu, h_t>`, so the
+//! minimiser is an exponential tilt `nu ~ p exp(theta h_t*)` and
+//!
+//! `R_A(alpha) = sup_{0 < t <= lambda, theta >= 0} [-theta alpha - ln E_p exp(theta h_t)]`,
+//! `R_B(alpha) = sup_{t >= 0, 0 <= theta <= 1} [-theta alpha - ln E_p exp(theta h_t)]`
+//!
+//! (for route B, `theta` is the multiplier of the `(.)_+` term, hence at
+//! most 1). The union bound needs `R > alpha`; as `R_A, R_B` decrease in
+//! `alpha`, the largest such load is explicit:
+//!
+//! `alpha_A = sup Psi`, `alpha_B = sup Psi` over the two domains, with
+//! `Psi(t, theta) = -ln E_p exp(theta h_t) / (1 + theta)`,
+//!
+//! and `alpha_c >= min(alpha_1, alpha_A, alpha_B)`. `Psi` is
+//! quasi-concave in `theta` (a concave function vanishing at 0 over
+//! `1 + theta`), so `theta` is found by Brent's method; `t` by a grid in
+//! `ln t` refined by Brent. For discrete laws the expectation is a finite
+//! sum, so the optimum over the simplex is exact; the limits
+//! `theta -> inf` and `t -> inf` (reached by laws such as `+-1`, whose
+//! route A is closed below `alpha_1` and whose route B is an exact
+//! duplicate, `ln 2 / 2`) are taken in closed form. For continuous laws
+//! the same formula holds with `E_p` a quadrature; the tests check it
+//! against discretised laws converging to it.
+//!
+//! Checks: for Gaussian entries `Psi` reduces to the chi-squared norm
+//! routes of [`crate::thresholds`]; a law with atoms at `+-1` gives the
+//! binary bound; the duality is checked against a brute-force minimum of
+//! `KL(nu || p)` over a grid on a three-atom simplex.
+
+use crate::law::EntryLaw;
+use crate::numeric::minimise;
+use crate::thresholds::FailureRate;
+use crate::TheoryError;
+
+/// Grid step in `ln t` before Brent refines the best cell.
+const LOG_T_STEP: f64 = 0.125;
+/// Route A scans `t` from `lambda e^-LOG_T_SPAN` up to `lambda`.
+const LOG_T_SPAN: f64 = 9.0;
+/// Route B scans `ln t` over this range (plus the exact `t -> inf` limit
+/// for discrete laws).
+const ROUTE_B_LOG_T: (f64, f64) = (-6.0, 9.0);
+/// Largest `w = theta / (1 + theta)` handed to Brent for route A
+/// (`theta` up to `1e9`); discrete laws add the limit `w = 1` exactly.
+const W_MAX: f64 = 1.0 - 1e-9;
+/// `w` of the route-B cap `theta <= 1`.
+const W_ROUTE_B: f64 = 0.5;
+
+/// The two loads that, with `alpha_1`, bound `alpha_c` from below.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EmpiricalBound {
+    /// `alpha_A`: largest load where no atypical retrieved pattern loses
+    /// to the REM of the others.
+    pub self_overlap: f64,
+    /// `alpha_B`: largest load where no pattern has another as close to
+    /// it as itself.
+    pub single_pattern: f64,
+}
+
+/// What is maximised over `(t, theta)`.
+#[derive(Clone, Copy, Debug)]
+enum Objective {
+    /// `Psi = -ln E exp(theta h_t) / (1 + theta)`, whose supremum is a load.
+    Load,
+    /// `-theta alpha - ln E exp(theta h_t)`, whose supremum is `R(alpha)`.
+    Rate(f64),
+}
+
+impl Objective {
+    /// The objective at tilt `theta`, given `ln E exp(theta h_t)`.
+    fn value(self, theta: f64, ln_mean: f64) -> f64 {
+        let value = match self {
+            Objective::Load => -ln_mean / (1.0 + theta),
+            Objective::Rate(alpha) => -theta * alpha - ln_mean,
+        };
+        if value.is_nan() {
+            f64::NEG_INFINITY
+        } else {
+            value
+        }
+    }
+
+    /// The limit `theta -> inf` when `h_t <= top` with equality on a set
+    /// of probability `mass`.
+    fn limit(self, top: f64, mass: f64) -> f64 {
+        match self {
+            Objective::Load => -top,
+            Objective::Rate(alpha) if top < -alpha => f64::INFINITY,
+            Objective::Rate(alpha) if top == -alpha => -mass.ln(),
+            Objective::Rate(_) => f64::NEG_INFINITY,
+        }
+    }
+}
+
+/// `alpha_A(lambda)` and `alpha_B` for i.i.d. entries of `law`.
+pub fn bound(law: &EntryLaw, lambda: f64) -> Result<EmpiricalBound, TheoryError> {
+    Ok(EmpiricalBound {
+        self_overlap: route_a(law, lambda, Objective::Load)?,
+        single_pattern: law.single_pattern_load(|| route_b(law, Objective::Load))?,
+    })
+}
+
+/// `R(alpha, lambda)` split by route: the exponent of the probability that
+/// a given pattern is not retrieved.
+pub fn failure_rate(law: &EntryLaw, lambda: f64, alpha: f64) -> Result<FailureRate, TheoryError> {
+    Ok(FailureRate {
+        self_overlap: route_a(law, lambda, Objective::Rate(alpha))?,
+        single_pattern: route_b(law, Objective::Rate(alpha))?,
+    })
+}
+
+/// Route A: the supremum over `0 < t <= lambda` and `theta >= 0`.
+fn route_a(law: &EntryLaw, lambda: f64, objective: Objective) -> Result<f64, TheoryError> {
+    let best_theta = |t: f64| best_over_theta(law, t, W_MAX, objective);
+    let hi = lambda.ln();
+    maximise_over_log_t(&best_theta, hi - LOG_T_SPAN, hi)
+}
+
+/// Route B: the supremum over `t >= 0` and `0 <= theta <= 1`; independent
+/// of `lambda` (the competitor's weight and the signal both scale with it).
+fn route_b(law: &EntryLaw, objective: Objective) -> Result<f64, TheoryError> {
+    let best_theta = |t: f64| best_over_theta(law, t, W_ROUTE_B, objective);
+    let (lo, hi) = ROUTE_B_LOG_T;
+    let finite_t = maximise_over_log_t(&best_theta, lo, hi)?;
+    Ok(finite_t.max(route_b_at_infinity(law, objective)?))
+}
+
+/// `h_t(a) = kappa(t a) - t a^2`.
+fn h(law: &EntryLaw, t: f64, a: f64) -> f64 {
+    law.ln_mgf(t * a).0 - t * a * a
+}
+
+/// The supremum over `theta = w / (1 - w)`, `w` in `[0, w_max]`; for
+/// discrete laws on route A also the exact limit `theta -> inf`.
+fn best_over_theta(
+    law: &EntryLaw,
+    t: f64,
+    w_max: f64,
+    objective: Objective,
+) -> Result<f64, TheoryError> {
+    let at = |w: f64| {
+        let theta = w / (1.0 - w);
+        objective.value(theta, law.ln_expect_exp(|a| theta * h(law, t, a)))
+    };
+    let (_, neg) = minimise(|w| -at(w), 0.0, w_max, "alpha_c: tilt of the empirical law")?;
+    let mut best = -neg;
+    if let (Some(atoms), true) = (law.atoms(), w_max == W_MAX) {
+        let values: Vec<f64> = atoms.iter().map(|a| h(law, t, a.value)).collect();
+        let top = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let mass: f64 = atoms
+            .iter()
+            .zip(&values)
+            .filter(|(_, v)| **v == top)
+            .map(|(a, _)| a.probability)
+            .sum();
+        best = best.max(objective.limit(top, mass));
+    }
+    Ok(best)
+}
+
+/// `sup_t f(t)` for `ln t` in `[lo, hi]`: the best grid point, refined by
+/// Brent over its two neighbouring cells.
+fn maximise_over_log_t<F>(f: &F, lo: f64, hi: f64) -> Result<f64, TheoryError>
+where
+    F: Fn(f64) -> Result<f64, TheoryError>,
+{
+    let count = ((hi - lo) / LOG_T_STEP).ceil() as usize;
+    let grid: Vec<f64> = (0..=count)
+        .map(|k| lo + (hi - lo) * k as f64 / count as f64)
+        .collect();
+    let values = grid
+        .iter()
+        .map(|&x| f(x.exp()))
+        .collect::<Result<Vec<f64>, _>>()?;
+    let k = (0..values.len())
+        .max_by(|&i, &j| values[i].total_cmp(&values[j]))
+        .unwrap_or(0);
+    if values[k] == f64::INFINITY {
+        return Ok(f64::INFINITY);
+    }
+    let (a, b) = (grid[k.saturating_sub(1)], grid[(k + 1).min(count)]);
+    let refined = minimise(
+        |x| -f(x.exp()).unwrap_or(f64::NEG_INFINITY).min(f64::MAX),
+        a,
+        b,
+        "alpha_c: conjugate inverse temperature",
+    )?;
+    Ok(values[k].max(-refined.1))
+}
+
+/// Route B as `t -> inf` for discrete laws: `h_t(a) -> ln P_b(a b = max)`
+/// when the best-aligned entry for `a` is `a` itself (`max_b a b = a^2`),
+/// and `+inf` otherwise (then the limit is no candidate). `-inf` when
+/// the limit does not exist or the law is continuous.
+fn route_b_at_infinity(law: &EntryLaw, objective: Objective) -> Result<f64, TheoryError> {
+    let Some(atoms) = law.atoms() else {
+        return Ok(f64::NEG_INFINITY);
+    };
+    let (lo, hi) = law.support();
+    let mut limits = Vec::with_capacity(atoms.len());
+    for atom in atoms {
+        let a = atom.value;
+        let best = (a * lo).max(a * hi);
+        if best > a * a {
+            return Ok(f64::NEG_INFINITY);
+        }
+        let tied: f64 = atoms
+            .iter()
+            .filter(|b| a * b.value == best)
+            .map(|b| b.probability)
+            .sum();
+        limits.push((atom.probability, tied.ln()));
+    }
+    let at = |theta: f64| {
+        let mean: f64 = limits.iter().map(|(p, h)| p * (theta * h).exp()).sum();
+        objective.value(theta, mean.ln())
+    };
+    let (_, neg) = minimise(|theta| -at(theta), 0.0, 1.0, "alpha_c: duplicate route")?;
+    Ok(-neg)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,312 @@
+use super::*;
+use crate::ensemble::{Ensemble, Iid, PatternLaw};
+use crate::law::Family;
+use crate::rem::Rem;
+use crate::thresholds::{alpha_1, alpha_c_lower, failure_rate as rate_of, FailureRoute};
+
+/// The ensemble of the other patterns' overlaps given that the retrieved
+/// pattern has empirical law `nu` over the atoms of `law`:
+/// `Lambda_nu(t) = sum_k nu_k kappa(t a_k)`.
+#[derive(Debug)]
+struct Conditional<'a> {
+    law: &'a EntryLaw,
+    nu: Vec<f64>,
+}
+
+impl Conditional<'_> {
+    fn atoms(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
+        let atoms = self.law.atoms().unwrap();
+        atoms.iter().zip(&self.nu).map(|(a, n)| (a.value, *n))
+    }
+
+    /// `KL(nu || p)`.
+    fn kl(&self) -> f64 {
+        let atoms = self.law.atoms().unwrap();
+        atoms
+            .iter()
+            .zip(&self.nu)
+            .filter(|(_, n)| **n > 0.0)
+            .map(|(a, n)| n * (n / a.probability).ln())
+            .sum()
+    }
+
+    /// `s_nu = sum_k nu_k a_k^2`, the signal per unit `lambda`.
+    fn self_overlap(&self) -> f64 {
+        self.atoms().map(|(a, n)| n * a * a).sum()
+    }
+
+    /// Route A by its definition: the REM of the others (the engine's
+    /// `Rem`, tested against a constrained maximum) beats `lambda s_nu`.
+    /// Loads beyond `alpha_max` hold exact best-aligned copies, at
+    /// `u_end >= s_nu`: a failure.
+    fn fails(&self, lambda: f64, alpha: f64) -> bool {
+        match Rem::new(self, alpha) {
+            Ok(rem) => lambda * self.self_overlap() <= rem.free_energy(lambda),
+            Err(_) => true,
+        }
+    }
+
+    /// Route B by its definition: `KL + (I_nu(s_nu) - alpha)_+`.
+    fn single_pattern_cost(&self, alpha: f64) -> f64 {
+        self.kl() + (self.rate(self.self_overlap()) - alpha).max(0.0)
+    }
+}
+
+impl Ensemble for Conditional<'_> {
+    fn name(&self) -> &str {
+        "conditional"
+    }
+
+    fn cgf_with_slope(&self, t: f64) -> (f64, f64) {
+        self.atoms().fold((0.0, 0.0), |(l, s), (a, n)| {
+            let (k, dk) = self.law.ln_mgf(t * a);
+            (l + n * k, s + n * a * dk)
+        })
+    }
+
+    fn rate(&self, u: f64) -> f64 {
+        if u >= self.overlap_max() * (1.0 - 1e-12) {
+            return self.alpha_max();
+        }
+        crate::legendre::rate_from_cgf(self, u)
+    }
+
+    fn overlap_max(&self) -> f64 {
+        let (lo, hi) = self.law.support();
+        self.atoms().map(|(a, n)| n * (a * lo).max(a * hi)).sum()
+    }
+
+    fn alpha_max(&self) -> f64 {
+        let (lo, hi) = self.law.support();
+        let atoms = self.law.atoms().unwrap();
+        self.atoms()
+            .map(|(a, n)| {
+                let best = (a * lo).max(a * hi);
+                let tied: f64 = atoms
+                    .iter()
+                    .filter(|b| a * b.value == best)
+                    .map(|b| b.probability)
+                    .sum();
+                -n * tied.ln()
+            })
+            .sum()
+    }
+
+    fn pattern_law(&self) -> PatternLaw {
+        PatternLaw::Iid(std::sync::Arc::new(self.law.clone()))
+    }
+}
+
+/// `min cost(nu)` over the 2-simplex by brute force: a grid of step 1/240,
+/// then two zooms (factor 24) around the best point; `+inf` cost marks
+/// excluded points. The final step is 1/138240, so the minimum is within
+/// about 1e-5 of the truth for costs with slopes of order 1.
+fn brute_force_minimum<C: Fn(&[f64]) -> f64>(cost: C) -> f64 {
+    let (mut centre, mut half, mut steps) = ([1.0 / 3.0, 1.0 / 3.0], 1.0, 240);
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let step = 2.0 * half / steps as f64;
+        let mut best_point = centre;
+        for i in 0..=steps {
+            for j in 0..=steps {
+                let x = centre[0] - half + step * i as f64;
+                let y = centre[1] - half + step * j as f64;
+                if x < 0.0 || y < 0.0 || x + y > 1.0 {
+                    continue;
+                }
+                let c = cost(&[x, y, 1.0 - x - y]);
+                if c < best {
+                    best = c;
+                    best_point = [x, y];
+                }
+            }
+        }
+        centre = best_point;
+        half = 2.0 * step;
+        steps = 96;
+    }
+    best
+}
+
+fn three_atom_law() -> Iid {
+    let family = Family::Discrete {
+        values: vec![-1.0, 0.5, 2.0],
+        probabilities: vec![0.5, 0.3, 0.2],
+    };
+    Iid::new("three-atom", family).unwrap()
+}
+
+/// Route A by brute force along rays from `p`: on each ray `KL` grows
+/// (it is convex with its minimum at `p`), so the cheapest failing law is
+/// where the ray first enters the (convex) failure set, found by a scan of
+/// 100 steps and bisection; the minimum over 240 ray angles is then refined
+/// by a ternary search around the best one.
+fn brute_force_route_a(law: &EntryLaw, lambda: f64, alpha: f64) -> f64 {
+    let p: Vec<f64> = law.atoms().unwrap().iter().map(|a| a.probability).collect();
+    let fails = |nu: &[f64]| {
+        Conditional {
+            law,
+            nu: nu.to_vec(),
+        }
+        .fails(lambda, alpha)
+    };
+    let kl = |nu: &[f64]| {
+        Conditional {
+            law,
+            nu: nu.to_vec(),
+        }
+        .kl()
+    };
+    let on_ray = |phi: f64, r: f64| -> Option<Vec<f64>> {
+        // Directions in the plane sum(nu) = 1.
+        let (d1, d2) = (phi.cos(), phi.sin());
+        let d = [d1, d2 - d1, -d2];
+        let nu: Vec<f64> = p.iter().zip(d).map(|(p, d)| p + r * d).collect();
+        nu.iter().all(|v| *v >= 0.0).then_some(nu)
+    };
+    let entry_cost = |phi: f64| -> f64 {
+        let steps = 100;
+        let r_edge = (1..=4000)
+            .map(|k| k as f64 * 5e-4)
+            .take_while(|&r| on_ray(phi, r).is_some())
+            .last()
+            .unwrap_or(0.0);
+        let mut previous = 0.0;
+        for k in 1..=steps {
+            let r = r_edge * k as f64 / steps as f64;
+            if fails(&on_ray(phi, r).unwrap()) {
+                let (mut lo, mut hi) = (previous, r);
+                for _ in 0..50 {
+                    let mid = 0.5 * (lo + hi);
+                    if fails(&on_ray(phi, mid).unwrap()) {
+                        hi = mid
+                    } else {
+                        lo = mid
+                    }
+                }
+                return kl(&on_ray(phi, hi).unwrap());
+            }
+            previous = r;
+        }
+        f64::INFINITY
+    };
+    let cells = 240;
+    let angle = |k: usize| std::f64::consts::TAU * k as f64 / cells as f64;
+    let costs: Vec<f64> = (0..cells).map(|k| entry_cost(angle(k))).collect();
+    let k = (0..cells)
+        .min_by(|&i, &j| costs[i].total_cmp(&costs[j]))
+        .unwrap();
+    let (mut lo, mut hi) = (angle(k) - angle(1), angle(k) + angle(1));
+    for _ in 0..40 {
+        let (m1, m2) = (lo + (hi - lo) / 3.0, hi - (hi - lo) / 3.0);
+        if entry_cost(m1) < entry_cost(m2) {
+            hi = m2
+        } else {
+            lo = m1
+        }
+    }
+    costs[k].min(entry_cost(0.5 * (lo + hi)))
+}
+
+/// The duality of the module docs against the primal problem: the
+/// minimum of `KL(nu || p)` over the simplex, with failure decided by the
+/// REM itself (route A, along rays) or by the rate `I_nu` (route B, on a
+/// zoomed grid), at several loads and inverse temperatures. Weak duality
+/// puts the primal above the dual; the gap must close to the brute
+/// force's resolution.
+#[test]
+fn kl_duality_matches_brute_force_on_the_simplex() {
+    let e = three_atom_law();
+    let law = e.law();
+    for lambda in [0.6, 1.5] {
+        let a1 = alpha_1(&e, lambda).unwrap();
+        for fraction in [0.3, 0.6, 0.9] {
+            let alpha = fraction * a1;
+            let dual = rate_of(&e, lambda, alpha).unwrap();
+            let route_a = brute_force_route_a(law, lambda, alpha);
+            let route_b = brute_force_minimum(|nu| {
+                Conditional {
+                    law,
+                    nu: nu.to_vec(),
+                }
+                .single_pattern_cost(alpha)
+            });
+            let what = format!("lambda {lambda}, alpha {alpha}");
+            assert!(
+                route_a >= dual.self_overlap - 1e-9,
+                "{what}: A {route_a} {dual:?}"
+            );
+            assert!(
+                route_a - dual.self_overlap < 1e-7,
+                "{what}: A {route_a} {dual:?}"
+            );
+            assert!(
+                route_b >= dual.single_pattern - 1e-9,
+                "{what}: B {route_b} {dual:?}"
+            );
+            assert!(
+                route_b - dual.single_pattern < 1e-5,
+                "{what}: B {route_b} {dual:?}"
+            );
+        }
+    }
+}
+
+/// The explicit loads `sup Psi` solve `R(alpha) = alpha` for the route
+/// that sets `alpha_c`: two different optimisations of the same dual.
+#[test]
+fn bound_solves_rate_equals_load() {
+    let e = three_atom_law();
+    let uniform = Iid::new("uniform", Family::Uniform).unwrap();
+    for (ensemble, lambda) in [(&e, 0.6), (&e, 3.0), (&uniform, 1.0), (&uniform, 4.0)] {
+        let bound = alpha_c_lower(ensemble, lambda).unwrap();
+        let rate = rate_of(ensemble, lambda, bound.alpha_c_lower).unwrap();
+        let binding = match bound.route {
+            FailureRoute::SelfOverlap => rate.self_overlap,
+            FailureRoute::SinglePattern => rate.single_pattern,
+            FailureRoute::Typical => panic!("{lambda}: expected an atypical route"),
+        };
+        assert!(
+            (binding - bound.alpha_c_lower).abs() < 1e-8,
+            "{lambda}: {binding} vs {bound:?}"
+        );
+        assert!(rate.total() >= bound.alpha_c_lower - 1e-8);
+    }
+}
+
+/// A continuous law as the limit of discrete ones: the uniform law cut
+/// into `k` equal-probability cells, each an atom at its midpoint, and
+/// solved exactly on the simplex. `alpha_1` and `alpha_c` converge to the
+/// quadrature result, the error shrinking at least 3-fold per doubling
+/// (it is `O(1 / k^2)`).
+#[test]
+fn discretised_uniform_converges_to_quadrature() {
+    let continuous = Iid::new("uniform", Family::Uniform).unwrap();
+    let discretised = |k: usize| {
+        let values = (0..k).map(|i| (i as f64 + 0.5) / k as f64 - 0.5).collect();
+        Iid::new(
+            "cells",
+            Family::Discrete {
+                values,
+                probabilities: vec![1.0 / k as f64; k],
+            },
+        )
+        .unwrap()
+    };
+    for lambda in [1.0, 4.0] {
+        let exact_1 = alpha_1(&continuous, lambda).unwrap();
+        let exact_c = alpha_c_lower(&continuous, lambda).unwrap().alpha_c_lower;
+        let mut previous = (f64::INFINITY, f64::INFINITY);
+        for k in [8, 16, 32, 64] {
+            let d = discretised(k);
+            let err_1 = (alpha_1(&d, lambda).unwrap() - exact_1).abs();
+            let err_c = (alpha_c_lower(&d, lambda).unwrap().alpha_c_lower - exact_c).abs();
+            assert!(
+                err_1 < previous.0 / 3.0 && err_c < previous.1 / 3.0,
+                "lambda {lambda}, k {k}: {err_1} {err_c} after {previous:?}"
+            );
+            previous = (err_1, err_c);
+        }
+        assert!(previous.1 < 1e-4, "lambda {lambda}: {previous:?}");
+    }
+}

@@ -1,0 +1,191 @@
+use super::*;
+
+/// One law of every family, with parameters away from special cases.
+fn families() -> Vec<Family> {
+    vec![
+        Family::Gaussian,
+        Family::Uniform,
+        Family::Laplace,
+        Family::SparseBinary { density: 0.1 },
+        Family::Ternary {
+            zero_probability: 0.5,
+        },
+        Family::GaussianMixture {
+            weights: vec![0.3, 0.7],
+            means: vec![-2.0, 1.0],
+            sds: vec![0.5, 1.5],
+        },
+        Family::Discrete {
+            values: vec![-1.0, 0.5, 3.0, 0.5],
+            probabilities: vec![0.3, 0.2, 0.1, 0.4],
+        },
+    ]
+}
+
+/// Every law is standardised: E a = 0 and E a^2 = 1, by the same sums or
+/// quadratures the theory uses.
+#[test]
+fn standardised_to_mean_0_variance_1() {
+    for family in families() {
+        let law = EntryLaw::new(family.clone()).unwrap();
+        let mean = law.expect(|a| a);
+        let second = law.expect(|a| a * a);
+        assert!(mean.value.abs() < 1e-12, "{family:?}: mean {mean:?}");
+        assert!((second.value - 1.0).abs() < 1e-12, "{family:?}: {second:?}");
+        assert!(second.error < 1e-10, "{family:?}: {second:?}");
+        let fourth = law.expect(|a| a.powi(4)).value;
+        assert!(
+            (fourth - law.fourth_moment()).abs() < 1e-10,
+            "{family:?}: {fourth}"
+        );
+    }
+}
+
+/// The closed-form log-mgf of each family against `ln E exp(s a)` by the
+/// law's own sum or quadrature, and its slope against a finite difference.
+/// (Laplace only where `exp(s a)` times its density decays well inside the
+/// quadrature range; its mgf diverges at `|s| = sqrt 2`.)
+#[test]
+fn ln_mgf_matches_expectation() {
+    for family in families() {
+        let law = EntryLaw::new(family.clone()).unwrap();
+        let laplace = family == Family::Laplace;
+        for s in [-1.1f64, -0.3, 0.004, 0.3, 1.0, 1.3] {
+            if laplace && s.abs() > 0.5 {
+                continue;
+            }
+            let (value, slope) = law.ln_mgf(s);
+            let direct = law.expect(|a| (s * a).exp()).value.ln();
+            assert!(
+                (value - direct).abs() < 1e-11,
+                "{family:?} s={s}: {value} vs {direct}"
+            );
+            let h = 1e-6;
+            let numeric = (law.ln_mgf(s + h).0 - law.ln_mgf(s - h).0) / (2.0 * h);
+            assert!(
+                (slope - numeric).abs() < 1e-7,
+                "{family:?} s={s}: {slope} vs {numeric}"
+            );
+        }
+    }
+}
+
+/// `ln E exp(g)` survives exponents far beyond `exp`'s range.
+#[test]
+fn ln_expect_exp_is_shifted() {
+    for family in [
+        Family::Uniform,
+        Family::Ternary {
+            zero_probability: 0.2,
+        },
+    ] {
+        let law = EntryLaw::new(family).unwrap();
+        let small = law.ln_expect_exp(|a| a);
+        let big = law.ln_expect_exp(|a| a + 1000.0);
+        assert!((big - small - 1000.0).abs() < 1e-9);
+    }
+}
+
+/// The standardised uniform law's mgf, `sinh(c s) / (c s)` with
+/// `c = sqrt 3`, near 0 (series) and far (asymptotic form).
+#[test]
+fn uniform_ln_mgf_closed_form() {
+    let law = EntryLaw::new(Family::Uniform).unwrap();
+    let c = 3f64.sqrt();
+    for s in [1e-3, 0.02, 2.0, 30.0] {
+        let x: f64 = c * s;
+        assert!((law.ln_mgf(s).0 - (x.sinh() / x).ln()).abs() < 1e-14, "{s}");
+    }
+}
+
+#[test]
+fn laws_that_cannot_be_standardised_are_refused() {
+    let cases = [
+        (Family::SparseBinary { density: 0.0 }, "point mass"),
+        (
+            Family::SparseBinary { density: f64::NAN },
+            "between 0 and 1",
+        ),
+        (
+            Family::Ternary {
+                zero_probability: 1.0,
+            },
+            "point mass",
+        ),
+        (
+            Family::Discrete {
+                values: vec![2.0, 2.0],
+                probabilities: vec![0.5, 0.5],
+            },
+            "point mass at 2",
+        ),
+        (
+            Family::Discrete {
+                values: vec![1.0, -1.0, 3.0],
+                probabilities: vec![0.5, 0.5, 0.0],
+            },
+            "",
+        ),
+        (
+            Family::Discrete {
+                values: vec![1.0, -1.0],
+                probabilities: vec![0.5, 0.6],
+            },
+            "sum to 1.1",
+        ),
+        (
+            Family::Discrete {
+                values: vec![1.0, -1.0],
+                probabilities: vec![1.5, -0.5],
+            },
+            "-0.5",
+        ),
+        (
+            Family::Discrete {
+                values: vec![1.0],
+                probabilities: vec![0.5, 0.5],
+            },
+            "2 entries for 1 values",
+        ),
+        (
+            Family::GaussianMixture {
+                weights: vec![1.0],
+                means: vec![0.0],
+                sds: vec![0.0],
+            },
+            "discrete",
+        ),
+    ];
+    for (family, expected) in cases {
+        match EntryLaw::new(family.clone()) {
+            Err(TheoryError::InvalidLaw(msg)) => assert!(msg.contains(expected), "{msg}"),
+            Ok(law) if expected.is_empty() => assert_eq!(law.atoms().unwrap().len(), 2),
+            other => panic!("{family:?}: {other:?}"),
+        }
+    }
+}
+
+/// Repeated values merge and the law is sorted.
+#[test]
+fn atoms_are_merged_and_sorted() {
+    let law = EntryLaw::new(Family::Discrete {
+        values: vec![1.0, -1.0, 1.0],
+        probabilities: vec![0.25, 0.5, 0.25],
+    })
+    .unwrap();
+    let atoms = law.atoms().unwrap();
+    assert_eq!(atoms.len(), 2);
+    assert!(atoms[0].value == -1.0 && atoms[1].value == 1.0);
+    assert!((atoms[1].probability - 0.5).abs() < 1e-15);
+}
+
+#[test]
+fn laplace_tails_are_named() {
+    let law = EntryLaw::new(Family::Laplace).unwrap();
+    assert!(law.ln_mgf(2.0).0.is_infinite());
+    assert!(law.tail_problem().unwrap().contains("exponential tails"));
+    assert!(EntryLaw::new(Family::Uniform)
+        .unwrap()
+        .tail_problem()
+        .is_none());
+}
