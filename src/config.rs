@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 pub enum Config {
     /// alpha_1 and alpha_c in the alpha-lambda plane, one panel per ensemble.
     PhaseDiagram(PhaseDiagram),
+    /// alpha_1 of every ensemble in one panel, alpha_c in another (same
+    /// schema as a phase diagram).
+    LawComparison(PhaseDiagram),
     /// One-step basins rho_min against alpha at several lambda.
     Basins(Basins),
     /// Monte Carlo studies checked against the theory.
@@ -59,7 +62,7 @@ impl LambdaGrid {
     }
 }
 
-/// `kind = "phase-diagram"`.
+/// `kind = "phase-diagram"` or `kind = "law-comparison"`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PhaseDiagram {
@@ -68,7 +71,8 @@ pub struct PhaseDiagram {
     _kind: serde::de::IgnoredAny,
     /// Figure title.
     pub title: String,
-    /// Ensemble names, one panel each.
+    /// Built-in ensemble names or law-file paths (relative to the
+    /// directory damcap runs from).
     pub ensembles: Vec<String>,
     /// Inverse temperatures on the horizontal axis.
     pub lambda: LambdaGrid,
@@ -246,23 +250,28 @@ pub fn parse(text: &str) -> Result<Config, String> {
     struct Kind {
         kind: String,
     }
-    let locate = |e: toml::de::Error| {
-        let (line, col) = e.span().map_or((1, 1), |span| line_col(text, span.start));
-        let message = e.message().replace('\n', " ");
-        format!("{line}:{col}: {message} (see the documented examples in configs/)")
-    };
+    let locate = |e: toml::de::Error| locate_toml_error(text, &e, "configs/");
     let kind = toml::from_str::<Kind>(text).map_err(locate)?.kind;
     match kind.as_str() {
         "phase-diagram" => toml::from_str(text).map(Config::PhaseDiagram),
+        "law-comparison" => toml::from_str(text).map(Config::LawComparison),
         "basins" => toml::from_str(text).map(Config::Basins),
         "validate" => toml::from_str(text).map(Config::Validate),
         other => {
             return Err(format!(
-                "unknown kind \"{other}\": use \"phase-diagram\", \"basins\" or \"validate\""
+                "unknown kind \"{other}\": use \"phase-diagram\", \"law-comparison\", \"basins\" or \"validate\""
             ))
         }
     }
     .map_err(locate)
+}
+
+/// A TOML error as `line:column: message (see the examples in ...)`,
+/// on one line.
+pub fn locate_toml_error(text: &str, e: &toml::de::Error, examples: &str) -> String {
+    let (line, col) = e.span().map_or((1, 1), |span| line_col(text, span.start));
+    let message = e.message().replace('\n', " ");
+    format!("{line}:{col}: {message} (see the documented examples in {examples})")
 }
 
 /// 1-based line and column of a byte offset.

@@ -3,6 +3,7 @@
 
 mod commands;
 mod config;
+mod law_file;
 mod output;
 mod plot;
 
@@ -39,6 +40,8 @@ enum Command {
     Validate(commands::validate::Args),
     /// Measures the speed of the solver (ratios against baselines run alongside).
     Bench(commands::bench::Args),
+    /// Shows a law file standardised, with its thresholds at one lambda.
+    Law(commands::law::Args),
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -51,6 +54,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Figures(args) => commands::figures::run_all(&args),
         Command::Validate(args) => commands::validate::run(&args),
         Command::Bench(args) => commands::bench::run(&args),
+        Command::Law(args) => commands::law::run(&args),
     }
 }
 

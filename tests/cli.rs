@@ -444,3 +444,143 @@ fn validate_grid_without_crossing_is_named() {
     let out = damcap(&["validate", config.to_str().unwrap()]);
     assert_clean_failure(&out, "stays below 1/2 over the whole grid");
 }
+
+/// A law file of `configs/ensembles/`, by absolute path.
+fn law_file(name: &str) -> String {
+    format!(
+        "{}/configs/ensembles/{name}.toml",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn law_files_work_wherever_an_ensemble_is_taken() {
+    let ternary = law_file("ternary");
+    let t = json(&damcap(&[
+        "thresholds",
+        "--ensemble",
+        &ternary,
+        "--lambda",
+        "1",
+        "--json",
+    ]));
+    assert_eq!(t["ensemble"], "ternary");
+    let binary_alpha_1 = 1.0 - 1f64.cosh().ln();
+    assert!((t["alpha_1"].as_f64().unwrap() - binary_alpha_1).abs() < 1e-9);
+    assert!((t["alpha_c_lower"].as_f64().unwrap() - 0.211_564_789_779).abs() < 1e-9);
+    assert_eq!(t["alpha_c_route"], "self-overlap");
+    let b = json(&damcap(&[
+        "basin",
+        "--ensemble",
+        &ternary,
+        "--lambda",
+        "1",
+        "--alpha",
+        "0.2",
+        "--json",
+    ]));
+    assert!((b["rho_min"].as_f64().unwrap() - 0.610_345_674_46).abs() < 1e-9);
+    // The +-1 law file and the built-in binary ensemble agree.
+    let file = json(&damcap(&[
+        "thresholds",
+        "--ensemble",
+        &law_file("binary"),
+        "--lambda",
+        "3",
+        "--json",
+    ]));
+    let builtin = json(&damcap(&[
+        "thresholds",
+        "--ensemble",
+        "binary",
+        "--lambda",
+        "3",
+        "--json",
+    ]));
+    for key in ["alpha_1", "alpha_c_lower"] {
+        let (a, b) = (file[key].as_f64().unwrap(), builtin[key].as_f64().unwrap());
+        assert!((a - b).abs() < 1e-9, "{key}: {a} vs {b}");
+    }
+}
+
+#[test]
+fn law_command_reports_the_standardised_law() {
+    let v = json(&damcap(&[
+        "law",
+        &law_file("uniform"),
+        "--lambda",
+        "2",
+        "--json",
+    ]));
+    assert_eq!(v["name"], "uniform");
+    assert_eq!(v["family"]["family"], "uniform");
+    assert!((v["fourth_moment"].as_f64().unwrap() - 1.8).abs() < 1e-12);
+    assert!(v["cgf_error"].as_f64().unwrap() < 1e-12);
+    assert!(v["alpha_c_lower"].as_f64().unwrap() < v["alpha_1"].as_f64().unwrap());
+    let text = damcap(&["law", &law_file("sparse-binary")]);
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.contains("-0.333333 (p 0.900000), 3.000000 (p 0.100000)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_law_files_are_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("typo.toml");
+    std::fs::write(&path, "[law]\nfamily = \"ternary\"\nzero_prob = 0.5\n").unwrap();
+    let out = damcap(&[
+        "thresholds",
+        "--ensemble",
+        path.to_str().unwrap(),
+        "--lambda",
+        "1",
+    ]);
+    assert_clean_failure(&out, "typo.toml:1:1: unknown field `zero_prob`");
+    std::fs::write(
+        &path,
+        "[law]\nfamily = \"discrete\"\nvalues = [1, 2]\nprobabilities = [0.5, 0.6]\n",
+    )
+    .unwrap();
+    let out = damcap(&["law", path.to_str().unwrap()]);
+    assert_clean_failure(&out, "sum to 1.1: they must sum to 1");
+    let out = damcap(&["law", &law_file("laplace")]);
+    assert_clean_failure(&out, "exponential tails");
+    let out = damcap(&[
+        "basin",
+        "--ensemble",
+        "no/such/law.toml",
+        "--lambda",
+        "1",
+        "--alpha",
+        "0.1",
+    ]);
+    assert_clean_failure(&out, "cannot read law file no/such/law.toml");
+}
+
+#[test]
+fn law_comparison_config_overlays_laws() {
+    let dir = tempfile::tempdir().unwrap();
+    let (svg, csv) = (dir.path().join("laws.svg"), dir.path().join("laws.csv"));
+    let body = format!(
+        "kind = \"law-comparison\"\ntitle = \"t\"\nensembles = [\"binary\", {:?}, {:?}]\nsvg = {svg:?}\ncsv = {csv:?}\n\
+         [lambda]\nmin = 0.1\nmax = 5.0\npoints = 6\nlog = true\n",
+        law_file("ternary"),
+        law_file("sparse-binary"),
+    );
+    let out = damcap(&[
+        "phase-diagram",
+        write_config(dir.path(), &body).to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let svg_text = std::fs::read_to_string(&svg).unwrap();
+    for label in ["sparse-binary-0.1", "ternary", "α₁(λ)", "α_c(λ)"] {
+        assert!(svg_text.contains(label), "{label}");
+    }
+    assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 19);
+}

@@ -9,7 +9,7 @@ use serde::Serialize;
 /// Arguments of `damcap basin`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Pattern ensemble: gaussian, spherical or binary.
+    /// Pattern ensemble: gaussian, spherical, binary, or the path of a law file (configs/ensembles/*.toml).
     #[arg(long)]
     ensemble: String,
     /// Inverse temperature lambda > 0.
@@ -26,7 +26,7 @@ pub struct Args {
 /// Arguments of `damcap lambda-star`.
 #[derive(clap::Args, Debug)]
 pub struct LambdaStarArgs {
-    /// Pattern ensemble: gaussian, spherical or binary.
+    /// Pattern ensemble: gaussian, spherical, binary, or the path of a law file (configs/ensembles/*.toml).
     #[arg(long)]
     ensemble: String,
     /// Load alpha = ln(P) / N.

@@ -3,7 +3,8 @@
 //! (never as timed tests).
 
 use anyhow::Result;
-use damcap_theory::ensemble::{PatternLaw, NAMES};
+use damcap_theory::ensemble::{Iid, PatternLaw, NAMES};
+use damcap_theory::law::Family;
 use damcap_validation::dynamics::scores;
 use damcap_validation::patterns::Patterns;
 use damcap_validation::seeds::trial_rng;
@@ -25,6 +26,9 @@ pub struct Args {
     /// Patterns P of the pattern matrix in the kernel benchmark.
     #[arg(long, default_value_t = 1 << 20)]
     patterns: usize,
+    /// Lambda points in the law-file benchmark (slower per point).
+    #[arg(long, default_value_t = 24)]
+    law_points: usize,
 }
 
 /// Seconds taken by a scan of all built-in ensembles on a rayon pool of
@@ -73,7 +77,50 @@ pub fn run(args: &Args) -> Result<()> {
         "  per point         {:.1} us",
         1e6 * parallel / (args.points * NAMES.len()) as f64
     );
+    law_files(args.law_points)?;
     kernel(args.n, args.patterns)
+}
+
+/// The price of generality: a law file describing a built-in ensemble
+/// (quadrature or sums, numerical Legendre transform, empirical-law
+/// duality for alpha_c) against the built-in's closed forms, on the same
+/// lambda grid and thread pool.
+fn law_files(points: usize) -> Result<()> {
+    let lambdas = LambdaGrid {
+        min: 0.05,
+        max: 20.0,
+        points,
+        log: true,
+    }
+    .values()?;
+    let pairs = [
+        ("gaussian", Family::Gaussian),
+        (
+            "binary",
+            Family::Discrete {
+                values: vec![-1.0, 1.0],
+                probabilities: vec![0.5, 0.5],
+            },
+        ),
+    ];
+    println!("law files: {points} lambda points in [0.05, 20], against the built-in ensemble");
+    for (name, family) in pairs {
+        let builtin = super::ensemble(name)?;
+        let start = Instant::now();
+        scan_grid(builtin.as_ref(), &lambdas)?;
+        let base = start.elapsed().as_secs_f64();
+        let file = Iid::new(name, family)?;
+        let start = Instant::now();
+        scan_grid(&file, &lambdas)?;
+        let general = start.elapsed().as_secs_f64();
+        println!(
+            "  {name:<9} built-in {:8.1} us/point (baseline)   law file {:8.1} us/point   {:.0}x",
+            1e6 * base / points as f64,
+            1e6 * general / points as f64,
+            general / base
+        );
+    }
+    Ok(())
 }
 
 /// Best time of `repeats` runs of `f`, in seconds.

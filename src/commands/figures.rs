@@ -35,6 +35,7 @@ pub fn run_config(path: &Path) -> Result<()> {
 fn run(config: Config) -> Result<()> {
     match config {
         Config::PhaseDiagram(c) => phase_diagram(&c),
+        Config::LawComparison(c) => law_comparison(&c),
         Config::Basins(c) => basins(&c),
         Config::Validate(c) => super::validate::run_config(&c).map(drop),
     }
@@ -88,18 +89,78 @@ fn write_figure(svg_path: &Path, csv_path: &Path, svg: &str, csv: &Csv) -> Resul
     Ok(())
 }
 
-/// The alpha-lambda plane: alpha_1 and alpha_c with the three regions.
-fn phase_diagram(c: &PhaseDiagram) -> Result<()> {
+/// An ensemble's name and its thresholds along a lambda grid.
+type NamedCurve = (String, Vec<Thresholds>);
+
+/// Thresholds on the config's lambda grid for each of its ensembles, in
+/// order, and their CSV; the output paths are checked first.
+fn scan_config(c: &PhaseDiagram) -> Result<(Vec<NamedCurve>, Csv)> {
     output::check_writable(&c.svg)?;
     output::check_writable(&c.csv)?;
     let lambdas = c.lambda.values()?;
     let mut csv = Csv::new(&CSV_COLUMNS);
-    let mut panels = Vec::new();
+    let mut curves = Vec::new();
     for ensemble in ensembles(&c.ensembles)? {
+        eprintln!("  {}", ensemble.name());
         let rows = scan_grid(ensemble.as_ref(), &lambdas)?;
         csv_rows(&mut csv, &rows);
-        panels.push(phase_panel(ensemble.name(), &rows, c.lambda.log));
+        curves.push((ensemble.name().to_string(), rows));
     }
+    Ok((curves, csv))
+}
+
+/// The alpha-lambda plane: alpha_1 and alpha_c with the three regions.
+fn phase_diagram(c: &PhaseDiagram) -> Result<()> {
+    let (curves, csv) = scan_config(c)?;
+    let panels: Vec<Panel> = curves
+        .iter()
+        .map(|(name, rows)| phase_panel(name, rows, c.lambda.log))
+        .collect();
+    let svg = render_svg(&c.title, &panels, panels.len())?;
+    write_figure(&c.svg, &c.csv, &svg, &csv)
+}
+
+/// Every law's alpha_1 in one panel and alpha_c in another, one colour
+/// per law, so that laws can be compared at a glance.
+fn law_comparison(c: &PhaseDiagram) -> Result<()> {
+    let (curves, csv) = scan_config(c)?;
+    let top = curves
+        .iter()
+        .flat_map(|(_, rows)| rows.iter().map(|r| r.alpha_1))
+        .fold(0.0, f64::max)
+        * 1.1;
+    let rows = &curves[0].1;
+    let range = rows[0].lambda..rows[rows.len() - 1].lambda;
+    let panel = |title: &str, y_label: &str, value: fn(&Thresholds) -> f64| {
+        let mut panel = Panel::new(
+            title,
+            "inverse temperature λ",
+            y_label,
+            range.clone(),
+            0.0..top,
+        );
+        panel.log_x = c.lambda.log;
+        panel.legend = plotters::prelude::SeriesLabelPosition::UpperLeft;
+        for (k, (name, rows)) in curves.iter().enumerate() {
+            panel.lines.push(Line {
+                label: name.clone(),
+                color: PALETTE[k % PALETTE.len()],
+                dashed: k % 2 == 1,
+                xy: rows.iter().map(|r| (r.lambda, value(r))).collect(),
+            });
+        }
+        panel
+    };
+    let panels = [
+        panel(
+            "typical pattern",
+            "α₁(λ): typical-pattern threshold",
+            |r| r.alpha_1,
+        ),
+        panel("all patterns", "α_c(λ) lower bound (union bound)", |r| {
+            r.alpha_c_lower
+        }),
+    ];
     let svg = render_svg(&c.title, &panels, panels.len())?;
     write_figure(&c.svg, &c.csv, &svg, &csv)
 }

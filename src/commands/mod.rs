@@ -3,13 +3,22 @@
 pub mod basin;
 pub mod bench;
 pub mod figures;
+pub mod law;
 pub mod thresholds;
 pub mod validate;
 
 use anyhow::Result;
 use damcap_theory::ensemble::{self, Ensemble};
+use std::path::Path;
 
-/// The ensemble called `name`, or an error listing the valid names.
+use crate::law_file;
+
+/// The built-in ensemble called `name`, or the i.i.d. ensemble of the law
+/// file at that path (any value ending in `.toml` or containing a path
+/// separator); otherwise an error listing the valid names.
 pub fn ensemble(name: &str) -> Result<Box<dyn Ensemble>> {
+    if law_file::is_law_path(name) {
+        return Ok(Box::new(law_file::load(Path::new(name))?.ensemble));
+    }
     Ok(ensemble::by_name(name)?)
 }

@@ -23,7 +23,7 @@ pub enum Scaling {
 /// Arguments of `damcap thresholds`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Pattern ensemble: gaussian, spherical or binary.
+    /// Pattern ensemble: gaussian, spherical, binary, or the path of a law file (configs/ensembles/*.toml).
     #[arg(long)]
     ensemble: String,
     /// Scaling regime.
@@ -46,7 +46,7 @@ pub struct Args {
 /// Arguments of `damcap scan`.
 #[derive(clap::Args, Debug)]
 pub struct ScanArgs {
-    /// Pattern ensemble: gaussian, spherical or binary.
+    /// Pattern ensemble: gaussian, spherical, binary, or the path of a law file (configs/ensembles/*.toml).
     #[arg(long)]
     ensemble: String,
     /// Scaling regime; attention scans beta and reports a_1, a_c.

@@ -25,6 +25,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::config::{self, Config, FiniteSize, Observable, Study, Validate};
 use crate::output::{self, Csv};
@@ -392,7 +393,13 @@ fn save_checkpoint(path: &Path, done: &Done) -> Result<()> {
     output::write_atomic(path, csv.as_str().as_bytes())
 }
 
-/// Runs every missing point, saving after each, until done or interrupted.
+/// How often the raw CSV is rewritten while points finish: often enough
+/// that a hard kill loses seconds of work, rarely enough that fast
+/// first-step points are not dominated by rewriting the file.
+const SAVE_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Runs every missing point until done or interrupted, saving the raw CSV
+/// every [`SAVE_INTERVAL`], on interruption, on error and at the end.
 fn simulate(plans: &[Plan], done: &mut Done, raw: &Path, interrupted: &AtomicBool) -> Result<()> {
     let todo: Vec<(&Plan, usize, usize)> = plans
         .iter()
@@ -411,17 +418,34 @@ fn simulate(plans: &[Plan], done: &mut Done, raw: &Path, interrupted: &AtomicBoo
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    let mut last_save = Instant::now();
+    let mut unsaved = false;
     for (plan, n, k) in todo {
         if interrupted.load(Ordering::SeqCst) {
             break;
         }
         let x = plan.grid[k];
         bar.set_message(format!("{}: N = {n}, x = {x:.4}", plan.study.name));
-        let records = run_point(&plan.params, n, x, &plan.key(n, k), plan.study.trials)
-            .with_context(|| format!("study '{}' at N = {n}, x = {x}", plan.study.name))?;
+        let records = match run_point(&plan.params, n, x, &plan.key(n, k), plan.study.trials) {
+            Ok(records) => records,
+            Err(e) => {
+                if unsaved {
+                    save_checkpoint(raw, done)?;
+                }
+                let context = format!("study '{}' at N = {n}, x = {x}", plan.study.name);
+                return Err(anyhow::Error::new(e).context(context));
+            }
+        };
         done.insert((plan.study.name.clone(), n, k), (x, records));
-        save_checkpoint(raw, done)?;
+        unsaved = true;
+        if last_save.elapsed() >= SAVE_INTERVAL {
+            save_checkpoint(raw, done)?;
+            (last_save, unsaved) = (Instant::now(), false);
+        }
         bar.inc(plan.study.trials);
+    }
+    if unsaved {
+        save_checkpoint(raw, done)?;
     }
     bar.finish_and_clear();
     Ok(())

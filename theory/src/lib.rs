@@ -9,9 +9,12 @@
 //! or a 1-D extremum found with argmin ([`numeric`]).
 //!
 //! The derivations live in the module docs: [`rem`] (the REM phases),
-//! [`thresholds`] (typical and all-pattern thresholds, union-bound routes)
-//! and [`basins`] (one-step basins, and why several steps do not enlarge
-//! them).
+//! [`thresholds`] (typical and all-pattern thresholds, union-bound routes),
+//! [`empirical`] (the all-patterns bound over the empirical law of the
+//! retrieved pattern, for any i.i.d. law, by convex duality) and
+//! [`basins`] (one-step basins, and why several steps do not enlarge
+//! them). [`law`] describes i.i.d. entry laws (families, standardisation,
+//! quadrature) and [`ensemble::Iid`] turns one into an ensemble.
 
 pub mod attention;
 pub mod basins;

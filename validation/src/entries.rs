@@ -4,6 +4,8 @@ use damcap_theory::law::{EntryLaw, Shape, LAPLACE_SCALE, UNIFORM_HALF_WIDTH};
 use rand::{Rng, RngExt};
 use rand_distr::{Distribution, Exp1, StandardNormal};
 
+use crate::ValidationError;
+
 /// A sampler of i.i.d. entries: cumulative probabilities for atoms and
 /// mixture components, inverse transforms for the continuous families.
 #[derive(Clone, Debug)]
@@ -36,7 +38,7 @@ impl EntrySampler {
 
     /// Index of the atom or component chosen by a uniform draw (the last
     /// one when rounding leaves the cumulative sum just below 1).
-    fn pick<R: Rng + ?Sized>(&self, rng: &mut R) -> usize {
+    pub fn pick<R: Rng + ?Sized>(&self, rng: &mut R) -> usize {
         let u: f64 = rng.random();
         self.cumulative
             .iter()
@@ -61,6 +63,26 @@ impl EntrySampler {
             }
         }
     }
+}
+
+/// A start at overlap `rho` with `xi1`: each entry kept with probability
+/// `rho`, redrawn by `draw` otherwise (so the start has the entries' law).
+pub fn keep_or_redraw<T: Copy, R: Rng + ?Sized>(
+    xi1: &[T],
+    rho: f64,
+    rng: &mut R,
+    mut draw: impl FnMut(&mut R) -> T,
+) -> Result<Vec<T>, ValidationError> {
+    if !(0.0..=1.0).contains(&rho) {
+        return Err(ValidationError::InvalidParameter(format!(
+            "initial overlap rho = {rho}: law-file patterns build the start by redrawing \
+             entries, which needs rho in [0, 1]"
+        )));
+    }
+    Ok(xi1
+        .iter()
+        .map(|&a| if rng.random_bool(rho) { a } else { draw(rng) })
+        .collect())
 }
 
 #[cfg(test)]

@@ -38,9 +38,13 @@
 //! `(C_0..C_N) ~ Multinomial(P - 1, Binomial(N, 1/2))`, by successive
 //! conditional binomials: the same joint law in O(N) time.
 //!
-//! Law-file patterns have no closed-form overlap law at finite `N`; the
-//! other patterns are drawn entry by entry, scored and discarded, which
-//! is exact at O(P N) time and O(N) memory (no pattern matrix).
+//! Law-file patterns with atoms on a lattice (ternary, sparse binary, any
+//! atoms in small integer ratios) have integer scores in units of
+//! `lambda delta^2`: their exact law is a convolution, and the `P - 1`
+//! scores are drawn as level counts in O(N^2) ([`crate::lattice`]). Other
+//! law files have no closed-form overlap law at finite `N`; their other
+//! patterns are drawn entry by entry, scored and discarded, which is exact
+//! at O(P N) time and O(N) memory (no pattern matrix).
 
 use damcap_theory::ensemble::PatternLaw;
 use rand::Rng;
@@ -48,7 +52,8 @@ use rand_distr::{Beta, Binomial, ChiSquared, Distribution, StandardNormal};
 use serde::Serialize;
 use statrs::function::factorial::ln_binomial;
 
-use crate::entries::EntrySampler;
+use crate::entries::{keep_or_redraw, EntrySampler};
+use crate::lattice::Lattice;
 use crate::partition::{block_max, Partition};
 use crate::patterns::initial_state;
 use crate::{Setup, Start, ValidationError};
@@ -105,7 +110,13 @@ pub fn sample_first_step<R: Rng + ?Sized>(
             let signal = lambda * (n as f64 - 2.0 * flips as f64);
             binary_levels(signal, n, lambda, others, rng)?
         }
-        PatternLaw::Iid(law) => iid_first_step(&EntrySampler::new(law), setup, others, rng)?,
+        PatternLaw::Iid(law) => {
+            let sampler = EntrySampler::new(law);
+            match Lattice::of(law) {
+                Some(lattice) => lattice_levels(&lattice, &sampler, setup, others, rng)?,
+                None => iid_first_step(&sampler, setup, others, rng)?,
+            }
+        }
     })
 }
 
@@ -222,7 +233,7 @@ fn streamed<R: Rng + ?Sized>(
 
 /// Observables for binary patterns: the `count` noise scores, at level
 /// `k` (disagreements with `x0`) worth `lambda (n - 2k)`, enter as level
-/// counts.
+/// counts of `Binomial(n, 1/2)`.
 fn binary_levels<R: Rng + ?Sized>(
     signal: f64,
     n: usize,
@@ -230,45 +241,96 @@ fn binary_levels<R: Rng + ?Sized>(
     count: u64,
     rng: &mut R,
 ) -> Result<FirstStep, ValidationError> {
-    let mut partition = Partition::new();
-    partition.add_block(&[signal]);
-    let mut best = f64::NEG_INFINITY;
-    for (k, c) in binary_level_counts(n, count, rng)?.into_iter().enumerate() {
-        if c > 0 {
-            let z = lambda * (n as f64 - 2.0 * k as f64);
-            partition.add_many(z, c as f64);
-            best = best.max(z);
-        }
-    }
-    Ok(FirstStep {
-        w1: partition.weight_of(signal),
-        xi1_largest: signal > best,
-    })
-}
-
-/// `(C_0..C_n) ~ Multinomial(count, Binomial(n, 1/2))`, drawn as successive
-/// conditional binomials `C_k ~ Binomial(remaining, pmf_k / tail_k)` with
-/// `tail_k = sum_{j >= k} pmf_j` computed in log space.
-fn binary_level_counts<R: Rng + ?Sized>(
-    n: usize,
-    count: u64,
-    rng: &mut R,
-) -> Result<Vec<u64>, ValidationError> {
     let n64 = n as u64;
     let ln_pmf: Vec<f64> = (0..=n64)
         .map(|k| ln_binomial(n64, k) - n as f64 * std::f64::consts::LN_2)
         .collect();
-    let mut ln_tail = ln_pmf.clone();
-    for k in (0..n).rev() {
+    let counts = level_counts(&ln_pmf, count, rng)?;
+    let score = |k: usize| lambda * (n as f64 - 2.0 * k as f64);
+    Ok(from_levels(
+        signal,
+        counts.into_iter().enumerate().map(|(k, c)| (score(k), c)),
+    ))
+}
+
+/// Law-file patterns on a lattice ([`crate::lattice`]): `xi^1` and the
+/// start are drawn as atom indices, and the other scores as level counts
+/// of the exact law of `S`.
+fn lattice_levels<R: Rng + ?Sized>(
+    lattice: &Lattice,
+    sampler: &EntrySampler,
+    setup: &Setup,
+    count: u64,
+    rng: &mut R,
+) -> Result<FirstStep, ValidationError> {
+    let xi1: Vec<usize> = (0..setup.n).map(|_| sampler.pick(rng)).collect();
+    let x0 = match setup.start {
+        Start::Pattern => xi1.clone(),
+        Start::Overlap(rho) => keep_or_redraw(&xi1, rho, rng, |rng| sampler.pick(rng))?,
+    };
+    let m = &lattice.multiples;
+    let scale = setup.lambda * lattice.unit * lattice.unit;
+    let signal = scale
+        * xi1
+            .iter()
+            .zip(&x0)
+            .map(|(&a, &b)| (m[a] * m[b]) as f64)
+            .sum::<f64>();
+    let mut on_atom = vec![0; m.len()];
+    x0.iter().for_each(|&k| on_atom[k] += 1);
+    let (lowest, pmf) = lattice.score_pmf(&on_atom);
+    let ln_pmf: Vec<f64> = pmf.iter().map(|p| p.ln()).collect();
+    let counts = level_counts(&ln_pmf, count, rng)?;
+    let score = |s: usize| scale * (lowest + s as i64) as f64;
+    Ok(from_levels(
+        signal,
+        counts.into_iter().enumerate().map(|(s, c)| (score(s), c)),
+    ))
+}
+
+/// Observables when `c` noise scores sit at each level `z`.
+fn from_levels(signal: f64, levels: impl Iterator<Item = (f64, u64)>) -> FirstStep {
+    let mut partition = Partition::new();
+    partition.add_block(&[signal]);
+    let mut best = f64::NEG_INFINITY;
+    for (z, c) in levels.filter(|(_, c)| *c > 0) {
+        partition.add_many(z, c as f64);
+        best = best.max(z);
+    }
+    FirstStep {
+        w1: partition.weight_of(signal),
+        xi1_largest: signal > best,
+    }
+}
+
+/// `(C_0..C_L) ~ Multinomial(count, pmf)` for a pmf given by its logs,
+/// drawn as successive conditional binomials
+/// `C_k ~ Binomial(remaining, pmf_k / tail_k)` with
+/// `tail_k = sum_{j >= k} pmf_j` computed in log space.
+fn level_counts<R: Rng + ?Sized>(
+    ln_pmf: &[f64],
+    count: u64,
+    rng: &mut R,
+) -> Result<Vec<u64>, ValidationError> {
+    let mut ln_tail = ln_pmf.to_vec();
+    for k in (0..ln_tail.len().saturating_sub(1)).rev() {
         let (a, b) = (ln_tail[k], ln_tail[k + 1]);
-        ln_tail[k] = a.max(b) + (-(a - b).abs()).exp().ln_1p();
+        ln_tail[k] = if a.max(b) == f64::NEG_INFINITY {
+            a
+        } else {
+            a.max(b) + (-(a - b).abs()).exp().ln_1p()
+        };
     }
     let mut remaining = count;
     ln_pmf
         .iter()
         .zip(&ln_tail)
         .map(|(lp, lt)| {
-            let share = (lp - lt).exp().clamp(0.0, 1.0);
+            let share = if *lt == f64::NEG_INFINITY {
+                0.0
+            } else {
+                (lp - lt).exp().clamp(0.0, 1.0)
+            };
             let c = Binomial::new(remaining, share)
                 .map_err(invalid)?
                 .sample(rng);
@@ -351,13 +413,16 @@ mod tests {
         }
     }
 
-    /// Binary level counts add up to the number of patterns and follow
-    /// Binomial(N, 1/2) (chi-square with N dof below 40; its 99.99%
-    /// quantile is 35.6), so the overlap variance is 1/N.
+    /// Level counts of Binomial(N, 1/2) add up to the number of patterns
+    /// and follow it (chi-square with N dof below 40; its 99.99% quantile
+    /// is 35.6), so the binary overlap variance is 1/N.
     #[test]
     fn binary_level_counts_are_binomial() {
         let (n, count) = (10_usize, 200_000_u64);
-        let counts = binary_level_counts(n, count, &mut trial_rng(12)).unwrap();
+        let ln_pmf: Vec<f64> = (0..=n as u64)
+            .map(|k| ln_binomial(n as u64, k) - n as f64 * std::f64::consts::LN_2)
+            .collect();
+        let counts = level_counts(&ln_pmf, count, &mut trial_rng(12)).unwrap();
         assert_eq!(counts.iter().sum::<u64>(), count);
         let chi2: f64 = counts
             .iter()

@@ -15,6 +15,7 @@ pub mod dynamics;
 pub mod entries;
 pub mod estimators;
 pub mod first_step;
+mod lattice;
 mod partition;
 pub mod patterns;
 pub mod seeds;

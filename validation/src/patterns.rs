@@ -10,7 +10,7 @@ use damcap_theory::ensemble::PatternLaw;
 use rand::{Rng, RngExt};
 use rand_distr::{Distribution, StandardNormal};
 
-use crate::entries::EntrySampler;
+use crate::entries::{keep_or_redraw, EntrySampler};
 use crate::ValidationError;
 
 /// Default cap on the memory of one pattern matrix: 4 GiB.
@@ -221,34 +221,11 @@ pub fn initial_state<R: Rng + ?Sized>(
                 .map(|&a| if rng.random_bool(flip) { -a } else { a })
                 .collect()
         }
-        PatternLaw::Iid(entry_law) => resampled(&EntrySampler::new(entry_law), &xi1, rho, rng)?,
+        PatternLaw::Iid(entry_law) => {
+            let sampler = EntrySampler::new(entry_law);
+            keep_or_redraw(&xi1, rho, rng, |rng| sampler.sample(rng))?
+        }
     })
-}
-
-/// The law-file construction of [`initial_state`]: each entry kept with
-/// probability `rho`, redrawn otherwise.
-fn resampled<R: Rng + ?Sized>(
-    sampler: &EntrySampler,
-    xi1: &[f64],
-    rho: f64,
-    rng: &mut R,
-) -> Result<Vec<f64>, ValidationError> {
-    if rho < 0.0 {
-        return Err(ValidationError::InvalidParameter(format!(
-            "initial overlap rho = {rho}: law-file patterns build the start by redrawing \
-             entries, which needs rho in [0, 1]"
-        )));
-    }
-    Ok(xi1
-        .iter()
-        .map(|&a| {
-            if rng.random_bool(rho) {
-                a
-            } else {
-                sampler.sample(rng)
-            }
-        })
-        .collect())
 }
 
 /// The spherical construction of [`initial_state`]. The orthogonal

@@ -100,12 +100,16 @@ fn retrieval_switches_across_alpha_1() {
     }
 }
 
-/// Ternary entries, half of them zero (a law file's ensemble).
-fn ternary() -> PatternLaw {
-    let family = Family::Ternary {
-        zero_probability: 0.5,
-    };
+/// The ensemble of a law file's family.
+fn law(family: Family) -> PatternLaw {
     PatternLaw::Iid(Arc::new(EntryLaw::new(family).unwrap()))
+}
+
+/// Ternary entries, half of them zero.
+fn ternary() -> PatternLaw {
+    law(Family::Ternary {
+        zero_probability: 0.5,
+    })
 }
 
 /// Two-sample Kolmogorov-Smirnov distance between two samples.
@@ -138,8 +142,10 @@ fn two_proportion_z(a: &[FirstStep], b: &[FirstStep], event: fn(&FirstStep) -> b
     }
 }
 
-/// For every ensemble and both starts, at N = 12 and a load where xi^1
-/// wins the first step about half the time (lambda = 1), 2000 first steps
+/// For every ensemble and both starts (law files: ternary and sparse
+/// binary through the lattice sampler, uniform through the streamed one),
+/// at N = 12 and a load where xi^1 wins the first step about half the
+/// time (lambda = 1), 2000 first steps
 /// of the real dynamics and 2000 draws of the exact sampler agree in law:
 /// the fractions with `w1 > 1/2` and with xi^1 strictly largest pass a
 /// two-proportion z-test (|z| < 4), and the distributions of w1 are within
@@ -156,6 +162,12 @@ fn first_step_sampler_matches_dynamics_in_law() {
         (PatternLaw::Binary, Start::Overlap(0.7), 0.3),
         (ternary(), Start::Pattern, 0.45),
         (ternary(), Start::Overlap(0.7), 0.25),
+        (
+            law(Family::SparseBinary { density: 0.2 }),
+            Start::Pattern,
+            0.3,
+        ),
+        (law(Family::Uniform), Start::Overlap(0.8), 0.3),
     ];
     let trials = 2000;
     let first_only = DynamicsParams {
