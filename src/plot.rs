@@ -221,7 +221,7 @@ fn draw_regions<DB: DrawingBackend>(chart: &mut Chart<'_, DB>, p: &Panel) -> Res
 }
 
 /// Theory curves, solid or dashed, with legend entries.
-fn draw_lines<DB: DrawingBackend>(chart: &mut Chart<'_, DB>, p: &Panel) -> Result<()> {
+fn draw_lines<'a, DB: DrawingBackend + 'a>(chart: &mut Chart<'a, DB>, p: &Panel) -> Result<()> {
     for l in &p.lines {
         let xy: Vec<(f64, f64)> = l.xy.iter().map(|&(x, y)| (p.to_x(x), y)).collect();
         let style = l.color.stroke_width(2);
@@ -231,11 +231,15 @@ fn draw_lines<DB: DrawingBackend>(chart: &mut Chart<'_, DB>, p: &Panel) -> Resul
             chart.draw_series(LineSeries::new(xy, style))
         };
         let color = l.color;
+        // Dashed lines get a gap in their legend sample too.
+        let gap = if l.dashed { 5 } else { 0 };
         series
             .map_err(plot_err)?
             .label(l.label.clone())
             .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                EmptyElement::at((x, y))
+                    + PathElement::new(vec![(0, 0), (8, 0)], color.stroke_width(2))
+                    + PathElement::new(vec![(8 + gap, 0), (20, 0)], color.stroke_width(2))
             });
     }
     Ok(())

@@ -584,3 +584,44 @@ fn law_comparison_config_overlays_laws() {
     }
     assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 19);
 }
+
+/// `figures --validate` runs several simulation configs in one process
+/// (one Ctrl-C handler for all), law files included.
+#[test]
+fn figures_validate_runs_several_simulation_configs() {
+    let dir = tempfile::tempdir().unwrap();
+    let configs = dir.path().join("configs");
+    std::fs::create_dir(&configs).unwrap();
+    for (name, ensemble) in [("a", "binary".to_string()), ("b", law_file("ternary"))] {
+        let out = |ext: &str| dir.path().join(format!("{name}.{ext}"));
+        let body = format!(
+            "kind = \"validate\"\ntitle = \"t\"\nseed = 5\nensemble = {ensemble:?}\nraw_csv = {:?}\nsummary_json = {:?}\nsvg = {:?}\n\
+             [[study]]\nname = \"fs\"\nobservable = \"alpha_1\"\nmethod = \"first-step\"\nlambda = 1.0\nsizes = [16, 24, 32]\n\
+             grid = {{ min = 0.4, max = 0.7, points = 7 }}\ntrials = 60\nbootstrap = 40\n",
+            out("csv"),
+            out("json"),
+            out("svg"),
+        );
+        std::fs::write(configs.join(format!("{name}.toml")), body).unwrap();
+    }
+    let out = damcap(&[
+        "figures",
+        "--validate",
+        "--configs",
+        configs.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in ["a", "b"] {
+        let summary = std::fs::read_to_string(dir.path().join(format!("{name}.json"))).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&summary).unwrap();
+        let theory = v["studies"][0]["theory"].as_f64().unwrap();
+        assert!(
+            (theory - (1.0 - 1f64.cosh().ln())).abs() < 1e-9,
+            "{name}: {theory}"
+        );
+    }
+}

@@ -180,9 +180,9 @@ fn phase_panel(name: &str, rows: &[Thresholds], log_x: bool) -> Panel {
     let band = |lo: fn(&Thresholds) -> f64, hi: fn(&Thresholds) -> f64| -> Vec<(f64, f64, f64)> {
         rows.iter().map(|r| (r.lambda, lo(r), hi(r))).collect()
     };
-    // Labels sit at 55% of the horizontal axis, in the middle of each band
-    // wide enough to hold one.
-    let at = &rows[rows.len() * 11 / 20];
+    // Labels sit at 65% of the horizontal axis (clear of the legend, upper
+    // left), in the middle of each band wide enough to hold one.
+    let at = &rows[rows.len() * 13 / 20];
     let label_x = at.lambda;
     let regions = [
         (

@@ -24,7 +24,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::config::{self, Config, FiniteSize, Observable, Study, Validate};
@@ -122,8 +122,16 @@ fn check_unique_names(studies: &[Study]) -> Result<()> {
 
 /// Ctrl-C sets the flag; the run stops after the point in progress. A
 /// second Ctrl-C exits at once (files are only ever replaced atomically).
+/// One handler and one flag per process: `figures --validate` runs several
+/// configs, and an interrupt stops them all.
 fn interrupt_flag() -> Result<Arc<AtomicBool>> {
-    let flag = Arc::new(AtomicBool::new(false));
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    if let Some(flag) = FLAG.get() {
+        return Ok(flag.clone());
+    }
+    let flag = FLAG
+        .get_or_init(|| Arc::new(AtomicBool::new(false)))
+        .clone();
     let handler_flag = flag.clone();
     ctrlc::set_handler(move || {
         if handler_flag.swap(true, Ordering::SeqCst) {
