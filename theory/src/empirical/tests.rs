@@ -293,7 +293,8 @@ fn discretised_uniform_converges_to_quadrature() {
         )
         .unwrap()
     };
-    for lambda in [1.0, 4.0] {
+    // Route A sets alpha_c at lambda = 0.5, route B at 4.
+    for lambda in [0.5, 4.0] {
         let exact_1 = alpha_1(&continuous, lambda).unwrap();
         let exact_c = alpha_c_lower(&continuous, lambda).unwrap().alpha_c_lower;
         let mut previous = (f64::INFINITY, f64::INFINITY);

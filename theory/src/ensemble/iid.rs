@@ -274,6 +274,34 @@ mod tests {
         assert!((e.rate(1.0) - expected).abs() < 1e-9, "{}", e.rate(1.0));
     }
 
+    /// Attention scaling: at small lambda the empirical-law bound sees only
+    /// the squared entries, so `a_c = beta - beta sqrt(2 v beta) N^{-1/4}`
+    /// with `v = E a^4 - 1` (1 for ternary entries with `P(0) = 1/2`, 2 for
+    /// gaussian ones) holds for law files too.
+    #[test]
+    fn attention_a_c_follows_the_norm_variance() {
+        let ternary = Iid::new(
+            "t",
+            Family::Ternary {
+                zero_probability: 0.5,
+            },
+        )
+        .unwrap();
+        assert!((ternary.norm_variance().unwrap() - 1.0).abs() < 1e-12);
+        let beta: f64 = 1.0;
+        let coefficient = |n: f64| {
+            let t = crate::attention::attention_thresholds(&ternary, beta, Some(n)).unwrap();
+            (t.a_c - beta) * n.powf(0.25)
+        };
+        let expected = -(2.0 * beta).sqrt() * beta;
+        let (c1, c2) = (coefficient(1e8), coefficient(1e12));
+        assert!((c2 - expected).abs() < 2e-3, "{c1} {c2}");
+        assert!(
+            (c2 - expected).abs() < (c1 - expected).abs(),
+            "converging: {c1} {c2}"
+        );
+    }
+
     #[test]
     fn laplace_is_refused_with_the_reason() {
         let err = Iid::new("lap", Family::Laplace).unwrap_err().to_string();
