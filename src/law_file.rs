@@ -73,6 +73,13 @@ fn parse(text: &str, path: &Path) -> Result<Loaded> {
             .file_stem()
             .map_or_else(|| "law".to_string(), |s| s.to_string_lossy().into_owned()),
     };
+    if name.trim().is_empty() || name.contains([',', '"', '\n', '\r']) {
+        anyhow::bail!(
+            "{}: name {name:?} is unusable as a label in CSV outputs: give a non-empty name \
+             without commas, quotes or line breaks",
+            path.display()
+        );
+    }
     let ensemble =
         Iid::new(&name, file.law).with_context(|| format!("law file {}", path.display()))?;
     Ok(Loaded {
@@ -135,7 +142,20 @@ mod tests {
                 "unknown field `nmae`",
             ),
             ("family = \"gaussian\"", "under a [law] table"),
+            ("[law]\nfamily = \"gaussian\"\nsd = 2", "unknown field `sd`"),
+            (
+                "[law]\nfamily = \"uniform\"\nlow = 0",
+                "unknown field `low`",
+            ),
             ("name = \"x\"", "missing field `law`"),
+            (
+                "name = \"a,b\"\n[law]\nfamily = \"gaussian\"",
+                "without commas",
+            ),
+            (
+                "name = \"\"\n[law]\nfamily = \"gaussian\"",
+                "non-empty name",
+            ),
         ];
         for (text, expected) in cases {
             let err = format!("{:#}", parse_str(text).unwrap_err());

@@ -94,7 +94,7 @@ fn law_files(points: usize) -> Result<()> {
     }
     .values()?;
     let pairs = [
-        ("gaussian", Family::Gaussian),
+        ("gaussian", Family::Gaussian {}),
         (
             "binary",
             Family::Discrete {

@@ -127,16 +127,16 @@ pub fn multistep<E: Ensemble + ?Sized>(
 ) -> Result<Trajectory, TheoryError> {
     check_lambda(lambda)?;
     check_rho(rho)?;
-    if let Some(law) = ensemble
+    if ensemble
         .entry_law()
-        .filter(|l| !l.tilted_mean_along_state())
+        .is_some_and(|l| !l.tilted_mean_along_state())
     {
         return Err(TheoryError::InvalidLaw(format!(
             "the multi-step recursion assumes that the tilted mean of the patterns points \
-             along the state, which holds for gaussian and +-1 entries only; for {:?} entries \
+             along the state, which holds for gaussian and +-1 entries only; for '{}' entries \
              a paramagnetic step changes the state's empirical law. Use the one-step basin \
              (damcap basin) or simulate the dynamics (damcap validate)",
-            law.family()
+            ensemble.name()
         )));
     }
     let rem = Rem::new(ensemble, alpha)?;
@@ -206,6 +206,36 @@ mod tests {
     use super::*;
     use crate::ensemble::{Binary, Gaussian, Spherical};
     use crate::thresholds::alpha_1;
+
+    /// Law files: the recursion runs for +-1 entries (and agrees with the
+    /// one-step basin) and is refused, with the reason, for ternary ones.
+    #[test]
+    fn multistep_needs_a_tilted_mean_along_the_state() {
+        use crate::ensemble::Iid;
+        use crate::law::Family;
+        let pm = Family::Discrete {
+            values: vec![-1.0, 1.0],
+            probabilities: vec![0.5, 0.5],
+        };
+        let pm = Iid::new("pm", pm).unwrap();
+        let one_step = rho_min(&pm, 0.2, 0.8).unwrap().rho_min.unwrap();
+        let several = rho_min_multistep(&pm, 0.2, 0.8, 200).unwrap().unwrap();
+        assert!((one_step - several).abs() < 1e-9, "{one_step} {several}");
+        let ternary = Iid::new(
+            "tern",
+            Family::Ternary {
+                zero_probability: 0.5,
+            },
+        )
+        .unwrap();
+        let err = multistep(&ternary, 0.2, 0.8, 0.9, 10)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("'tern'") && err.contains("tilted mean"),
+            "{err}"
+        );
+    }
 
     fn ensembles() -> [&'static dyn Ensemble; 3] {
         [&Gaussian, &Spherical, &Binary]

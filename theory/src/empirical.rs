@@ -59,7 +59,7 @@ use crate::TheoryError;
 
 /// Grid step in `ln t` before Brent refines the best cell.
 const LOG_T_STEP: f64 = 0.125;
-/// Route A scans `t` from `lambda e^-LOG_T_SPAN` up to `lambda`.
+/// Route A scans `ln t` at least this far below its upper end.
 const LOG_T_SPAN: f64 = 9.0;
 /// Route B scans `ln t` over this range (plus the exact `t -> inf` limit
 /// for discrete laws).
@@ -133,11 +133,17 @@ pub fn failure_rate(law: &EntryLaw, lambda: f64, alpha: f64) -> Result<FailureRa
     })
 }
 
-/// Route A: the supremum over `0 < t <= lambda` and `theta >= 0`.
+/// Route A: the supremum over `0 < t <= lambda` and `theta >= 0`. `Psi`
+/// does not depend on `lambda`, which only caps `t`, so the scan covers
+/// route B's range below the cap, and at least `LOG_T_SPAN` below it.
+/// Beyond `t = e^9` the scan stops: for `lambda > e^9` the load can only
+/// come out lower, so the bound stays a lower bound (and for discrete
+/// laws the `t -> inf` limits are reached there to rounding).
 fn route_a(law: &EntryLaw, lambda: f64, objective: Objective) -> Result<f64, TheoryError> {
     let best_theta = |t: f64| best_over_theta(law, t, W_MAX, objective);
-    let hi = lambda.ln();
-    maximise_over_log_t(&best_theta, hi - LOG_T_SPAN, hi)
+    let (b_lo, b_hi) = ROUTE_B_LOG_T;
+    let hi = lambda.ln().min(b_hi);
+    maximise_over_log_t(&best_theta, (hi - LOG_T_SPAN).min(b_lo), hi)
 }
 
 /// Route B: the supremum over `t >= 0` and `0 <= theta <= 1`; independent

@@ -259,7 +259,8 @@ fn empirical_union_bound(
             }
         });
     Ok(UnionBound {
-        alpha_c_lower: alpha,
+        // Never a negative load (a rounding-level negative would print as -0).
+        alpha_c_lower: alpha.max(0.0),
         route,
     })
 }

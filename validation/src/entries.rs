@@ -96,8 +96,8 @@ mod tests {
     #[test]
     fn sample_moments_match_the_law() {
         let families = [
-            Family::Uniform,
-            Family::Laplace,
+            Family::Uniform {},
+            Family::Laplace {},
             Family::SparseBinary { density: 0.2 },
             Family::Ternary {
                 zero_probability: 0.5,

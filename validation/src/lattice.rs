@@ -107,7 +107,7 @@ mod tests {
         })
         .unwrap();
         assert!(Lattice::of(&irrational).is_none());
-        assert!(Lattice::of(&EntryLaw::new(Family::Uniform).unwrap()).is_none());
+        assert!(Lattice::of(&EntryLaw::new(Family::Uniform {}).unwrap()).is_none());
     }
 
     /// The convolution against brute-force enumeration of every pattern

@@ -167,7 +167,7 @@ fn first_step_sampler_matches_dynamics_in_law() {
             Start::Pattern,
             0.3,
         ),
-        (law(Family::Uniform), Start::Overlap(0.8), 0.3),
+        (law(Family::Uniform {}), Start::Overlap(0.8), 0.3),
     ];
     let trials = 2000;
     let first_only = DynamicsParams {

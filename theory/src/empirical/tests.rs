@@ -257,7 +257,7 @@ fn kl_duality_matches_brute_force_on_the_simplex() {
 #[test]
 fn bound_solves_rate_equals_load() {
     let e = three_atom_law();
-    let uniform = Iid::new("uniform", Family::Uniform).unwrap();
+    let uniform = Iid::new("uniform", Family::Uniform {}).unwrap();
     for (ensemble, lambda) in [(&e, 0.6), (&e, 3.0), (&uniform, 1.0), (&uniform, 4.0)] {
         let bound = alpha_c_lower(ensemble, lambda).unwrap();
         let rate = rate_of(ensemble, lambda, bound.alpha_c_lower).unwrap();
@@ -281,7 +281,7 @@ fn bound_solves_rate_equals_load() {
 /// (it is `O(1 / k^2)`).
 #[test]
 fn discretised_uniform_converges_to_quadrature() {
-    let continuous = Iid::new("uniform", Family::Uniform).unwrap();
+    let continuous = Iid::new("uniform", Family::Uniform {}).unwrap();
     let discretised = |k: usize| {
         let values = (0..k).map(|i| (i as f64 + 0.5) / k as f64 - 0.5).collect();
         Iid::new(
@@ -309,5 +309,36 @@ fn discretised_uniform_converges_to_quadrature() {
             previous = (err_1, err_c);
         }
         assert!(previous.1 < 1e-4, "lambda {lambda}: {previous:?}");
+    }
+}
+
+/// `alpha_c` never decreases with `lambda` (a larger `lambda` only widens
+/// the range of `t` in route A and raises `alpha_1`), up to `lambda = 1e7`,
+/// for laws whose `h_t` diverges as `t -> inf` (uniform, an asymmetric
+/// three-atom law) and one where it does not (ternary).
+#[test]
+fn bound_never_decreases_with_lambda() {
+    let laws = [
+        Family::Uniform {},
+        Family::Discrete {
+            values: vec![-1.0, 0.0, 3.0],
+            probabilities: vec![0.5, 0.25, 0.25],
+        },
+        Family::Ternary {
+            zero_probability: 0.5,
+        },
+    ];
+    for family in laws {
+        let e = Iid::new("law", family.clone()).unwrap();
+        let mut previous = 0.0;
+        for lambda in [0.01, 0.3, 3.0, 1e2, 1e4, 1e5, 1e7] {
+            let bound = alpha_c_lower(&e, lambda).unwrap().alpha_c_lower;
+            assert!(
+                bound >= previous - 1e-12,
+                "{family:?} at {lambda}: {bound} < {previous}"
+            );
+            previous = bound;
+        }
+        assert!(previous > 0.1, "{family:?}: {previous}");
     }
 }

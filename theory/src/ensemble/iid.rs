@@ -98,7 +98,7 @@ impl Ensemble for Iid {
                     .filter(|b| a * b.value == best)
                     .map(|b| b.probability)
                     .sum();
-                -tied.ln()
+                tied.recip().ln()
             })
             .value
     }
@@ -127,7 +127,7 @@ mod tests {
     use std::f64::consts::LN_2;
 
     fn gaussian_file() -> Iid {
-        Iid::new("gaussian-file", Family::Gaussian).unwrap()
+        Iid::new("gaussian-file", Family::Gaussian {}).unwrap()
     }
 
     fn binary_file() -> Iid {
@@ -226,7 +226,7 @@ mod tests {
     #[test]
     fn cgf_normalised_for_every_family() {
         let families = [
-            Family::Uniform,
+            Family::Uniform {},
             Family::SparseBinary { density: 0.2 },
             Family::Ternary {
                 zero_probability: 0.4,
@@ -304,7 +304,7 @@ mod tests {
 
     #[test]
     fn laplace_is_refused_with_the_reason() {
-        let err = Iid::new("lap", Family::Laplace).unwrap_err().to_string();
+        let err = Iid::new("lap", Family::Laplace {}).unwrap_err().to_string();
         assert!(
             err.contains("'lap'") && err.contains("exponential tails"),
             "{err}"

@@ -29,13 +29,15 @@ use crate::TheoryError;
 #[derive(Clone, Debug, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(tag = "family", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Family {
+    // The parameterless families are empty struct variants, not unit ones:
+    // serde refuses unknown keys only in struct variants.
     /// Standard normal entries.
-    Gaussian,
+    Gaussian {},
     /// Uniform on an interval.
-    Uniform,
+    Uniform {},
     /// Laplace (two-sided exponential). Parsed so that the theory can say
     /// why it has no exponential capacity; see [`EntryLaw::tail_problem`].
-    Laplace,
+    Laplace {},
     /// `1` with probability `density`, else `0` (sparse coding).
     SparseBinary {
         /// Fraction of active entries, in `(0, 1)`.
@@ -102,9 +104,9 @@ pub const UNIFORM_HALF_WIDTH: f64 = 1.732_050_807_568_877_2;
 /// Scale of the standardised Laplace law.
 pub const LAPLACE_SCALE: f64 = std::f64::consts::FRAC_1_SQRT_2;
 
-/// Quadrature pieces are this many of the narrowest standard deviations
-/// wide (8: measured 1e-15 accuracy on Gaussian moments with a tenth of
-/// the evaluations of unit-wide pieces).
+/// Quadrature pieces are this many base units (standard deviations) wide
+/// (8: measured 1e-15 accuracy on Gaussian moments with a tenth of the
+/// evaluations of unit-wide pieces).
 const PIECE_WIDTH: f64 = 8.0;
 
 /// A standardised law of one pattern entry.
@@ -192,26 +194,37 @@ impl EntryLaw {
 
     /// `E_a f(a)`, exact for discrete laws, by quadrature otherwise.
     pub fn expect<F: Fn(f64) -> f64>(&self, f: F) -> Integral {
-        match &self.shape {
-            Shape::Atoms(atoms) => {
-                Integral::exact(atoms.iter().map(|a| a.probability * f(a.value)).sum())
-            }
-            _ => integrate::integrate(|a| self.density(a) * f(a), &self.quadrature_pieces()),
+        if let Shape::Atoms(atoms) = &self.shape {
+            return Integral::exact(atoms.iter().map(|a| a.probability * f(a.value)).sum());
         }
+        self.parts().iter().fold(Integral::exact(0.0), |sum, part| {
+            let piece = integrate::integrate(
+                |z| (part.ln_base)(z).exp() * f(part.shift + part.scale * z),
+                &part.breaks,
+            );
+            Integral {
+                value: sum.value + part.weight * piece.value,
+                error: sum.error + part.weight * piece.error,
+            }
+        })
     }
 
     /// `ln E_a exp(g(a))`, computed without overflow (the exponent is
     /// shifted by its largest value before summing or integrating).
     pub fn ln_expect_exp<G: Fn(f64) -> f64>(&self, g: G) -> f64 {
-        match &self.shape {
-            Shape::Atoms(atoms) => {
-                log_sum_exp(atoms.iter().map(|a| (a.probability.ln() + g(a.value), 0.0))).0
-            }
-            _ => {
-                let log_integrand = |a: f64| self.density(a).ln() + g(a);
-                integrate::ln_integral_of_exp(&log_integrand, &self.quadrature_pieces())
-            }
+        if let Shape::Atoms(atoms) = &self.shape {
+            return log_sum_exp(atoms.iter().map(|a| (a.probability.ln() + g(a.value), 0.0))).0;
         }
+        let logs: Vec<(f64, f64)> = self
+            .parts()
+            .iter()
+            .map(|part| {
+                let log_integrand = |z: f64| (part.ln_base)(z) + g(part.shift + part.scale * z);
+                let ln_integral = integrate::ln_integral_of_exp(&log_integrand, &part.breaks);
+                (part.weight.ln() + ln_integral, 0.0)
+            })
+            .collect();
+        log_sum_exp(logs.into_iter()).0
     }
 
     /// Whether the tilted mean of patterns, `kappa'(L x_i)` entry by entry,
@@ -271,48 +284,50 @@ impl EntryLaw {
         }
     }
 
-    /// Density of a continuous law (not used for discrete ones).
-    fn density(&self, a: f64) -> f64 {
+    /// A continuous law as a weighted sum of parts `a = shift + scale z`,
+    /// `z` of a fixed base density on fixed pieces: each mixture component
+    /// on its own scale (however narrow), so that no break point depends on
+    /// another component. Gaussian parts reach 38 standard deviations
+    /// (`e^-722` of the peak), Laplace 40 units (`e^-56`).
+    fn parts(&self) -> Vec<Part> {
         match &self.shape {
             Shape::Mixture(components) => components
                 .iter()
-                .map(|c| {
-                    let z = (a - c.mean) / c.sd;
-                    c.weight * (-0.5 * z * z).exp() / (c.sd * (2.0 * std::f64::consts::PI).sqrt())
+                .map(|c| Part {
+                    weight: c.weight,
+                    shift: c.mean,
+                    scale: c.sd,
+                    ln_base: |z| -0.5 * z * z - 0.5 * (2.0 * std::f64::consts::PI).ln(),
+                    breaks: integrate::pieces(-38.0, 38.0, PIECE_WIDTH),
                 })
-                .sum(),
-            Shape::Uniform => 0.5 / UNIFORM_HALF_WIDTH,
-            Shape::Laplace => (-a.abs() / LAPLACE_SCALE).exp() / (2.0 * LAPLACE_SCALE),
-            Shape::Atoms(_) => f64::NAN,
-        }
-    }
-
-    /// Break points of the quadrature: pieces a few times the narrowest
-    /// scale of the density wide, over a range outside which a Gaussian
-    /// component is below `e^-700` of its peak (Laplace: `e^-56`).
-    fn quadrature_pieces(&self) -> Vec<f64> {
-        match &self.shape {
-            Shape::Uniform => vec![-UNIFORM_HALF_WIDTH, 0.0, UNIFORM_HALF_WIDTH],
-            Shape::Laplace => integrate::pieces(-40.0, 40.0, PIECE_WIDTH),
-            Shape::Mixture(components) => {
-                let reach = |c: &Component, side: f64| c.mean + side * 38.0 * c.sd;
-                let lo = components
-                    .iter()
-                    .map(|c| reach(c, -1.0))
-                    .fold(f64::INFINITY, f64::min);
-                let hi = components
-                    .iter()
-                    .map(|c| reach(c, 1.0))
-                    .fold(f64::NEG_INFINITY, f64::max);
-                let width = components
-                    .iter()
-                    .map(|c| c.sd)
-                    .fold(f64::INFINITY, f64::min);
-                integrate::pieces(lo, hi, PIECE_WIDTH * width)
-            }
+                .collect(),
+            Shape::Uniform => vec![Part {
+                weight: 1.0,
+                shift: 0.0,
+                scale: 1.0,
+                ln_base: |_| -(2.0 * UNIFORM_HALF_WIDTH).ln(),
+                breaks: vec![-UNIFORM_HALF_WIDTH, 0.0, UNIFORM_HALF_WIDTH],
+            }],
+            Shape::Laplace => vec![Part {
+                weight: 1.0,
+                shift: 0.0,
+                scale: 1.0,
+                ln_base: |z| -z.abs() / LAPLACE_SCALE - (2.0 * LAPLACE_SCALE).ln(),
+                breaks: integrate::pieces(-40.0, 40.0, PIECE_WIDTH),
+            }],
             Shape::Atoms(_) => Vec::new(),
         }
     }
+}
+
+/// One part of a continuous law: `a = shift + scale z` with probability
+/// `weight`, `z` of density `exp(ln_base)` on the pieces `breaks`.
+struct Part {
+    weight: f64,
+    shift: f64,
+    scale: f64,
+    ln_base: fn(f64) -> f64,
+    breaks: Vec<f64>,
 }
 
 /// `(ln sum_k e^{x_k}, sum_k y_k e^{x_k} / sum_k e^{x_k})` for pairs

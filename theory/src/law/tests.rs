@@ -3,9 +3,9 @@ use super::*;
 /// One law of every family, with parameters away from special cases.
 fn families() -> Vec<Family> {
     vec![
-        Family::Gaussian,
-        Family::Uniform,
-        Family::Laplace,
+        Family::Gaussian {},
+        Family::Uniform {},
+        Family::Laplace {},
         Family::SparseBinary { density: 0.1 },
         Family::Ternary {
             zero_probability: 0.5,
@@ -14,6 +14,13 @@ fn families() -> Vec<Family> {
             weights: vec![0.3, 0.7],
             means: vec![-2.0, 1.0],
             sds: vec![0.5, 1.5],
+        },
+        // Components 10^5 apart in scale, the narrow one off-centre: each is
+        // integrated on its own scale, so neither is missed.
+        Family::GaussianMixture {
+            weights: vec![0.5, 0.5],
+            means: vec![0.3, 0.0],
+            sds: vec![0.001, 100.0],
         },
         Family::Discrete {
             values: vec![-1.0, 0.5, 3.0, 0.5],
@@ -49,7 +56,7 @@ fn standardised_to_mean_0_variance_1() {
 fn ln_mgf_matches_expectation() {
     for family in families() {
         let law = EntryLaw::new(family.clone()).unwrap();
-        let laplace = family == Family::Laplace;
+        let laplace = family == Family::Laplace {};
         for s in [-1.1f64, -0.3, 0.004, 0.3, 1.0, 1.3] {
             if laplace && s.abs() > 0.5 {
                 continue;
@@ -74,7 +81,7 @@ fn ln_mgf_matches_expectation() {
 #[test]
 fn ln_expect_exp_is_shifted() {
     for family in [
-        Family::Uniform,
+        Family::Uniform {},
         Family::Ternary {
             zero_probability: 0.2,
         },
@@ -90,7 +97,7 @@ fn ln_expect_exp_is_shifted() {
 /// `c = sqrt 3`, near 0 (series) and far (asymptotic form).
 #[test]
 fn uniform_ln_mgf_closed_form() {
-    let law = EntryLaw::new(Family::Uniform).unwrap();
+    let law = EntryLaw::new(Family::Uniform {}).unwrap();
     let c = 3f64.sqrt();
     for s in [1e-3, 0.02, 2.0, 30.0] {
         let x: f64 = c * s;
@@ -145,7 +152,7 @@ fn laws_that_cannot_be_standardised_are_refused() {
                 values: vec![1.0],
                 probabilities: vec![0.5, 0.5],
             },
-            "2 entries for 1 values",
+            "2 entries for 1 values: give one per value",
         ),
         (
             Family::GaussianMixture {
@@ -155,11 +162,55 @@ fn laws_that_cannot_be_standardised_are_refused() {
             },
             "discrete",
         ),
+        (
+            Family::GaussianMixture {
+                weights: vec![],
+                means: vec![],
+                sds: vec![],
+            },
+            "no components",
+        ),
+        // Huge values: no overflow, a proper +-1 law.
+        (
+            Family::Discrete {
+                values: vec![1e300, -1e300],
+                probabilities: vec![0.5, 0.5],
+            },
+            "",
+        ),
+        // Neighbouring doubles: exactly +-1 after standardisation.
+        (
+            Family::Discrete {
+                values: vec![1.0, 1.0 + 2.0 * f64::EPSILON],
+                probabilities: vec![0.5, 0.5],
+            },
+            "",
+        ),
+        // A mean that is not a double: rounding spoils the standardisation.
+        (
+            Family::Discrete {
+                values: vec![1.0, 1.0 + f64::EPSILON, 1.0 + 2.0 * f64::EPSILON],
+                probabilities: vec![0.3, 0.3, 0.4],
+            },
+            "too close together",
+        ),
+        (Family::SparseBinary { density: 1e-300 }, "too sparse"),
+        (
+            Family::GaussianMixture {
+                weights: vec![0.5, 0.5],
+                means: vec![-1e200, 1e200],
+                sds: vec![1.0, 1.0],
+            },
+            "",
+        ),
     ];
     for (family, expected) in cases {
         match EntryLaw::new(family.clone()) {
             Err(TheoryError::InvalidLaw(msg)) => assert!(msg.contains(expected), "{msg}"),
-            Ok(law) if expected.is_empty() => assert_eq!(law.atoms().unwrap().len(), 2),
+            Ok(law) if expected.is_empty() => {
+                let second = law.expect(|a| a * a).value;
+                assert!((second - 1.0).abs() < 1e-12, "{family:?}: {second}");
+            }
             other => panic!("{family:?}: {other:?}"),
         }
     }
@@ -181,10 +232,10 @@ fn atoms_are_merged_and_sorted() {
 
 #[test]
 fn laplace_tails_are_named() {
-    let law = EntryLaw::new(Family::Laplace).unwrap();
+    let law = EntryLaw::new(Family::Laplace {}).unwrap();
     assert!(law.ln_mgf(2.0).0.is_infinite());
     assert!(law.tail_problem().unwrap().contains("exponential tails"));
-    assert!(EntryLaw::new(Family::Uniform)
+    assert!(EntryLaw::new(Family::Uniform {})
         .unwrap()
         .tail_problem()
         .is_none());
