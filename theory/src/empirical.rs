@@ -226,19 +226,13 @@ fn route_b_at_infinity(law: &EntryLaw, objective: Objective) -> Result<f64, Theo
     let Some(atoms) = law.atoms() else {
         return Ok(f64::NEG_INFINITY);
     };
-    let (lo, hi) = law.support();
     let mut limits = Vec::with_capacity(atoms.len());
     for atom in atoms {
         let a = atom.value;
-        let best = (a * lo).max(a * hi);
-        if best > a * a {
+        if law.best_product(a) > a * a {
             return Ok(f64::NEG_INFINITY);
         }
-        let tied: f64 = atoms
-            .iter()
-            .filter(|b| a * b.value == best)
-            .map(|b| b.probability)
-            .sum();
+        let tied = law.best_product_probability(a).unwrap_or(1.0);
         limits.push((atom.probability, tied.ln()));
     }
     let at = |theta: f64| {

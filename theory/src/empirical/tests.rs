@@ -72,23 +72,14 @@ impl Ensemble for Conditional<'_> {
     }
 
     fn overlap_max(&self) -> f64 {
-        let (lo, hi) = self.law.support();
-        self.atoms().map(|(a, n)| n * (a * lo).max(a * hi)).sum()
+        self.atoms()
+            .map(|(a, n)| n * self.law.best_product(a))
+            .sum()
     }
 
     fn alpha_max(&self) -> f64 {
-        let (lo, hi) = self.law.support();
-        let atoms = self.law.atoms().unwrap();
         self.atoms()
-            .map(|(a, n)| {
-                let best = (a * lo).max(a * hi);
-                let tied: f64 = atoms
-                    .iter()
-                    .filter(|b| a * b.value == best)
-                    .map(|b| b.probability)
-                    .sum();
-                -n * tied.ln()
-            })
+            .map(|(a, n)| -n * self.law.best_product_probability(a).unwrap().ln())
             .sum()
     }
 

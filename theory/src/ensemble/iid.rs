@@ -79,25 +79,19 @@ impl Ensemble for Iid {
         if !(lo.is_finite() && hi.is_finite()) {
             return f64::INFINITY;
         }
-        self.law.expect(|a| (a * lo).max(a * hi)).value
+        self.law.expect(|a| self.law.best_product(a)).value
     }
 
     /// For atoms, `-E_a ln P_b(a b = max)`: the entropy cost of a pattern
     /// aligned with `xi^1` on every entry. Infinite for continuous laws,
     /// where perfect alignment has probability 0.
     fn alpha_max(&self) -> f64 {
-        let Some(atoms) = self.law.atoms() else {
+        if self.law.atoms().is_none() {
             return f64::INFINITY;
-        };
-        let (lo, hi) = self.law.support();
+        }
         self.law
             .expect(|a| {
-                let best = (a * lo).max(a * hi);
-                let tied: f64 = atoms
-                    .iter()
-                    .filter(|b| a * b.value == best)
-                    .map(|b| b.probability)
-                    .sum();
+                let tied = self.law.best_product_probability(a).unwrap_or(1.0);
                 tied.recip().ln()
             })
             .value

@@ -257,6 +257,27 @@ impl EntryLaw {
         }
     }
 
+    /// `max_b a b` over the support: the largest product an entry `a`
+    /// can make with another entry (the best-aligned partner).
+    pub fn best_product(&self, a: f64) -> f64 {
+        let (lo, hi) = self.support();
+        (a * lo).max(a * hi)
+    }
+
+    /// For discrete laws, `P_b(a b = max_b' a b')`: the probability of
+    /// drawing a best-aligned partner of `a`. `None` for continuous laws.
+    pub fn best_product_probability(&self, a: f64) -> Option<f64> {
+        let best = self.best_product(a);
+        let atoms = self.atoms()?;
+        Some(
+            atoms
+                .iter()
+                .filter(|b| a * b.value == best)
+                .map(|b| b.probability)
+                .sum(),
+        )
+    }
+
     /// Smallest and largest value of the support (infinite if unbounded).
     pub fn support(&self) -> (f64, f64) {
         match &self.shape {
