@@ -11,12 +11,17 @@ fn damcap(args: &[&str]) -> Output {
         .expect("damcap runs")
 }
 
-fn json(out: &Output) -> serde_json::Value {
+/// A success: zero exit (stderr shown otherwise).
+fn assert_success(out: &Output) {
     assert!(
         out.status.success(),
         "stderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert_success(out);
     serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
 }
 
@@ -194,11 +199,7 @@ fn phase_diagram_config_writes_svg_and_csv() {
         "phase-diagram",
         write_config(dir.path(), &body).to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let svg_text = std::fs::read_to_string(&svg).unwrap();
     assert!(svg_text.contains("all patterns retrieved") && svg_text.contains("λ"));
     assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 41);
@@ -573,11 +574,7 @@ fn law_comparison_config_overlays_laws() {
         "phase-diagram",
         write_config(dir.path(), &body).to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let svg_text = std::fs::read_to_string(&svg).unwrap();
     for label in ["sparse-binary-0.1", "ternary", "α₁(λ)", "α_c(λ)"] {
         assert!(svg_text.contains(label), "{label}");
@@ -610,11 +607,7 @@ fn figures_validate_runs_several_simulation_configs() {
         "--configs",
         configs.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     for name in ["a", "b"] {
         let summary = std::fs::read_to_string(dir.path().join(format!("{name}.json"))).unwrap();
         let v: serde_json::Value = serde_json::from_str(&summary).unwrap();
