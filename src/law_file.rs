@@ -8,28 +8,13 @@
 //! zero_probability = 0.5     #    gaussian-mixture, discrete
 //! ```
 //!
-//! Unknown keys are errors. The law is standardised by the theory
-//! (`damcap_theory::law`), which also refuses laws it cannot use.
+//! The theory parses and standardises the text
+//! ([`damcap_theory::LawFile`]) and refuses laws it cannot use; this module
+//! reads the file and names it in errors.
 
 use anyhow::{Context, Result};
-use damcap_theory::ensemble::Iid;
-use damcap_theory::law::Family;
-use serde::Deserialize;
+use damcap_theory::{Iid, LawFile};
 use std::path::Path;
-
-use crate::config::locate_toml_error;
-
-/// The top level of a law file.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LawFile {
-    /// Label in outputs.
-    name: Option<String>,
-    /// Free text for readers of the file.
-    description: Option<String>,
-    /// The law itself.
-    law: Family,
-}
 
 /// Whether a `--ensemble` value names a law file rather than a built-in.
 pub fn is_law_path(value: &str) -> bool {
@@ -58,33 +43,27 @@ pub fn load(path: &Path) -> Result<Loaded> {
 /// Parses law-file text; `path` names the file in errors and gives the
 /// default name.
 fn parse(text: &str, path: &Path) -> Result<Loaded> {
-    let file: LawFile = toml::from_str(text).map_err(|e| {
-        let located = locate_toml_error(text, &e, "configs/ensembles/");
-        let hint = if e.message().contains("unknown field `family`") {
+    let file = LawFile::parse(text).map_err(|e| {
+        let hint = if e.to_string().contains("unknown field `family`") {
             "; the law's keys go under a [law] table"
         } else {
             ""
         };
-        anyhow::anyhow!("{}:{located}{hint}", path.display())
-    })?;
-    let name = match file.name {
-        Some(name) => name,
-        None => path
-            .file_stem()
-            .map_or_else(|| "law".to_string(), |s| s.to_string_lossy().into_owned()),
-    };
-    if name.trim().is_empty() || name.contains([',', '"', '\n', '\r']) {
-        anyhow::bail!(
-            "{}: name {name:?} is unusable as a label in CSV outputs: give a non-empty name \
-             without commas, quotes or line breaks",
+        anyhow::anyhow!(
+            "{}:{e} (see the documented examples in configs/ensembles/){hint}",
             path.display()
-        );
-    }
-    let ensemble =
-        Iid::new(&name, file.law).with_context(|| format!("law file {}", path.display()))?;
+        )
+    })?;
+    let default_name = path
+        .file_stem()
+        .map_or_else(|| "law".to_string(), |s| s.to_string_lossy().into_owned());
+    let description = file.description.clone();
+    let ensemble = file
+        .into_ensemble(&default_name)
+        .with_context(|| format!("law file {}", path.display()))?;
     Ok(Loaded {
         ensemble,
-        description: file.description,
+        description,
     })
 }
 

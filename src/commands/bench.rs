@@ -11,8 +11,8 @@ use damcap_validation::seeds::trial_rng;
 use std::hint::black_box;
 use std::time::Instant;
 
-use super::thresholds::scan_grid;
 use crate::config::LambdaGrid;
+use damcap_theory::phase::scan as scan_grid;
 
 /// Arguments of `damcap bench`.
 #[derive(clap::Args, Debug)]

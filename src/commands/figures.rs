@@ -9,10 +9,11 @@ use damcap_theory::Ensemble;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
-use super::thresholds::{csv_rows, scan_grid, Thresholds, CSV_COLUMNS};
+use super::thresholds::{csv_rows, CSV_COLUMNS};
 use crate::config::{self, Basins, Config, PhaseDiagram};
 use crate::output::{self, Csv};
 use crate::plot::{render_svg, Line, Panel, Region, PALETTE};
+use damcap_theory::phase::{scan as scan_grid, Thresholds};
 
 /// Arguments of `damcap figures`.
 #[derive(clap::Args, Debug)]

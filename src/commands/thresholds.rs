@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use damcap_theory::attention::{attention_thresholds, AttentionThresholds};
-use damcap_theory::thresholds::{alpha_1, alpha_c_lower, FailureRoute};
+use damcap_theory::phase::{self, Thresholds};
 use damcap_theory::Ensemble;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -78,42 +78,6 @@ pub struct ScanArgs {
     out: Option<PathBuf>,
 }
 
-/// Both thresholds at one inverse temperature.
-#[derive(Debug, Serialize, Clone)]
-pub struct Thresholds {
-    /// Ensemble name.
-    pub ensemble: String,
-    /// Inverse temperature.
-    pub lambda: f64,
-    /// Typical-pattern threshold.
-    pub alpha_1: f64,
-    /// Union-bound lower bound on the all-patterns threshold.
-    pub alpha_c_lower: f64,
-    /// Failure route that sets the bound.
-    pub alpha_c_route: FailureRoute,
-}
-
-/// Computes both thresholds.
-pub fn thresholds(ensemble: &dyn Ensemble, lambda: f64) -> Result<Thresholds> {
-    let a1 = alpha_1(ensemble, lambda)?;
-    let bound = alpha_c_lower(ensemble, lambda)?;
-    Ok(Thresholds {
-        ensemble: ensemble.name().to_string(),
-        lambda,
-        alpha_1: a1,
-        alpha_c_lower: bound.alpha_c_lower,
-        alpha_c_route: bound.route,
-    })
-}
-
-/// Thresholds on a grid of lambda, in parallel, in grid order.
-pub fn scan_grid(ensemble: &dyn Ensemble, lambdas: &[f64]) -> Result<Vec<Thresholds>> {
-    lambdas
-        .par_iter()
-        .map(|&l| thresholds(ensemble, l))
-        .collect()
-}
-
 /// The CSV header shared by `scan` and the phase-diagram CSV.
 pub const CSV_COLUMNS: [&str; 5] = [
     "ensemble",
@@ -187,7 +151,7 @@ pub fn run(args: &Args) -> Result<()> {
         let beta = required(args.beta, "--beta", "attention")?;
         return run_attention(ensemble.as_ref(), beta, args.n, args.json);
     }
-    let t = thresholds(
+    let t = phase::thresholds(
         ensemble.as_ref(),
         required(args.lambda, "--lambda", "standard")?,
     )?;
@@ -273,7 +237,7 @@ pub fn scan(args: &ScanArgs) -> Result<()> {
     let csv = match args.scaling {
         Scaling::Standard => {
             let mut csv = Csv::new(&CSV_COLUMNS);
-            csv_rows(&mut csv, &scan_grid(ensemble.as_ref(), &grid)?);
+            csv_rows(&mut csv, &phase::scan(ensemble.as_ref(), &grid)?);
             csv
         }
         Scaling::Attention => attention_csv(ensemble.as_ref(), &grid, args.n)?,

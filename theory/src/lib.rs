@@ -21,14 +21,19 @@ pub mod basins;
 pub mod empirical;
 pub mod ensemble;
 pub mod law;
-pub mod legendre;
-pub mod numeric;
+pub(crate) mod legendre;
+pub(crate) mod numeric;
+pub mod phase;
 pub mod rem;
 pub mod thresholds;
 
-pub use ensemble::Ensemble;
+pub use ensemble::{by_name, Ensemble, Iid, PatternLaw};
+pub use law::{from_toml, EntryLaw, Family, LawFile};
+pub use phase::{scan, thresholds, Thresholds};
+pub use thresholds::{alpha_1, alpha_c_lower, check_lambda, FailureRoute};
 
 /// Errors of the theory: invalid parameters or a failed solve.
+#[non_exhaustive]
 #[derive(Clone, Debug, PartialEq)]
 pub enum TheoryError {
     /// `lambda` must be finite and positive.
@@ -51,6 +56,16 @@ pub enum TheoryError {
     /// A law file describes no law, one that cannot be standardised, or
     /// one outside the theory (tails not lighter than exponential).
     InvalidLaw(String),
+    /// A law file is not valid TOML, has an unknown key or misses a
+    /// parameter.
+    LawSyntax {
+        /// 1-based line of the problem.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong, on one line.
+        message: String,
+    },
     /// A root or extremum could not be found.
     Solver(String),
 }
@@ -91,6 +106,11 @@ impl std::fmt::Display for TheoryError {
                 ensemble::NAMES.join(", ")
             ),
             TheoryError::InvalidLaw(msg) => write!(f, "unusable pattern law: {msg}"),
+            TheoryError::LawSyntax {
+                line,
+                column,
+                message,
+            } => write!(f, "{line}:{column}: {message}"),
             TheoryError::Solver(msg) => write!(f, "numerical solver failed: {msg}"),
         }
     }

@@ -15,9 +15,11 @@
 //! double-exponential quadrature (the `quadrature` crate) for continuous
 //! ones, with an error estimate.
 
+mod file;
 mod integrate;
 mod standardise;
 
+pub use file::{from_toml, LawFile};
 pub use integrate::Integral;
 
 use std::sync::OnceLock;
