@@ -4,6 +4,7 @@
 
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
+use damcap_validation::StudySpec;
 use std::path::{Path, PathBuf};
 
 /// A figure or study configuration, selected by its `kind` key.
@@ -123,115 +124,7 @@ pub struct Validate {
     /// SVG overlay of simulation and theory.
     pub svg: PathBuf,
     /// The studies, run in order.
-    pub study: Vec<Study>,
-}
-
-/// What a study measures, which fixes what its grid scans.
-#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Observable {
-    /// Typical pattern, started at xi^1; the grid scans alpha.
-    #[serde(rename = "alpha_1")]
-    Alpha1,
-    /// Every pattern retrieved; the grid scans alpha.
-    AlphaC,
-    /// Start at overlap rho at fixed `alpha`; the grid scans rho.
-    RhoMin,
-    /// Start at xi^1 at fixed `alpha`; the grid scans lambda.
-    LambdaStar,
-    /// Attention scaling at fixed `beta`; the grid scans a = ln(P) / sqrt(N).
-    #[serde(rename = "a_1")]
-    A1,
-}
-
-/// How each trial is simulated.
-#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum Method {
-    /// The real dynamics on sampled patterns, run to a fixed point.
-    #[default]
-    Dynamics,
-    /// Exact sampling of the first step's overlaps, no patterns (O(P)).
-    FirstStep,
-}
-
-/// Finite-size form of the crossing's extrapolation in N.
-#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum FiniteSize {
-    /// crossing(N) = x_inf + b / N.
-    #[default]
-    InverseN,
-    /// crossing(N) = x_inf + b / sqrt(N).
-    InverseSqrtN,
-    /// crossing(N) = x_inf + b ln(N) / N (extreme values, frozen REM).
-    LogNOverN,
-    /// crossing(N) = x_inf + b ln(N) / sqrt(N) (attention-scaling dynamics).
-    LogNOverSqrtN,
-}
-
-/// A uniform grid of the scanned variable.
-#[derive(Debug, Deserialize, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct Grid {
-    /// First value.
-    pub min: f64,
-    /// Last value.
-    pub max: f64,
-    /// Number of values (>= 2).
-    pub points: usize,
-}
-
-/// One simulation study.
-#[derive(Debug, Deserialize, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct Study {
-    /// Identifier, unique within the config (used in the raw CSV).
-    pub name: String,
-    /// What is measured.
-    pub observable: Observable,
-    /// Inverse temperature (unused for `a1`, which takes `beta`).
-    #[serde(default)]
-    pub lambda: Option<f64>,
-    /// Fixed load for `rho_min` and `lambda_star`.
-    #[serde(default)]
-    pub alpha: Option<f64>,
-    /// Scaled inverse temperature for `a1`.
-    #[serde(default)]
-    pub beta: Option<f64>,
-    /// System sizes N.
-    pub sizes: Vec<usize>,
-    /// The scanned variable.
-    pub grid: Grid,
-    /// Trials per (N, grid value) point.
-    pub trials: u64,
-    /// Simulation method.
-    #[serde(default)]
-    pub method: Method,
-    /// Normalised final overlap above which a trial counts as retrieved.
-    #[serde(default = "default_criterion")]
-    pub criterion: f64,
-    /// Step cap of the dynamics.
-    #[serde(default = "default_max_steps")]
-    pub max_steps: usize,
-    /// Bootstrap replicates for the crossing's confidence interval.
-    #[serde(default = "default_bootstrap")]
-    pub bootstrap: usize,
-    /// Extrapolation form in N.
-    #[serde(default)]
-    pub finite_size: FiniteSize,
-}
-
-fn default_criterion() -> f64 {
-    0.9
-}
-
-fn default_max_steps() -> usize {
-    100
-}
-
-fn default_bootstrap() -> usize {
-    400
+    pub study: Vec<StudySpec>,
 }
 
 /// Reads and parses a configuration file, with errors that name the file,

@@ -112,7 +112,7 @@ pub fn run_dynamics(
     params: &DynamicsParams,
 ) -> Result<Outcome, ValidationError> {
     check_state(patterns, x0)?;
-    check_lambda(lambda)?;
+    damcap_theory::check_lambda(lambda)?;
     params.validate()?;
     let scale = (patterns.n() as f64).sqrt();
     let mut x = x0.to_vec();
@@ -143,16 +143,6 @@ pub fn run_dynamics(
     })
 }
 
-/// Inverse temperature must be positive and finite.
-pub(crate) fn check_lambda(lambda: f64) -> Result<(), ValidationError> {
-    if lambda > 0.0 && lambda.is_finite() {
-        Ok(())
-    } else {
-        Err(ValidationError::InvalidParameter(format!(
-            "lambda must be positive and finite, got {lambda}"
-        )))
-    }
-}
 
 /// The state must have dimension `N` and finite entries.
 fn check_state(patterns: &Patterns, x: &[f64]) -> Result<(), ValidationError> {

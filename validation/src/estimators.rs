@@ -322,10 +322,14 @@ pub fn estimate_crossing(
     })
 }
 
-/// Finite-size form `value(N) = a_inf + corrections` used to extrapolate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Finite-size form `value(N) = a_inf + corrections` used to extrapolate
+/// (docs/theory.md §9 says which form fits which study). Written in
+/// configs as `finite_size = "inverse-n"` and so on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum FiniteSizeForm {
     /// `a_inf + b / N`.
+    #[default]
     InverseN,
     /// `a_inf + b / sqrt(N)`.
     InverseSqrtN,
@@ -346,6 +350,17 @@ impl FiniteSizeForm {
             Self::LogNOverN => vec![1.0, n.ln() / n],
             Self::LogNOverSqrtN => vec![1.0, n.ln() / n.sqrt()],
             Self::InverseNAndLogNOverN => vec![1.0, 1.0 / n, n.ln() / n],
+        }
+    }
+
+    /// The form as a formula, for outputs.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::InverseN => "x_inf + b / N",
+            Self::InverseSqrtN => "x_inf + b / sqrt(N)",
+            Self::LogNOverN => "x_inf + b ln(N) / N",
+            Self::LogNOverSqrtN => "x_inf + b ln(N) / sqrt(N)",
+            Self::InverseNAndLogNOverN => "x_inf + b / N + c ln(N) / N",
         }
     }
 

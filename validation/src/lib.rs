@@ -10,7 +10,14 @@
 //!
 //! [`run_trials`] and [`run_first_step_trials`] run many independent trials
 //! of one [`Setup`] in parallel.
+//!
+//! Long runs of whole configs: a [`StudySpec`] (deserialised from a config)
+//! is resolved into a [`Plan`]; [`runner::run`] runs the missing points,
+//! keeping them in a [`Checkpoint`] (the raw per-trial CSV) and reporting
+//! to a [`Progress`]; [`report::summarise`] turns the finished points into
+//! a [`Summary`] with the verdict against the theory.
 
+pub mod checkpoint;
 pub mod dynamics;
 pub mod entries;
 pub mod estimators;
@@ -18,10 +25,19 @@ pub mod first_step;
 mod lattice;
 mod partition;
 pub mod patterns;
+pub mod report;
+pub mod runner;
 pub mod seeds;
+pub mod spec;
 pub mod study;
 
+pub use checkpoint::Checkpoint;
+pub use report::{Summary, StudyReport};
+pub use runner::{Progress, RunOutcome};
+pub use spec::{Plan, StudySpec};
+
 use damcap_theory::ensemble::PatternLaw;
+use damcap_theory::TheoryError;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -31,12 +47,34 @@ use crate::patterns::{initial_state, matrix_bytes, normalised_overlap, Patterns}
 use crate::seeds::{trial_rng, SeedKey};
 
 /// Why a simulation or an estimate could not be carried out.
+#[non_exhaustive]
 #[derive(Clone, Debug, PartialEq)]
 pub enum ValidationError {
     /// A parameter or data set outside its domain, with an explanation.
     InvalidParameter(String),
     /// The pattern matrices would need `bytes` bytes, more than `limit`.
-    TooLarge { bytes: u128, limit: u64 },
+    TooLarge {
+        /// Bytes needed.
+        bytes: u128,
+        /// Bytes allowed.
+        limit: u64,
+    },
+    /// The theory refused the parameters.
+    Theory(TheoryError),
+    /// A study of a config cannot run or be analysed.
+    InvalidStudy {
+        /// The study's name.
+        study: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// The raw CSV checkpoint cannot be read or written.
+    Checkpoint {
+        /// Its path.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl std::fmt::Display for ValidationError {
@@ -47,11 +85,20 @@ impl std::fmt::Display for ValidationError {
                 f,
                 "pattern storage of {bytes} bytes exceeds the memory limit of {limit} bytes"
             ),
+            Self::Theory(e) => e.fmt(f),
+            Self::InvalidStudy { study, message } => write!(f, "study '{study}': {message}"),
+            Self::Checkpoint { path, message } => write!(f, "{}: {message}", path.display()),
         }
     }
 }
 
 impl std::error::Error for ValidationError {}
+
+impl From<TheoryError> for ValidationError {
+    fn from(e: TheoryError) -> Self {
+        ValidationError::Theory(e)
+    }
+}
 
 /// Where the dynamics starts.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -103,7 +150,7 @@ impl Setup {
         if !(self.alpha >= 0.0 && self.alpha.is_finite()) {
             return invalid(format!("alpha must be finite and >= 0, got {}", self.alpha));
         }
-        dynamics::check_lambda(self.lambda)?;
+        damcap_theory::check_lambda(self.lambda)?;
         let rho = self.start.overlap();
         if !(-1.0..=1.0).contains(&rho) {
             return invalid(format!(

@@ -72,10 +72,13 @@ impl StudyKind {
     }
 }
 
-/// How trials are simulated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How trials are simulated (`method = "dynamics"` or `"first-step"` in
+/// configs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Method {
     /// Sampled patterns and the real dynamics.
+    #[default]
     Dynamics,
     /// Exact first-step sampling without patterns.
     FirstStep,

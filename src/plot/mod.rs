@@ -11,6 +11,8 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::ops::Range;
 
+pub mod validation;
+
 /// Colours cycled through for curves (colour-blind friendly, Okabe-Ito).
 pub const PALETTE: [RGBColor; 7] = [
     RGBColor(0, 114, 178),

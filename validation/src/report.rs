@@ -1,0 +1,364 @@
+//! The verdict of a validate run: each study's crossings, their
+//! extrapolation to `N -> infinity`, and its agreement with the theory,
+//! with the checks that the result does not hinge on the retrieval
+//! criterion or on the finite-size form (docs/theory.md §7, §9).
+
+use serde::Serialize;
+
+use crate::checkpoint::Done;
+use crate::estimators::{FiniteSizeForm, SuccessCount};
+use crate::spec::{name_hash, Observable, Plan};
+use crate::study::{analyse, Analysis, Method, SizeCounts, SizeCrossing, TrialRecord};
+use crate::ValidationError;
+
+/// Alternative retrieval criteria whose crossings are reported beside the
+/// configured one, to show the result does not hinge on it.
+pub const OTHER_CRITERIA: [f64; 2] = [0.8, 0.95];
+
+/// The finite-size forms of the form check.
+pub const FORMS: [FiniteSizeForm; 4] = [
+    FiniteSizeForm::InverseN,
+    FiniteSizeForm::InverseSqrtN,
+    FiniteSizeForm::LogNOverN,
+    FiniteSizeForm::LogNOverSqrtN,
+];
+
+/// A typical threshold agrees when the extrapolation lies within the larger
+/// of half its interval and this absolute tolerance.
+pub const AGREEMENT_FLOOR: f64 = 0.02;
+
+/// Summary of a whole config.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    /// The config's title.
+    pub title: String,
+    /// Its master seed.
+    pub seed: u64,
+    /// One report per study, in config order.
+    pub studies: Vec<StudyReport>,
+}
+
+/// Crossing extrapolated under another retrieval criterion.
+#[derive(Clone, Debug, Serialize)]
+pub struct CriterionCheck {
+    /// Overlap threshold of the criterion.
+    pub criterion: f64,
+    /// Extrapolated crossing.
+    pub extrapolated: f64,
+    /// Lower end of its 95% interval.
+    pub ci_low: f64,
+    /// Upper end.
+    pub ci_high: f64,
+}
+
+/// One point's success count.
+#[derive(Clone, Debug, Serialize)]
+pub struct PointCount {
+    /// System size.
+    pub n: usize,
+    /// Grid value.
+    pub x: f64,
+    /// Retrieved trials.
+    pub successes: u64,
+    /// All trials.
+    pub trials: u64,
+}
+
+/// The extrapolation under another finite-size form.
+#[derive(Clone, Debug, Serialize)]
+pub struct FormCheck {
+    /// The form, as a formula.
+    pub form: &'static str,
+    /// Extrapolated crossing.
+    pub extrapolated: f64,
+    /// Lower end of its 95% interval.
+    pub ci_low: f64,
+    /// Upper end.
+    pub ci_high: f64,
+    /// Goodness of fit (`None` for an exactly determined fit).
+    pub chi2_per_dof: Option<f64>,
+}
+
+/// One study's result against the theory.
+#[derive(Clone, Debug, Serialize)]
+pub struct StudyReport {
+    /// Study name.
+    pub name: String,
+    /// Ensemble name.
+    pub ensemble: String,
+    /// What is measured (`alpha_1`, `alpha_c`, ...).
+    pub observable: &'static str,
+    /// The scanned variable (`alpha`, `rho`, `lambda`, `a`).
+    pub scanned: &'static str,
+    /// `dynamics` or `first-step`.
+    pub method: &'static str,
+    /// Inverse temperature, where fixed.
+    pub lambda: Option<f64>,
+    /// Load, where fixed.
+    pub alpha: Option<f64>,
+    /// Scaled inverse temperature, where fixed.
+    pub beta: Option<f64>,
+    /// Overlap threshold of the retrieval criterion.
+    pub criterion: f64,
+    /// The theory value.
+    pub theory: f64,
+    /// The crossing extrapolated to `N -> infinity`.
+    pub extrapolated: f64,
+    /// Lower end of its 95% interval.
+    pub ci_low: f64,
+    /// Upper end.
+    pub ci_high: f64,
+    /// `(extrapolated - theory) / sigma` of the extrapolation.
+    pub deviation_sigma: f64,
+    /// See [`agrees`].
+    pub agrees: bool,
+    /// Retrieval becomes more likely as the scanned variable grows.
+    pub increasing: bool,
+    /// The configured finite-size form, as a formula.
+    pub finite_size_form: &'static str,
+    /// The fitted finite-size coefficient.
+    pub slope: f64,
+    /// Residuals of the fit in units of sigma.
+    pub residuals_sigma: Vec<f64>,
+    /// Goodness of fit.
+    pub chi2_per_dof: Option<f64>,
+    /// The crossing at each size.
+    pub sizes: Vec<SizeCrossing>,
+    /// The analysis under other retrieval criteria.
+    pub criterion_check: Vec<CriterionCheck>,
+    /// The extrapolation in every finite-size form.
+    pub form_check: Vec<FormCheck>,
+    /// Every point's success count.
+    pub points: Vec<PointCount>,
+}
+
+/// Whether an extrapolated interval agrees with the theory. A typical
+/// threshold (or basin, lambda_*, a_1) agrees when `|extrapolated - theory|`
+/// is at most the larger of half the interval and [`AGREEMENT_FLOOR`]. The
+/// all-patterns `alpha_c` is a lower bound, so it agrees unless the
+/// simulation lies clearly below it (the upper end under the bound).
+pub fn agrees(observable: Observable, theory: f64, extrapolated: f64, ci: (f64, f64)) -> bool {
+    if observable == Observable::AlphaC {
+        ci.1 >= theory
+    } else {
+        (extrapolated - theory).abs() <= (0.5 * (ci.1 - ci.0)).max(AGREEMENT_FLOOR)
+    }
+}
+
+/// The report of one finished study.
+///
+/// # Errors
+/// [`ValidationError::InvalidStudy`] when a size has no crossing on the
+/// grid or the crossing cannot be located.
+pub fn report(
+    plan: &Plan,
+    done: &Done,
+    ensemble: &str,
+    seed: u64,
+) -> Result<StudyReport, ValidationError> {
+    let s = &plan.spec;
+    let main = counts(plan, done, |r| r.retrieved);
+    check_crossing(plan, &main)?;
+    let a = analysis(plan, &main, seed, s.finite_size)?;
+    let ex = &a.extrapolation;
+    let ci = (ex.a_inf_lower, ex.a_inf_upper);
+    Ok(StudyReport {
+        name: s.name.clone(),
+        ensemble: ensemble.to_string(),
+        observable: s.observable.name(),
+        scanned: s.observable.scanned(),
+        method: method_name(s.method),
+        lambda: s.lambda,
+        alpha: s.alpha,
+        beta: s.beta,
+        criterion: s.criterion,
+        theory: plan.theory,
+        extrapolated: ex.a_inf(),
+        ci_low: ci.0,
+        ci_high: ci.1,
+        deviation_sigma: (ex.a_inf() - plan.theory) / ex.std_errors[0],
+        agrees: agrees(s.observable, plan.theory, ex.a_inf(), ci),
+        increasing: plan.params.kind.retrieval_grows_with_x(),
+        finite_size_form: s.finite_size.label(),
+        slope: ex.coefficients[1],
+        residuals_sigma: ex.residuals.clone(),
+        chi2_per_dof: ex.chi2_per_dof(),
+        criterion_check: criterion_checks(plan, done, seed)?,
+        form_check: form_checks(plan, &main, seed)?,
+        points: point_counts(&main),
+        sizes: a.sizes,
+    })
+}
+
+/// Reports of every study of a finished run.
+///
+/// # Errors
+/// As [`report`].
+pub fn summarise(
+    title: &str,
+    seed: u64,
+    plans: &[Plan],
+    done: &Done,
+    ensemble: &str,
+) -> Result<Summary, ValidationError> {
+    Ok(Summary {
+        title: title.to_string(),
+        seed,
+        studies: plans
+            .iter()
+            .map(|p| report(p, done, ensemble, seed))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+fn method_name(m: Method) -> &'static str {
+    match m {
+        Method::Dynamics => "dynamics",
+        Method::FirstStep => "first-step",
+    }
+}
+
+/// Success counts per size under a retrieval rule.
+fn counts(plan: &Plan, done: &Done, retrieved: impl Fn(&TrialRecord) -> bool) -> Vec<SizeCounts> {
+    plan.spec
+        .sizes
+        .iter()
+        .map(|&n| SizeCounts {
+            n,
+            counts: (0..plan.grid.len())
+                .map(|k| {
+                    let (x, records) = &done[&(plan.spec.name.clone(), n, k)];
+                    let successes = records.iter().filter(|r| retrieved(r)).count() as u64;
+                    SuccessCount {
+                        alpha: *x,
+                        successes,
+                        trials: records.len() as u64,
+                    }
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// Every size must have grid values on both sides of probability 1/2,
+/// or there is no crossing to locate.
+fn check_crossing(plan: &Plan, sizes: &[SizeCounts]) -> Result<(), ValidationError> {
+    for size in sizes {
+        let above = size
+            .counts
+            .iter()
+            .filter(|c| 2 * c.successes >= c.trials)
+            .count();
+        if above == 0 || above == size.counts.len() {
+            let side = if above == 0 { "below" } else { "above" };
+            return Err(plan.spec.error(format!(
+                "at N = {}: the retrieval probability stays {side} 1/2 over the whole grid; \
+                 move the grid across the crossing",
+                size.n
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn analysis(
+    plan: &Plan,
+    sizes: &[SizeCounts],
+    seed: u64,
+    form: FiniteSizeForm,
+) -> Result<Analysis, ValidationError> {
+    analyse(
+        sizes,
+        plan.spec.bootstrap,
+        seed ^ name_hash(&plan.spec.name),
+        form,
+    )
+    .map_err(|e| {
+        plan.spec.error(format!(
+            "cannot locate the crossing ({e}); widen the grid around it"
+        ))
+    })
+}
+
+/// The analysis repeated with the other overlap thresholds. Criteria on
+/// the final overlap exist only where the dynamics ran to its end.
+fn criterion_checks(
+    plan: &Plan,
+    done: &Done,
+    seed: u64,
+) -> Result<Vec<CriterionCheck>, ValidationError> {
+    let s = &plan.spec;
+    if s.method != Method::Dynamics || s.observable == Observable::AlphaC {
+        return Ok(Vec::new());
+    }
+    OTHER_CRITERIA
+        .iter()
+        .map(|&c| {
+            let sizes = counts(plan, done, |r| r.final_overlap >= c && r.w1_last > 0.5);
+            let e = analysis(plan, &sizes, seed, s.finite_size)?.extrapolation;
+            Ok(CriterionCheck {
+                criterion: c,
+                extrapolated: e.a_inf(),
+                ci_low: e.a_inf_lower,
+                ci_high: e.a_inf_upper,
+            })
+        })
+        .collect()
+}
+
+/// The extrapolation repeated in every finite-size form.
+fn form_checks(
+    plan: &Plan,
+    sizes: &[SizeCounts],
+    seed: u64,
+) -> Result<Vec<FormCheck>, ValidationError> {
+    FORMS
+        .iter()
+        .map(|&f| {
+            let e = analysis(plan, sizes, seed, f)?.extrapolation;
+            Ok(FormCheck {
+                form: f.label(),
+                extrapolated: e.a_inf(),
+                ci_low: e.a_inf_lower,
+                ci_high: e.a_inf_upper,
+                chi2_per_dof: e.chi2_per_dof(),
+            })
+        })
+        .collect()
+}
+
+/// Every point's success count, for the summary.
+fn point_counts(sizes: &[SizeCounts]) -> Vec<PointCount> {
+    sizes
+        .iter()
+        .flat_map(|sc| {
+            sc.counts.iter().map(|c| PointCount {
+                n: sc.n,
+                x: c.alpha,
+                successes: c.successes,
+                trials: c.trials,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The verdict rule: typical thresholds within max(half CI, 0.02); the
+    /// all-patterns bound only must not be clearly above the simulation.
+    #[test]
+    fn agreement_rule() {
+        let typical = Observable::Alpha1;
+        // Within the 0.02 floor although outside the narrow interval.
+        assert!(agrees(typical, 0.375, 0.39, (0.385, 0.395)));
+        assert!(!agrees(typical, 0.375, 0.40, (0.395, 0.405)));
+        assert!(agrees(typical, 0.375, 0.45, (0.30, 0.60)));
+        assert!(!agrees(typical, 0.375, 0.45, (0.40, 0.50)));
+        let bound = Observable::AlphaC;
+        assert!(agrees(bound, 0.17, 0.30, (0.25, 0.35)));
+        assert!(agrees(bound, 0.17, 0.16, (0.15, 0.17)));
+        assert!(!agrees(bound, 0.17, 0.10, (0.08, 0.12)));
+    }
+}

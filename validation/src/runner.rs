@@ -1,0 +1,127 @@
+//! The run loop of a validate config: every missing point `(study, N, x)`
+//! in order, each point's trials in parallel, the checkpoint saved every
+//! few seconds, on interruption, on error and at the end.
+//!
+//! The runner knows nothing of terminals or signals: progress goes to a
+//! [`Progress`] callback and interruption is an [`AtomicBool`] that the
+//! caller sets (from a Ctrl-C handler, say). An interrupted run loses at
+//! most the point in progress; rerunning resumes from the checkpoint.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::checkpoint::Checkpoint;
+use crate::spec::Plan;
+use crate::study::run_point;
+use crate::ValidationError;
+
+/// How often the checkpoint is rewritten while points finish: often enough
+/// that a hard kill loses seconds of work, rarely enough that fast
+/// first-step points are not dominated by rewriting the file.
+pub const SAVE_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Receives the progress of a run. Work is counted in trials.
+pub trait Progress {
+    /// The run starts with `total` trials to do.
+    fn start(&self, total: u64);
+    /// A point starts; `label` says which.
+    fn point(&self, label: &str);
+    /// `trials` more trials are done.
+    fn advance(&self, trials: u64);
+    /// The run ended (finished, interrupted or failed).
+    fn finish(&self);
+}
+
+/// A [`Progress`] that reports nothing.
+pub struct Silent;
+
+impl Progress for Silent {
+    fn start(&self, _: u64) {}
+    fn point(&self, _: &str) {}
+    fn advance(&self, _: u64) {}
+    fn finish(&self) {}
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// Every point of every plan is finished.
+    Finished,
+    /// Stopped early by the interrupt flag; finished points are saved.
+    Interrupted,
+}
+
+/// A point still to run: plan, size and grid index.
+type Todo<'a> = (&'a Plan, usize, usize);
+
+/// Runs every point of `plans` missing from `store` until done or until
+/// `interrupt` is set, saving the store every [`SAVE_INTERVAL`], on
+/// interruption, on error and at the end.
+///
+/// # Errors
+/// The first simulation error, with the study and point named
+/// ([`ValidationError::InvalidStudy`]), or a checkpoint that cannot be
+/// written.
+pub fn run(
+    plans: &[Plan],
+    store: &mut Checkpoint,
+    progress: &dyn Progress,
+    interrupt: &AtomicBool,
+) -> Result<RunOutcome, ValidationError> {
+    let todo: Vec<Todo> = plans
+        .iter()
+        .flat_map(|p| {
+            p.spec
+                .sizes
+                .iter()
+                .flat_map(move |&n| (0..p.grid.len()).map(move |k| (p, n, k)))
+        })
+        .filter(|(p, n, k)| !store.contains(&p.spec.name, *n, *k))
+        .collect();
+    progress.start(todo.iter().map(|(p, _, _)| p.spec.trials).sum());
+    let result = run_points(&todo, store, progress, interrupt);
+    progress.finish();
+    result
+}
+
+fn run_points(
+    todo: &[Todo],
+    store: &mut Checkpoint,
+    progress: &dyn Progress,
+    interrupt: &AtomicBool,
+) -> Result<RunOutcome, ValidationError> {
+    let mut last_save = Instant::now();
+    let mut unsaved = false;
+    for &(plan, n, k) in todo {
+        if interrupt.load(Ordering::SeqCst) {
+            break;
+        }
+        let x = plan.grid[k];
+        let name = &plan.spec.name;
+        progress.point(&format!("{name}: N = {n}, x = {x:.4}"));
+        let records = match run_point(&plan.params, n, x, &plan.key(n, k), plan.spec.trials) {
+            Ok(records) => records,
+            Err(e) => {
+                if unsaved {
+                    store.save()?;
+                }
+                return Err(plan.spec.error(format!("at N = {n}, x = {x}: {e}")));
+            }
+        };
+        store.insert(name, n, k, (x, records));
+        unsaved = true;
+        if last_save.elapsed() >= SAVE_INTERVAL {
+            store.save()?;
+            (last_save, unsaved) = (Instant::now(), false);
+        }
+        progress.advance(plan.spec.trials);
+    }
+    if unsaved {
+        store.save()?;
+    }
+    Ok(if interrupt.load(Ordering::SeqCst) {
+        RunOutcome::Interrupted
+    } else {
+        RunOutcome::Finished
+    })
+}

@@ -1,0 +1,323 @@
+//! What a simulation study is: the config a user writes ([`StudySpec`],
+//! deserialised straight from TOML), resolved against the theory into a
+//! [`Plan`] (simulation parameters, grid, seeds, theory value).
+
+use damcap_theory::attention::attention_thresholds;
+use damcap_theory::basins::{lambda_star, rho_min};
+use damcap_theory::{alpha_1, alpha_c_lower, Ensemble};
+use serde::Deserialize;
+
+use crate::dynamics::DynamicsParams;
+use crate::estimators::FiniteSizeForm;
+use crate::seeds::SeedKey;
+use crate::study::{Method, StudyKind, StudyParams};
+use crate::ValidationError;
+
+/// What a study measures, which fixes what its grid scans.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Observable {
+    /// Typical pattern, started at xi^1; the grid scans alpha.
+    #[serde(rename = "alpha_1")]
+    Alpha1,
+    /// Every pattern retrieved; the grid scans alpha.
+    AlphaC,
+    /// Start at overlap rho at fixed `alpha`; the grid scans rho.
+    RhoMin,
+    /// Start at xi^1 at fixed `alpha`; the grid scans lambda.
+    LambdaStar,
+    /// Attention scaling at fixed `beta`; the grid scans a = ln(P) / sqrt(N).
+    #[serde(rename = "a_1")]
+    A1,
+}
+
+impl Observable {
+    /// The observable's name in outputs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Observable::Alpha1 => "alpha_1",
+            Observable::AlphaC => "alpha_c",
+            Observable::RhoMin => "rho_min",
+            Observable::LambdaStar => "lambda_star",
+            Observable::A1 => "a_1",
+        }
+    }
+
+    /// The variable its grid scans.
+    pub fn scanned(self) -> &'static str {
+        match self {
+            Observable::Alpha1 | Observable::AlphaC => "alpha",
+            Observable::RhoMin => "rho",
+            Observable::LambdaStar => "lambda",
+            Observable::A1 => "a",
+        }
+    }
+}
+
+/// A uniform grid of the scanned variable.
+#[derive(Debug, Deserialize, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Grid {
+    /// First value.
+    pub min: f64,
+    /// Last value.
+    pub max: f64,
+    /// Number of values (>= 3).
+    pub points: usize,
+}
+
+impl Grid {
+    /// The grid values, `min` and `max` included.
+    pub fn values(&self) -> Vec<f64> {
+        (0..self.points)
+            .map(|k| self.min + (self.max - self.min) * k as f64 / (self.points - 1) as f64)
+            .collect()
+    }
+}
+
+/// One simulation study, as written in a validate config (`[[study]]`).
+#[derive(Debug, Deserialize, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StudySpec {
+    /// Identifier, unique within the config (used in the raw CSV).
+    pub name: String,
+    /// What is measured.
+    pub observable: Observable,
+    /// Inverse temperature (unused for `a_1`, which takes `beta`).
+    #[serde(default)]
+    pub lambda: Option<f64>,
+    /// Fixed load for `rho_min` and `lambda_star`.
+    #[serde(default)]
+    pub alpha: Option<f64>,
+    /// Scaled inverse temperature for `a_1`.
+    #[serde(default)]
+    pub beta: Option<f64>,
+    /// System sizes N.
+    pub sizes: Vec<usize>,
+    /// The scanned variable.
+    pub grid: Grid,
+    /// Trials per (N, grid value) point.
+    pub trials: u64,
+    /// Simulation method.
+    #[serde(default)]
+    pub method: Method,
+    /// Normalised final overlap above which a trial counts as retrieved.
+    #[serde(default = "default_criterion")]
+    pub criterion: f64,
+    /// Step cap of the dynamics.
+    #[serde(default = "default_max_steps")]
+    pub max_steps: usize,
+    /// Bootstrap replicates for the crossing's confidence interval.
+    #[serde(default = "default_bootstrap")]
+    pub bootstrap: usize,
+    /// Extrapolation form in N.
+    #[serde(default)]
+    pub finite_size: FiniteSizeForm,
+}
+
+fn default_criterion() -> f64 {
+    0.9
+}
+
+fn default_max_steps() -> usize {
+    100
+}
+
+fn default_bootstrap() -> usize {
+    400
+}
+
+impl StudySpec {
+    /// An error about this study.
+    pub(crate) fn error(&self, message: impl Into<String>) -> ValidationError {
+        ValidationError::InvalidStudy {
+            study: self.name.clone(),
+            message: message.into(),
+        }
+    }
+
+    /// The study kind, with the fixed parameters its observable needs.
+    ///
+    /// # Errors
+    /// [`ValidationError::InvalidStudy`] when a needed parameter is missing.
+    pub fn kind(&self) -> Result<StudyKind, ValidationError> {
+        let need = |value: Option<f64>, key: &str| {
+            value.ok_or_else(|| {
+                self.error(format!(
+                    "observable {} needs `{key}`",
+                    self.observable.name()
+                ))
+            })
+        };
+        Ok(match self.observable {
+            Observable::Alpha1 => StudyKind::Typical {
+                lambda: need(self.lambda, "lambda")?,
+            },
+            Observable::AlphaC => StudyKind::AllPatterns {
+                lambda: need(self.lambda, "lambda")?,
+            },
+            Observable::RhoMin => StudyKind::Basin {
+                alpha: need(self.alpha, "alpha")?,
+                lambda: need(self.lambda, "lambda")?,
+            },
+            Observable::LambdaStar => StudyKind::LambdaScan {
+                alpha: need(self.alpha, "alpha")?,
+            },
+            Observable::A1 => StudyKind::Attention {
+                beta: need(self.beta, "beta")?,
+            },
+        })
+    }
+
+    /// Checks the parts of a study that the simulation does not.
+    ///
+    /// # Errors
+    /// [`ValidationError::InvalidStudy`] naming the problem and the fix.
+    pub fn check(&self) -> Result<(), ValidationError> {
+        let observable = self.observable.name();
+        let unused = match self.observable {
+            Observable::Alpha1 | Observable::AlphaC => {
+                vec![("alpha", self.alpha), ("beta", self.beta)]
+            }
+            Observable::RhoMin => vec![("beta", self.beta)],
+            Observable::LambdaStar => vec![("lambda", self.lambda), ("beta", self.beta)],
+            Observable::A1 => vec![("lambda", self.lambda), ("alpha", self.alpha)],
+        };
+        if let Some((key, _)) = unused.iter().find(|(_, v)| v.is_some()) {
+            return Err(self.error(format!(
+                "`{key}` is not used by observable {observable}; remove it"
+            )));
+        }
+        if self.sizes.len() < 3 || self.sizes.iter().any(|&n| n < 2) {
+            return Err(self.error("give at least 3 sizes, each >= 2, to extrapolate in N"));
+        }
+        let g = &self.grid;
+        let ordered = g.min < g.max && g.min.is_finite() && g.max.is_finite();
+        if g.points < 3 || !ordered {
+            return Err(self.error("the grid needs min < max and at least 3 points"));
+        }
+        if self.trials < 10 || self.bootstrap < 20 {
+            return Err(
+                self.error("use at least 10 trials per point and 20 bootstrap replicates")
+            );
+        }
+        if !(self.criterion > 0.0 && self.criterion < 1.0) {
+            return Err(self.error(format!(
+                "criterion is a normalised overlap in (0, 1), got {}",
+                self.criterion
+            )));
+        }
+        if self.method == Method::FirstStep && self.observable == Observable::AlphaC {
+            return Err(self.error("the all-patterns study (alpha_c) needs method = \"dynamics\""));
+        }
+        Ok(())
+    }
+}
+
+/// The theory value a study's extrapolated crossing is compared with
+/// (docs/theory.md §3, §4, §6, §8): `alpha_1` for typical studies, the
+/// union-bound `alpha_c` for all-patterns studies, `rho_min` for basins,
+/// `lambda_*` (from overlap 1) for lambda scans, and `a_1` in the
+/// `N -> infinity` limit for attention studies.
+///
+/// # Errors
+/// [`ValidationError::Theory`] when the theory refuses the parameters, and
+/// [`ValidationError::InvalidParameter`] when there is nothing to measure
+/// (no basin above `alpha_1`, no `lambda` that retrieves).
+pub fn theory_value(kind: &StudyKind, e: &dyn Ensemble) -> Result<f64, ValidationError> {
+    let nothing = |msg: &str| ValidationError::InvalidParameter(msg.to_string());
+    Ok(match *kind {
+        StudyKind::Typical { lambda } => alpha_1(e, lambda)?,
+        StudyKind::AllPatterns { lambda } => alpha_c_lower(e, lambda)?.alpha_c_lower,
+        StudyKind::Basin { alpha, lambda } => rho_min(e, alpha, lambda)?
+            .rho_min
+            .ok_or_else(|| nothing("alpha >= alpha_1: no basin to measure; lower alpha"))?,
+        StudyKind::LambdaScan { alpha } => lambda_star(e, alpha, 1.0)?
+            .ok_or_else(|| nothing("no lambda retrieves at this alpha; lower alpha"))?,
+        StudyKind::Attention { beta } => attention_thresholds(e, beta, None)?.a_1,
+    })
+}
+
+/// A study resolved against the theory: its simulation parameters, grid,
+/// seeds and theory value.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// The study as configured.
+    pub spec: StudySpec,
+    /// Everything that defines its trials.
+    pub params: StudyParams,
+    /// The grid values.
+    pub grid: Vec<f64>,
+    /// The theory value its crossing is compared with.
+    pub theory: f64,
+    master_seed: u64,
+}
+
+impl Plan {
+    /// Resolves `spec` for `ensemble`, checking every point of the grid
+    /// before any is run, so a bad grid fails at once. `memory_limit` caps
+    /// the bytes of pattern matrices alive at once.
+    ///
+    /// # Errors
+    /// [`ValidationError::InvalidStudy`] naming the study and the problem.
+    pub fn new(
+        spec: &StudySpec,
+        ensemble: &dyn Ensemble,
+        master_seed: u64,
+        memory_limit: u64,
+    ) -> Result<Plan, ValidationError> {
+        let kind = spec.kind()?;
+        let theory = theory_value(&kind, ensemble).map_err(|e| spec.error(e.to_string()))?;
+        spec.check()?;
+        let params = StudyParams {
+            kind,
+            law: ensemble.pattern_law(),
+            method: spec.method,
+            dynamics: DynamicsParams {
+                tolerance: 1e-6,
+                max_steps: spec.max_steps,
+                retrieval_threshold: spec.criterion,
+            },
+            memory_limit,
+        };
+        let grid = spec.grid.values();
+        for &n in &spec.sizes {
+            for &x in &grid {
+                let setup = params.kind.setup(params.law.clone(), n, x);
+                setup.pattern_count().map_err(|e| {
+                    spec.error(format!(
+                        "at N = {n}, x = {x}: {e}: shrink the grid or the sizes"
+                    ))
+                })?;
+            }
+        }
+        Ok(Plan {
+            spec: spec.clone(),
+            params,
+            grid,
+            theory,
+            master_seed,
+        })
+    }
+
+    /// Seeds of the trials at size `n`, grid index `k`: a function of the
+    /// master seed, the study's name and the point only.
+    pub fn key(&self, n: usize, k: usize) -> SeedKey {
+        SeedKey::new(
+            self.master_seed,
+            &[name_hash(&self.spec.name), n as u64, k as u64],
+        )
+    }
+
+    /// The master seed of the config.
+    pub fn master_seed(&self) -> u64 {
+        self.master_seed
+    }
+}
+
+/// FNV-1a hash of a study name, so seeds do not depend on study order.
+pub(crate) fn name_hash(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
