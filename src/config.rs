@@ -3,8 +3,8 @@
 //! never silently falls back to a default.
 
 use anyhow::{bail, Context, Result};
-use serde::Deserialize;
 use damcap_validation::StudySpec;
+use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 /// A figure or study configuration, selected by its `kind` key.

@@ -70,8 +70,7 @@ pub fn run_config(config: &Validate) -> Result<Summary> {
             config.raw_csv.display()
         );
     }
-    if runner::run(&plans, &mut store, &Bar::new(), &*interrupt_flag()?)?
-        == RunOutcome::Interrupted
+    if runner::run(&plans, &mut store, &Bar::new(), &*interrupt_flag()?)? == RunOutcome::Interrupted
     {
         bail!(
             "interrupted: {} finished points kept in {}; rerun the same command to resume",

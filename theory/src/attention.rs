@@ -63,6 +63,9 @@ fn check_n(n: f64) -> Result<(), TheoryError> {
 }
 
 /// Thresholds under attention scaling, at dimension `n` or in the limit.
+///
+/// # Errors
+/// [`TheoryError::InvalidBeta`] unless `beta` is finite and positive, [`TheoryError::InvalidDimension`] for `n` below 2 or not whole, [`TheoryError::Solver`] if a root cannot be found.
 pub fn attention_thresholds<E: Ensemble + ?Sized>(
     ensemble: &E,
     beta: f64,

@@ -61,6 +61,9 @@ pub struct Basin {
 }
 
 /// `rho_min(alpha, lambda) = phi(lambda; alpha) / lambda`.
+///
+/// # Errors
+/// [`TheoryError::InvalidLambda`] or [`TheoryError::InvalidAlpha`] for parameters out of range; [`TheoryError::Solver`] if the REM free energy cannot be found.
 pub fn rho_min<E: Ensemble + ?Sized>(
     ensemble: &E,
     alpha: f64,
@@ -80,6 +83,9 @@ pub fn rho_min<E: Ensemble + ?Sized>(
 /// `rho <= u_max(alpha)`). It is the root of `lambda rho = phi(lambda)` in
 /// the paramagnetic range `(0, t_alpha]`, where `lambda rho - phi` is
 /// concave, negative at 0 and positive at `t_alpha`.
+///
+/// # Errors
+/// [`TheoryError::InvalidAlpha`] or [`TheoryError::InvalidRho`] for parameters out of range; [`TheoryError::Solver`] if a root cannot be found.
 pub fn lambda_star<E: Ensemble + ?Sized>(
     ensemble: &E,
     alpha: f64,
@@ -118,6 +124,9 @@ pub struct Trajectory {
 /// Runs the large-`N` multi-step recursion from overlap `rho`. Refuses
 /// law-file ensembles whose tilted mean leaves the state's direction
 /// ([`crate::law::EntryLaw::tilted_mean_along_state`]).
+///
+/// # Errors
+/// [`TheoryError::InvalidLambda`], [`TheoryError::InvalidAlpha`] or [`TheoryError::InvalidRho`] for parameters out of range; [`TheoryError::InvalidLaw`] for law files whose tilted mean does not point along the state (docs/theory.md §6).
 pub fn multistep<E: Ensemble + ?Sized>(
     ensemble: &E,
     alpha: f64,
@@ -177,6 +186,9 @@ pub fn multistep<E: Ensemble + ?Sized>(
 /// Multi-step basin edge by bisection on the outcome of [`multistep`]: an
 /// independent route to [`rho_min`] that makes no use of the monotonicity
 /// argument.
+///
+/// # Errors
+/// As [`multistep`].
 pub fn rho_min_multistep<E: Ensemble + ?Sized>(
     ensemble: &E,
     alpha: f64,

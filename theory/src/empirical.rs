@@ -48,7 +48,7 @@
 //! against discretised laws converging to it.
 //!
 //! Checks: for Gaussian entries `Psi` reduces to the chi-squared norm
-//! routes of [`crate::thresholds`]; a law with atoms at `+-1` gives the
+//! routes of [`crate::thresholds`](mod@crate::thresholds); a law with atoms at `+-1` gives the
 //! binary bound; the duality is checked against a brute-force minimum of
 //! `KL(nu || p)` over a grid on a three-atom simplex.
 
@@ -117,6 +117,9 @@ impl Objective {
 }
 
 /// `alpha_A(lambda)` and `alpha_B` for i.i.d. entries of `law`.
+///
+/// # Errors
+/// [`TheoryError::InvalidLambda`] unless `lambda` is finite and positive; [`TheoryError::Solver`] if an optimisation fails.
 pub fn bound(law: &EntryLaw, lambda: f64) -> Result<EmpiricalBound, TheoryError> {
     Ok(EmpiricalBound {
         self_overlap: route_a(law, lambda, Objective::Load)?,
@@ -126,6 +129,9 @@ pub fn bound(law: &EntryLaw, lambda: f64) -> Result<EmpiricalBound, TheoryError>
 
 /// `R(alpha, lambda)` split by route: the exponent of the probability that
 /// a given pattern is not retrieved.
+///
+/// # Errors
+/// As [`bound`], and [`TheoryError::InvalidAlpha`] for a load out of range.
 pub fn failure_rate(law: &EntryLaw, lambda: f64, alpha: f64) -> Result<FailureRate, TheoryError> {
     Ok(FailureRate {
         self_overlap: route_a(law, lambda, Objective::Rate(alpha))?,

@@ -1,20 +1,40 @@
 //! Saddle-point theory of dense associative memories (modern Hopfield
 //! networks) with `P = e^{alpha N}` patterns, through the random energy
 //! model (REM) reduction of Lucibello & Mezard, PRL 132, 077301 (2024).
+//! The derivations are in the repository's `docs/theory.md`; the code
+//! cites its sections as "docs/theory.md §N".
 //!
-//! One generic engine, many ensembles: an [`ensemble::Ensemble`] describes
-//! the large deviations of one overlap (cgf or rate function); the
-//! [`rem`] free energy, the [`thresholds`] `alpha_1` and `alpha_c`, and the
-//! [`basins`] are written once against it. Every number comes from a root
-//! or a 1-D extremum found with argmin ([`numeric`]).
+//! ```
+//! use damcap_theory::{by_name, thresholds, basins::rho_min};
 //!
-//! The derivations live in the module docs: [`rem`] (the REM phases),
-//! [`thresholds`] (typical and all-pattern thresholds, union-bound routes),
-//! [`empirical`] (the all-patterns bound over the empirical law of the
-//! retrieved pattern, for any i.i.d. law, by convex duality) and
-//! [`basins`] (one-step basins, and why several steps do not enlarge
-//! them). [`law`] describes i.i.d. entry laws (families, standardisation,
-//! quadrature) and [`ensemble::Iid`] turns one into an ensemble.
+//! let binary = by_name("binary")?;
+//! let t = thresholds(binary.as_ref(), 1.0)?;
+//! // Binary patterns: alpha_1 = lambda - ln cosh(lambda) while Lambda'(lambda) < 1,
+//! // and alpha_c = min(alpha_1, ln 2 / 2), limited by exact duplicates (§3, §4).
+//! assert!((t.alpha_1 - (1.0 - 1f64.cosh().ln())).abs() < 1e-9);
+//! assert!((t.alpha_c_lower - std::f64::consts::LN_2 / 2.0).abs() < 1e-9);
+//! // Below alpha_1 a basin exists: one step from overlap rho_min retrieves (§6).
+//! let basin = rho_min(binary.as_ref(), 0.3, 1.0)?;
+//! assert!(basin.rho_min.is_some_and(|r| r > 0.0 && r < 1.0));
+//! # Ok::<(), damcap_theory::TheoryError>(())
+//! ```
+//!
+//! One generic engine, many ensembles: an [`Ensemble`] describes the large
+//! deviations of one overlap (cgf or rate function); the [`rem`] free
+//! energy, the [`thresholds`](mod@thresholds) `alpha_1` and `alpha_c`, and the [`basins`]
+//! are written once against it. Every number comes from a root or a 1-D
+//! extremum found with argmin.
+//!
+//! - [`phase`]: both thresholds at one `lambda` and scans over `lambda`;
+//! - [`ensemble`]: the built-in ensembles ([`by_name`]) and [`Iid`], any
+//!   i.i.d. entry law;
+//! - [`law`]: entry laws ([`Family`]), law files ([`LawFile`],
+//!   [`from_toml`]), standardisation and quadrature;
+//! - [`rem`] (§2), [`thresholds`](mod@thresholds) (§3, §4), [`empirical`] (§5: the
+//!   all-patterns bound over the empirical law of the retrieved pattern, by
+//!   convex duality), [`basins`] (§6), [`attention`] (§8).
+
+#![warn(clippy::missing_errors_doc)]
 
 pub mod attention;
 pub mod basins;

@@ -1,5 +1,5 @@
 //! The phase diagram: both thresholds at one inverse temperature, and a
-//! scan of them over a grid of `lambda` (docs/theory.md, sections 2 and 3).
+//! scan of them over a grid of `lambda` (docs/theory.md §3 and §4).
 //!
 //! ```
 //! use damcap_theory::{phase, ensemble};

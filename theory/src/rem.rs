@@ -48,6 +48,9 @@ pub struct Rem<'a, E: Ensemble + ?Sized> {
 
 impl<'a, E: Ensemble + ?Sized> Rem<'a, E> {
     /// The REM at load `alpha`, which must lie in `(0, alpha_max)`.
+    ///
+    /// # Errors
+    /// [`TheoryError::InvalidAlpha`] unless `0 < alpha < alpha_max`.
     pub fn new(ensemble: &'a E, alpha: f64) -> Result<Self, TheoryError> {
         let alpha_max = ensemble.alpha_max();
         if !(alpha > 0.0 && alpha < alpha_max) {
@@ -108,7 +111,7 @@ mod tests {
     use crate::numeric::minimise;
 
     /// phi is the constrained maximum of alpha - I(u) + L u over I(u) <= alpha
-    /// (THEORY.md section 3), computed here by direct 1-D maximisation.
+    /// (docs/theory.md §2), computed here by direct 1-D maximisation.
     fn phi_by_maximisation<E: Ensemble>(e: &E, alpha: f64, l: f64) -> f64 {
         let u_max = Rem::new(e, alpha).unwrap().u_max();
         -minimise(|u| e.rate(u) - alpha - l * u, 0.0, u_max, "phi")

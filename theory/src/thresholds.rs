@@ -34,6 +34,9 @@ use crate::rem::Rem;
 use crate::TheoryError;
 
 /// Checks that `lambda` is a valid inverse temperature.
+///
+/// # Errors
+/// [`TheoryError::InvalidLambda`] unless `lambda` is finite and positive.
 pub fn check_lambda(lambda: f64) -> Result<(), TheoryError> {
     if lambda > 0.0 && lambda.is_finite() {
         Ok(())
@@ -43,6 +46,9 @@ pub fn check_lambda(lambda: f64) -> Result<(), TheoryError> {
 }
 
 /// Typical-pattern retrieval threshold `alpha_1(lambda)`.
+///
+/// # Errors
+/// [`TheoryError::InvalidLambda`] unless `lambda` is finite and positive; [`TheoryError::Solver`] if the root of `Lambda'(t) = 1` cannot be found.
 pub fn alpha_1<E: Ensemble + ?Sized>(ensemble: &E, lambda: f64) -> Result<f64, TheoryError> {
     check_lambda(lambda)?;
     let t = if ensemble.cgf_slope(lambda) <= 1.0 {
@@ -115,6 +121,9 @@ const S_SCAN_MIN_LOG: f64 = -25.0;
 /// `R(alpha, lambda)` for `alpha` in `(0, alpha_1(lambda))`; over the
 /// empirical law of the retrieved pattern for law-file ensembles
 /// ([`crate::empirical::failure_rate`]), over its norm otherwise.
+///
+/// # Errors
+/// [`TheoryError::InvalidLambda`] or [`TheoryError::InvalidAlpha`] for parameters out of range; [`TheoryError::Solver`] if a root or extremum cannot be found.
 pub fn failure_rate<E: Ensemble + ?Sized>(
     ensemble: &E,
     lambda: f64,
@@ -192,6 +201,9 @@ where
 /// Ensembles with an [`Ensemble::entry_law`] optimise over the whole
 /// empirical law of the retrieved pattern ([`crate::empirical`]); the
 /// others over its norm, as above.
+///
+/// # Errors
+/// [`TheoryError::InvalidLambda`] unless `lambda` is finite and positive; [`TheoryError::Solver`] if a root or extremum cannot be found.
 pub fn alpha_c_lower<E: Ensemble + ?Sized>(
     ensemble: &E,
     lambda: f64,

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -131,7 +132,9 @@ impl Checkpoint {
     fn to_csv(&self) -> Result<Vec<u8>, String> {
         let mut writer = csv::Writer::from_writer(Vec::new());
         if self.done.is_empty() {
-            writer.write_record(RAW_COLUMNS).map_err(|e| e.to_string())?;
+            writer
+                .write_record(RAW_COLUMNS)
+                .map_err(|e| e.to_string())?;
         }
         for ((study, n, k), (x, records)) in &self.done {
             for r in records {
@@ -183,7 +186,11 @@ fn read_rows(bytes: &[u8], done: &mut Done) -> Result<(), String> {
 
 /// Whether a stored point belongs to one of the plans: same study, size,
 /// grid value, trial count and seeds.
-fn matches_plan(plans: &[Plan], (study, n, k): &(String, usize, usize), point: &PointRecords) -> bool {
+fn matches_plan(
+    plans: &[Plan],
+    (study, n, k): &(String, usize, usize),
+    point: &PointRecords,
+) -> bool {
     let (x, records) = point;
     plans.iter().any(|p| {
         p.spec.name == *study
@@ -226,6 +233,9 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     };
     let mut file = tempfile::NamedTempFile::new_in(dir)?;
     file.write_all(bytes)?;
+    // Readable by others like any ordinary output (temporary files are 0600).
+    file.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o644))?;
     file.as_file().sync_all()?;
     file.persist(path).map_err(|e| e.error)?;
     Ok(())

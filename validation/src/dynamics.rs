@@ -25,7 +25,8 @@ pub struct DynamicsParams {
     /// Cap on the number of steps.
     pub max_steps: usize,
     /// Retrieved when the final normalised overlap `x . xi^1 / (|x| |xi^1|)`
-    /// is at least this.
+    /// is at least this and `xi^1` carries more than half of the softmax
+    /// weight there (docs/theory.md §7).
     pub retrieval_threshold: f64,
 }
 
@@ -41,6 +42,9 @@ impl Default for DynamicsParams {
 
 impl DynamicsParams {
     /// Checks that the parameters make sense.
+    ///
+    /// # Errors
+    /// [`ValidationError::InvalidParameter`] naming the bad parameter.
     pub fn validate(&self) -> Result<(), ValidationError> {
         if !(self.tolerance > 0.0 && self.tolerance.is_finite()) {
             return Err(ValidationError::InvalidParameter(format!(
@@ -87,6 +91,9 @@ pub struct Outcome {
 /// Scores `s_mu = xi^mu . x` of all patterns against `x`, written to `out`
 /// (length `P`). This is the kernel of the dynamics, exposed so that its
 /// throughput can be timed.
+///
+/// # Errors
+/// [`ValidationError::InvalidParameter`] when `x` or `out` has the wrong length or `x` a non-finite entry.
 pub fn scores(patterns: &Patterns, x: &[f64], out: &mut [f64]) -> Result<(), ValidationError> {
     check_state(patterns, x)?;
     if out.len() != patterns.p() {
@@ -105,6 +112,9 @@ pub fn scores(patterns: &Patterns, x: &[f64], out: &mut [f64]) -> Result<(), Val
 /// Runs the dynamics from `x0` at inverse temperature `lambda` until
 /// `|x' - x| / sqrt(N) < tolerance` or `max_steps`; row 0 of `patterns` is
 /// xi^1, the pattern to retrieve.
+///
+/// # Errors
+/// [`ValidationError::InvalidParameter`] for a state of the wrong dimension or with non-finite entries, or invalid `params`; [`ValidationError::Theory`] for an invalid `lambda`.
 pub fn run_dynamics(
     patterns: &Patterns,
     x0: &[f64],
@@ -142,7 +152,6 @@ pub fn run_dynamics(
         converged,
     })
 }
-
 
 /// The state must have dimension `N` and finite entries.
 fn check_state(patterns: &Patterns, x: &[f64]) -> Result<(), ValidationError> {

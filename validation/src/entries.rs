@@ -67,6 +67,9 @@ impl EntrySampler {
 
 /// A start at overlap `rho` with `xi1`: each entry kept with probability
 /// `rho`, redrawn by `draw` otherwise (so the start has the entries' law).
+///
+/// # Errors
+/// [`ValidationError::InvalidParameter`] unless `0 <= rho <= 1`.
 pub fn keep_or_redraw<T: Copy, R: Rng + ?Sized>(
     xi1: &[T],
     rho: f64,

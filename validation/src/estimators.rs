@@ -19,6 +19,9 @@ fn invalid<T>(msg: String) -> Result<T, ValidationError> {
 
 /// Two-sided standard normal quantile for a confidence level in (0, 1),
 /// e.g. 1.96 for 0.95.
+///
+/// # Errors
+/// [`ValidationError::InvalidParameter`] unless `0 < confidence < 1`.
 pub fn normal_quantile(confidence: f64) -> Result<f64, ValidationError> {
     if !(confidence > 0.0 && confidence < 1.0) {
         return invalid(format!("confidence must lie in (0, 1), got {confidence}"));
@@ -41,6 +44,9 @@ pub struct Proportion {
 /// Fraction of successes with its Wilson score interval at `confidence`
 /// (which, unlike the normal-approximation interval, stays inside [0, 1]
 /// and is sensible at 0 or `trials` successes).
+///
+/// # Errors
+/// [`ValidationError::InvalidParameter`] for `trials = 0`, more successes than trials, or a confidence outside `(0, 1)`.
 pub fn wilson_interval(
     successes: u64,
     trials: u64,
@@ -95,6 +101,9 @@ pub struct LogisticFit {
 /// Internally `p = sigmoid(b0 + b1 t)` with `t` the standardised alpha;
 /// the log-likelihood is concave in `(b0, b1)` and Fisher scoring with step
 /// halving converges from `b = 0`.
+///
+/// # Errors
+/// [`ValidationError::InvalidParameter`] for fewer than two points, inconsistent counts, or a fit that does not converge.
 pub fn fit_logistic(points: &[SuccessCount]) -> Result<LogisticFit, ValidationError> {
     check_counts(points)?;
     let lo = points.iter().map(|p| p.alpha).fold(f64::INFINITY, f64::min);
@@ -277,6 +286,9 @@ impl Crossing {
 /// `Binomial(n_k, s_k / n_k)` successes) and refits. Replicate `r` uses
 /// the generator seeded by `trial_seed(seed, [r])`, so the result is
 /// deterministic and independent of the thread count.
+///
+/// # Errors
+/// [`ValidationError::InvalidParameter`] for fewer than two points, inconsistent counts, or a fit that does not converge.
 pub fn estimate_crossing(
     points: &[SuccessCount],
     replicates: usize,
@@ -413,6 +425,9 @@ impl Extrapolation {
 /// Fits `form` to the points by weighted least squares (weights
 /// `1/sigma^2`), solving the normal equations by Cholesky; the inverse of
 /// the normal matrix is the covariance of the coefficients.
+///
+/// # Errors
+/// [`ValidationError::InvalidParameter`] for fewer points than coefficients, a point with `N <= 0`, a non-finite value or a non-positive sigma, or a singular fit.
 pub fn extrapolate(
     points: &[SizePoint],
     form: FiniteSizeForm,

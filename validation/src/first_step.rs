@@ -2,7 +2,7 @@
 //!
 //! Given the initial state `x0`, the scores `z_mu = lambda xi^mu . x0` of
 //! the `P - 1` patterns other than xi^1 are i.i.d. with an exact finite-N
-//! law (THEORY.md section 4), and the score of xi^1 itself depends only on
+//! law (docs/theory.md §7), and the score of xi^1 itself depends only on
 //! a few scalar random variables. Drawing these instead of building the
 //! pattern matrix costs O(P) time and O(1) memory per trial (O(N) for
 //! binary patterns), so loads far beyond the reach of the full dynamics
@@ -41,7 +41,7 @@
 //! Law-file patterns with atoms on a lattice (ternary, sparse binary, any
 //! atoms in small integer ratios) have integer scores in units of
 //! `lambda delta^2`: their exact law is a convolution, and the `P - 1`
-//! scores are drawn as level counts in O(N^2) ([`crate::lattice`]). Other
+//! scores are drawn as level counts in O(N^2) (the `lattice` module). Other
 //! law files have no closed-form overlap law at finite `N`; their other
 //! patterns are drawn entry by entry, scored and discarded, which is exact
 //! at O(P N) time and O(N) memory (no pattern matrix).
@@ -82,6 +82,9 @@ impl FirstStep {
 }
 
 /// One exact draw of the first-step observables for `setup`.
+///
+/// # Errors
+/// As [`Setup::pattern_count`], and [`ValidationError::InvalidParameter`] for laws the exact sampler does not cover.
 pub fn sample_first_step<R: Rng + ?Sized>(
     setup: &Setup,
     rng: &mut R,

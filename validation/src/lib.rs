@@ -17,6 +17,8 @@
 //! to a [`Progress`]; [`report::summarise`] turns the finished points into
 //! a [`Summary`] with the verdict against the theory.
 
+#![warn(clippy::missing_errors_doc)]
+
 pub mod checkpoint;
 pub mod dynamics;
 pub mod entries;
@@ -32,7 +34,7 @@ pub mod spec;
 pub mod study;
 
 pub use checkpoint::Checkpoint;
-pub use report::{Summary, StudyReport};
+pub use report::{StudyReport, Summary};
 pub use runner::{Progress, RunOutcome};
 pub use spec::{Plan, StudySpec};
 
@@ -142,6 +144,9 @@ const MAX_PATTERNS: f64 = 9_007_199_254_740_992.0;
 
 impl Setup {
     /// Checks every parameter and returns `P = round(exp(alpha N))`.
+    ///
+    /// # Errors
+    /// [`ValidationError::InvalidParameter`] for `N < 2`, a negative or non-finite `alpha`, an overlap outside `[-1, 1]` or `P` above `2^53`; [`ValidationError::Theory`] for an invalid `lambda`.
     pub fn pattern_count(&self) -> Result<u64, ValidationError> {
         let invalid = |msg: String| Err(ValidationError::InvalidParameter(msg));
         if self.n < 2 {
@@ -206,6 +211,9 @@ impl Trial {
 /// Trial number `trial` of the batch `key`: draw the patterns and the
 /// initial state from the generator seeded with `key.trial(trial)`, then run
 /// the dynamics. `memory_limit` caps the bytes of the pattern matrix.
+///
+/// # Errors
+/// As [`Setup::pattern_count`] and [`run_dynamics`]; [`ValidationError::TooLarge`] when the pattern matrix exceeds `memory_limit`.
 pub fn run_trial(
     setup: &Setup,
     params: &DynamicsParams,
@@ -265,6 +273,9 @@ pub(crate) fn per_matrix_budget(
 ///
 /// `memory_limit` caps the bytes of all pattern matrices that can be alive
 /// at once (one per worker thread).
+///
+/// # Errors
+/// As [`run_trial`], and [`ValidationError::TooLarge`] when one matrix per worker thread would exceed `memory_limit`.
 pub fn run_trials(
     setup: &Setup,
     params: &DynamicsParams,
@@ -283,6 +294,9 @@ pub fn run_trials(
 /// `trials` independent exact draws of the first-step observables (see
 /// [`first_step`]), in parallel, in trial order, seeded like
 /// [`run_trials`].
+///
+/// # Errors
+/// As [`sample_first_step`].
 pub fn run_first_step_trials(
     setup: &Setup,
     key: &SeedKey,

@@ -1,5 +1,5 @@
 //! Stored patterns and initial states, sampled from the ensembles of
-//! THEORY.md (sections 1, 4 and 7).
+//! docs/theory.md (§1 and §7).
 //!
 //! Patterns are kept row-major in `f32` (P rows of N entries): memory, not
 //! arithmetic, limits the accessible `N`, since `P = round(exp(alpha N))`.
@@ -34,6 +34,9 @@ impl Patterns {
     /// Refuses (without allocating) when the matrix would take more than
     /// `memory_limit` bytes, and reports a failed allocation as an error
     /// instead of aborting.
+    ///
+    /// # Errors
+    /// [`ValidationError::InvalidParameter`] for `n = 0` or `p = 0`; [`ValidationError::TooLarge`] when the matrix exceeds `memory_limit` or cannot be allocated.
     pub fn sample<R: Rng + ?Sized>(
         law: &PatternLaw,
         n: usize,
@@ -78,6 +81,9 @@ impl Patterns {
 
     /// Wraps given row-major data as `data.len() / n` patterns of dimension
     /// `n` (for benchmarks and hand-made examples).
+    ///
+    /// # Errors
+    /// [`ValidationError::InvalidParameter`] unless `data` holds a whole, non-zero number of rows of length `n`.
     pub fn from_rows(n: usize, data: Vec<f32>) -> Result<Self, ValidationError> {
         if n == 0 || data.is_empty() || !data.len().is_multiple_of(n) {
             return Err(ValidationError::InvalidParameter(format!(
@@ -172,7 +178,7 @@ pub fn normalised_overlap(x: &[f64], xi: &[f32]) -> f64 {
 }
 
 /// Initial state at overlap `rho` with the pattern `xi1`, built as in
-/// THEORY.md section 7 so that `E|x0|^2 = N`:
+/// docs/theory.md §7 so that `E|x0|^2 = N`:
 ///
 /// - gaussian: `x0 = rho xi1 + sqrt(1 - rho^2) z` with `z ~ N(0, I)`
 ///   (`|x0|^2` fluctuates around `N`; the first-step sampler uses this
@@ -187,6 +193,9 @@ pub fn normalised_overlap(x: &[f64], xi: &[f32]) -> f64 {
 ///   `1 - rho`, by a fresh draw of the law (so `x0` has the entries' law,
 ///   and the other patterns see the REM of the typical pattern; needs
 ///   `rho >= 0`). For `+-1` entries this is the binary construction.
+///
+/// # Errors
+/// [`ValidationError::InvalidParameter`] unless `0 <= rho <= 1`.
 pub fn initial_state<R: Rng + ?Sized>(
     law: &PatternLaw,
     xi1: &[f32],

@@ -197,9 +197,7 @@ impl StudySpec {
             return Err(self.error("the grid needs min < max and at least 3 points"));
         }
         if self.trials < 10 || self.bootstrap < 20 {
-            return Err(
-                self.error("use at least 10 trials per point and 20 bootstrap replicates")
-            );
+            return Err(self.error("use at least 10 trials per point and 20 bootstrap replicates"));
         }
         if !(self.criterion > 0.0 && self.criterion < 1.0) {
             return Err(self.error(format!(

@@ -11,8 +11,9 @@
 //! | lambda scan | `lambda` | `xi^1` | the dynamics ends near `xi^1` |
 //! | attention | `a` | `xi^1`, `lambda = beta / sqrt N`, `P = e^{a sqrt N}` | as typical |
 //!
-//! "Near" is the retrieval criterion: normalised overlap at least
-//! [`DynamicsParams::retrieval_threshold`]. With the first-step method a
+//! "Near" is the retrieval criterion (docs/theory.md §7): normalised
+//! overlap at least [`DynamicsParams::retrieval_threshold`] *and* `xi^1`
+//! carrying more than half of the softmax weight at the final state. With the first-step method a
 //! trial is retrieved when `xi^1` carries more than half of the softmax
 //! weight in the first step (exact sampling, no patterns).
 
@@ -122,6 +123,9 @@ pub struct TrialRecord {
 
 /// Runs the `trials` trials of one point in parallel, in trial order.
 /// Trial `t` uses the seed `key.trial(t)`, whatever the thread count.
+///
+/// # Errors
+/// [`ValidationError::InvalidParameter`] for the first-step method on an all-patterns study, and the errors of [`run_trials`] and [`run_first_step_trials`].
 pub fn run_point(
     params: &StudyParams,
     n: usize,
@@ -263,6 +267,9 @@ pub const CONFIDENCE: f64 = 0.95;
 /// lie between two grid values. Such an interval is widened to one grid
 /// step, and its standard error to that of a uniform law on it,
 /// `step / sqrt(12)`.
+///
+/// # Errors
+/// [`ValidationError::InvalidParameter`] when a crossing cannot be estimated or the extrapolation has too few sizes.
 pub fn analyse(
     sizes: &[SizeCounts],
     replicates: usize,

@@ -11,7 +11,7 @@ use crate::TheoryError;
 /// For the retrieved pattern `xi^1` with entries `a_i` and another pattern
 /// with entries `b_i`, `E_b exp(t sum_i a_i b_i) = prod_i exp(kappa(t a_i))`,
 /// so at a typical `xi^1` the overlap cgf is the saddle point of
-/// THEORY.md section 4:
+/// docs/theory.md §5:
 /// `Lambda(t) = E_a kappa(t a) = E_a ln E_b exp(t a b)`, a sum over atoms
 /// or a quadrature. The rate `I(u)` is its numerical Legendre transform,
 /// and the all-patterns bound uses the empirical law of `xi^1`
@@ -26,6 +26,9 @@ impl Iid {
     /// The ensemble of i.i.d. entries drawn from `family`, called `name`.
     /// Refuses laws that cannot be standardised and laws whose overlap cgf
     /// is infinite (tails not lighter than exponential).
+    ///
+    /// # Errors
+    /// [`TheoryError::InvalidLaw`] for a law that cannot be standardised (a point mass, probabilities that do not sum to 1, ...) or whose tails are not lighter than exponential.
     pub fn new(name: &str, family: Family) -> Result<Self, TheoryError> {
         let law = EntryLaw::new(family)?;
         if let Some(problem) = law.tail_problem() {

@@ -7,7 +7,7 @@
 //! state) behaves at large `N`, through its scaled cumulant generating
 //! function `Lambda(t) = lim (1/N) ln E exp(N t u)` and the rate function
 //! `I(u)`, its Legendre transform. An ensemble implements whichever of the
-//! two is its definition; [`crate::legendre`] supplies the other
+//! two is its definition; the crate's numerical Legendre transform supplies the other
 //! numerically. Closed forms of derived quantities never appear here; they
 //! live in the tests as oracles.
 
@@ -115,6 +115,9 @@ pub trait Ensemble: Send + Sync + std::fmt::Debug {
 pub const NAMES: [&str; 3] = ["gaussian", "spherical", "binary"];
 
 /// The built-in ensemble called `name`.
+///
+/// # Errors
+/// [`TheoryError::UnknownEnsemble`] for any other name.
 pub fn by_name(name: &str) -> Result<Box<dyn Ensemble>, TheoryError> {
     match name {
         "gaussian" => Ok(Box::new(Gaussian)),

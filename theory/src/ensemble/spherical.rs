@@ -47,7 +47,7 @@ impl Ensemble for Spherical {
 mod tests {
     use super::*;
 
-    /// THEORY.md: the maximiser is u*(t) = (sqrt(1 + 4t^2) - 1) / (2t).
+    /// docs/theory.md §1: the maximiser is u*(t) = (sqrt(1 + 4t^2) - 1) / (2t).
     #[test]
     fn tilted_overlap_matches_closed_form() {
         for t in [1e-3f64, 0.5, 1.0, 4.0, 100.0, 1e4] {

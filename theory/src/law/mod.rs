@@ -130,6 +130,9 @@ impl PartialEq for EntryLaw {
 
 impl EntryLaw {
     /// Standardises `family`, or says why it cannot be.
+    ///
+    /// # Errors
+    /// [`TheoryError::InvalidLaw`] for parameters that make no law or a law that cannot be standardised.
     pub fn new(family: Family) -> Result<Self, TheoryError> {
         let shape = standardise::shape(&family)?;
         Ok(EntryLaw {
