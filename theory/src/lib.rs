@@ -86,7 +86,22 @@ pub enum TheoryError {
         /// What is wrong, on one line.
         message: String,
     },
-    /// A root or extremum could not be found.
+    /// A root was sought on an interval where the function does not change
+    /// sign: the quantity has no solution there (or lost all precision).
+    NoSignChange {
+        /// What was being solved.
+        what: String,
+        /// The interval searched.
+        interval: (f64, f64),
+    },
+    /// No bracket of a root was found by doubling up to `limit`.
+    NoBracket {
+        /// What was being solved.
+        what: String,
+        /// The largest end tried.
+        limit: f64,
+    },
+    /// The root finder or minimiser itself failed (argmin's error).
     Solver(String),
 }
 
@@ -131,6 +146,15 @@ impl std::fmt::Display for TheoryError {
                 column,
                 message,
             } => write!(f, "{line}:{column}: {message}"),
+            TheoryError::NoSignChange { what, interval } => write!(
+                f,
+                "numerical solver failed: {what}: no sign change on [{:e}, {:e}]",
+                interval.0, interval.1
+            ),
+            TheoryError::NoBracket { what, limit } => write!(
+                f,
+                "numerical solver failed: {what}: no bracket below {limit:e}"
+            ),
             TheoryError::Solver(msg) => write!(f, "numerical solver failed: {msg}"),
         }
     }

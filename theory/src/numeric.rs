@@ -42,9 +42,10 @@ pub fn root<F: Fn(f64) -> f64>(f: F, a: f64, b: f64, what: &str) -> Result<f64, 
     }
     let product = fa * fb;
     if product.is_nan() || product > 0.0 {
-        return Err(TheoryError::Solver(format!(
-            "{what}: no sign change on [{a}, {b}] (f = {fa}, {fb})"
-        )));
+        return Err(TheoryError::NoSignChange {
+            what: what.to_string(),
+            interval: (a, b),
+        });
     }
     let result = Executor::new(Scalar(f), BrentRoot::new(a, b, ROOT_TOL))
         .configure(|state| state.max_iters(MAX_ITERS))
@@ -99,7 +100,10 @@ pub fn expand_bracket<F: Fn(f64) -> f64>(f: F, start: f64, what: &str) -> Result
         }
         b *= 2.0;
     }
-    Err(TheoryError::Solver(format!("{what}: no bracket below {b}")))
+    Err(TheoryError::NoBracket {
+        what: what.to_string(),
+        limit: b,
+    })
 }
 
 #[cfg(test)]
@@ -114,7 +118,13 @@ mod tests {
 
     #[test]
     fn root_without_sign_change_is_an_error() {
-        assert!(root(|x| x * x + 1.0, -1.0, 1.0, "none").is_err());
+        assert!(matches!(
+            root(|x| x * x + 1.0, -1.0, 1.0, "none"),
+            Err(TheoryError::NoSignChange {
+                interval: (-1.0, 1.0),
+                ..
+            })
+        ));
     }
 
     #[test]
