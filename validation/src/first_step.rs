@@ -46,17 +46,14 @@
 //! patterns are drawn entry by entry, scored and discarded, which is exact
 //! at O(P N) time and O(N) memory (no pattern matrix).
 
-use damcap_theory::ensemble::PatternLaw;
 use rand::Rng;
-use rand_distr::{Beta, Binomial, ChiSquared, Distribution, StandardNormal};
+use rand_distr::{Binomial, Distribution};
 use serde::Serialize;
-use statrs::function::factorial::ln_binomial;
 
-use crate::entries::{keep_or_redraw, EntrySampler};
-use crate::lattice::Lattice;
 use crate::partition::{block_max, Partition};
-use crate::patterns::initial_state;
-use crate::{Setup, Start, ValidationError};
+use crate::sampler;
+use crate::seeds::TrialRng;
+use crate::{Setup, ValidationError};
 
 /// Noise scores drawn per block when streaming.
 const BLOCK: usize = 1024;
@@ -85,131 +82,19 @@ impl FirstStep {
 ///
 /// # Errors
 /// As [`Setup::pattern_count`], and [`ValidationError::InvalidParameter`] for laws the exact sampler does not cover.
-pub fn sample_first_step<R: Rng + ?Sized>(
-    setup: &Setup,
-    rng: &mut R,
-) -> Result<FirstStep, ValidationError> {
+pub fn sample_first_step(setup: &Setup, rng: &mut TrialRng) -> Result<FirstStep, ValidationError> {
     let others = setup.pattern_count()? - 1;
-    let (n, lambda) = (setup.n, setup.lambda);
-    let rho = setup.start.overlap();
-    Ok(match &setup.law {
-        PatternLaw::Gaussian => {
-            let start = gaussian_start(n, setup.start, rng)?;
-            let noise_scale = lambda * start.x0_norm_sq.sqrt();
-            streamed(lambda * start.xi1_dot_x0, others, rng, |rng| {
-                let g: f64 = StandardNormal.sample(rng);
-                noise_scale * g
-            })
-        }
-        PatternLaw::Spherical => {
-            let law = SphericalOverlap::new(n)?;
-            let scale = lambda * n as f64;
-            streamed(scale * rho, others, rng, |rng| scale * law.sample(rng))
-        }
-        PatternLaw::Binary => {
-            let flips = Binomial::new(n as u64, (1.0 - rho) / 2.0)
-                .map_err(invalid)?
-                .sample(rng);
-            let signal = lambda * (n as f64 - 2.0 * flips as f64);
-            binary_levels(signal, n, lambda, others, rng)?
-        }
-        PatternLaw::Iid(law) => {
-            let sampler = EntrySampler::new(law);
-            match Lattice::of(law) {
-                Some(lattice) => lattice_levels(&lattice, &sampler, setup, others, rng)?,
-                None => iid_first_step(&sampler, setup, others, rng)?,
-            }
-        }
-    })
-}
-
-/// Law-file patterns: `xi^1` and the start are drawn explicitly, and each
-/// other pattern entry by entry (rounded to `f32` like a stored pattern),
-/// scored against `x0` and discarded.
-fn iid_first_step<R: Rng + ?Sized>(
-    sampler: &EntrySampler,
-    setup: &Setup,
-    others: u64,
-    rng: &mut R,
-) -> Result<FirstStep, ValidationError> {
-    let entry = |rng: &mut R| f64::from(sampler.sample(rng) as f32);
-    let xi1: Vec<f32> = (0..setup.n).map(|_| entry(rng) as f32).collect();
-    let x0: Vec<f64> = match setup.start {
-        Start::Pattern => xi1.iter().map(|&a| f64::from(a)).collect(),
-        Start::Overlap(rho) => initial_state(&setup.law, &xi1, rho, rng)?,
-    };
-    let lambda = setup.lambda;
-    let signal = lambda
-        * x0.iter()
-            .zip(&xi1)
-            .map(|(x, &a)| x * f64::from(a))
-            .sum::<f64>();
-    Ok(streamed(signal, others, rng, |rng| {
-        lambda * x0.iter().map(|x| x * entry(rng)).sum::<f64>()
-    }))
-}
-
-/// The two scalars of a gaussian start that the first step depends on.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct GaussianStart {
-    /// `xi^1 . x0`.
-    xi1_dot_x0: f64,
-    /// `|x0|^2`.
-    x0_norm_sq: f64,
-}
-
-/// Exact joint draw of `(xi^1 . x0, |x0|^2)` for gaussian patterns (see
-/// the module documentation): `|xi^1|^2 ~ chi^2_N`, and for a start at
-/// overlap `rho`, `a = rho |xi^1| + sqrt(1 - rho^2) g`,
-/// `xi^1 . x0 = |xi^1| a`, `|x0|^2 = a^2 + (1 - rho^2) chi^2_{N-1}`.
-fn gaussian_start<R: Rng + ?Sized>(
-    n: usize,
-    start: Start,
-    rng: &mut R,
-) -> Result<GaussianStart, ValidationError> {
-    let n = n as f64;
-    let xi1_sq = ChiSquared::new(n).map_err(invalid)?.sample(rng);
-    Ok(match start {
-        Start::Pattern => GaussianStart {
-            xi1_dot_x0: xi1_sq,
-            x0_norm_sq: xi1_sq,
-        },
-        Start::Overlap(rho) => {
-            let g: f64 = StandardNormal.sample(rng);
-            let perp_sq = ChiSquared::new(n - 1.0).map_err(invalid)?.sample(rng);
-            let a = rho * xi1_sq.sqrt() + (1.0 - rho * rho).sqrt() * g;
-            GaussianStart {
-                xi1_dot_x0: xi1_sq.sqrt() * a,
-                x0_norm_sq: a * a + (1.0 - rho * rho) * perp_sq,
-            }
-        }
-    })
-}
-
-/// Law of the cosine between a uniform point of the sphere in `R^N` and a
-/// fixed direction: `u = 2B - 1`, `B ~ Beta((N-1)/2, (N-1)/2)`, density
-/// proportional to `(1 - u^2)^((N-3)/2)`.
-struct SphericalOverlap(Beta<f64>);
-
-impl SphericalOverlap {
-    fn new(n: usize) -> Result<Self, ValidationError> {
-        let half = (n as f64 - 1.0) / 2.0;
-        Beta::new(half, half).map(Self).map_err(invalid)
-    }
-
-    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
-        2.0 * self.0.sample(rng) - 1.0
-    }
+    sampler::for_law(&setup.law).first_step(setup, others, rng)
 }
 
 /// A distribution's parameter error, as ours.
-fn invalid(e: impl std::fmt::Display) -> ValidationError {
+pub(crate) fn invalid(e: impl std::fmt::Display) -> ValidationError {
     ValidationError::InvalidParameter(e.to_string())
 }
 
 /// Observables when the `count` noise scores are i.i.d. draws of `draw`,
 /// streamed in blocks through the online partition function.
-fn streamed<R: Rng + ?Sized>(
+pub(crate) fn streamed<R: Rng + ?Sized>(
     signal: f64,
     count: u64,
     rng: &mut R,
@@ -234,65 +119,8 @@ fn streamed<R: Rng + ?Sized>(
     }
 }
 
-/// Observables for binary patterns: the `count` noise scores, at level
-/// `k` (disagreements with `x0`) worth `lambda (n - 2k)`, enter as level
-/// counts of `Binomial(n, 1/2)`.
-fn binary_levels<R: Rng + ?Sized>(
-    signal: f64,
-    n: usize,
-    lambda: f64,
-    count: u64,
-    rng: &mut R,
-) -> Result<FirstStep, ValidationError> {
-    let n64 = n as u64;
-    let ln_pmf: Vec<f64> = (0..=n64)
-        .map(|k| ln_binomial(n64, k) - n as f64 * std::f64::consts::LN_2)
-        .collect();
-    let counts = level_counts(&ln_pmf, count, rng)?;
-    let score = |k: usize| lambda * (n as f64 - 2.0 * k as f64);
-    Ok(from_levels(
-        signal,
-        counts.into_iter().enumerate().map(|(k, c)| (score(k), c)),
-    ))
-}
-
-/// Law-file patterns on a lattice ([`crate::lattice`]): `xi^1` and the
-/// start are drawn as atom indices, and the other scores as level counts
-/// of the exact law of `S`.
-fn lattice_levels<R: Rng + ?Sized>(
-    lattice: &Lattice,
-    sampler: &EntrySampler,
-    setup: &Setup,
-    count: u64,
-    rng: &mut R,
-) -> Result<FirstStep, ValidationError> {
-    let xi1: Vec<usize> = (0..setup.n).map(|_| sampler.pick(rng)).collect();
-    let x0 = match setup.start {
-        Start::Pattern => xi1.clone(),
-        Start::Overlap(rho) => keep_or_redraw(&xi1, rho, rng, |rng| sampler.pick(rng))?,
-    };
-    let m = &lattice.multiples;
-    let scale = setup.lambda * lattice.unit * lattice.unit;
-    let signal = scale
-        * xi1
-            .iter()
-            .zip(&x0)
-            .map(|(&a, &b)| (m[a] * m[b]) as f64)
-            .sum::<f64>();
-    let mut on_atom = vec![0; m.len()];
-    x0.iter().for_each(|&k| on_atom[k] += 1);
-    let (lowest, pmf) = lattice.score_pmf(&on_atom);
-    let ln_pmf: Vec<f64> = pmf.iter().map(|p| p.ln()).collect();
-    let counts = level_counts(&ln_pmf, count, rng)?;
-    let score = |s: usize| scale * (lowest + s as i64) as f64;
-    Ok(from_levels(
-        signal,
-        counts.into_iter().enumerate().map(|(s, c)| (score(s), c)),
-    ))
-}
-
 /// Observables when `c` noise scores sit at each level `z`.
-fn from_levels(signal: f64, levels: impl Iterator<Item = (f64, u64)>) -> FirstStep {
+pub(crate) fn from_levels(signal: f64, levels: impl Iterator<Item = (f64, u64)>) -> FirstStep {
     let mut partition = Partition::new();
     partition.add_block(&[signal]);
     let mut best = f64::NEG_INFINITY;
@@ -310,7 +138,7 @@ fn from_levels(signal: f64, levels: impl Iterator<Item = (f64, u64)>) -> FirstSt
 /// drawn as successive conditional binomials
 /// `C_k ~ Binomial(remaining, pmf_k / tail_k)` with
 /// `tail_k = sum_{j >= k} pmf_j` computed in log space.
-fn level_counts<R: Rng + ?Sized>(
+pub(crate) fn level_counts<R: Rng + ?Sized>(
     ln_pmf: &[f64],
     count: u64,
     rng: &mut R,
@@ -347,7 +175,12 @@ fn level_counts<R: Rng + ?Sized>(
 mod tests {
     use super::*;
     use crate::patterns::{initial_state, Patterns, DEFAULT_MEMORY_LIMIT};
+    use crate::sampler::gaussian::{gaussian_start, GaussianStart};
+    use crate::sampler::spherical::SphericalOverlap;
     use crate::seeds::trial_rng;
+    use crate::Start;
+    use damcap_theory::ensemble::PatternLaw;
+    use statrs::function::factorial::ln_binomial;
 
     /// Sample mean of `xs` and its standard error.
     fn mean_and_se(xs: &[f64]) -> (f64, f64) {

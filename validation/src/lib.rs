@@ -29,6 +29,7 @@ mod partition;
 pub mod patterns;
 pub mod report;
 pub mod runner;
+pub mod sampler;
 pub mod seeds;
 pub mod spec;
 pub mod study;

@@ -7,10 +7,9 @@
 //! have `|xi|^2 = N` up to `f32` rounding.
 
 use damcap_theory::ensemble::PatternLaw;
-use rand::{Rng, RngExt};
-use rand_distr::{Distribution, StandardNormal};
 
-use crate::entries::{keep_or_redraw, EntrySampler};
+use crate::sampler;
+use crate::seeds::TrialRng;
 use crate::ValidationError;
 
 /// Default cap on the memory of one pattern matrix: 4 GiB.
@@ -37,12 +36,12 @@ impl Patterns {
     ///
     /// # Errors
     /// [`ValidationError::InvalidParameter`] for `n = 0` or `p = 0`; [`ValidationError::TooLarge`] when the matrix exceeds `memory_limit` or cannot be allocated.
-    pub fn sample<R: Rng + ?Sized>(
+    pub fn sample(
         law: &PatternLaw,
         n: usize,
         p: usize,
         memory_limit: u64,
-        rng: &mut R,
+        rng: &mut TrialRng,
     ) -> Result<Self, ValidationError> {
         if n == 0 || p == 0 {
             return Err(ValidationError::InvalidParameter(format!(
@@ -64,18 +63,7 @@ impl Patterns {
                 limit: memory_limit,
             })?;
         data.resize(len, 0.0);
-        match law {
-            PatternLaw::Gaussian => fill_gaussian(&mut data, rng),
-            PatternLaw::Spherical => data
-                .chunks_exact_mut(n)
-                .for_each(|row| fill_spherical_row(row, rng)),
-            PatternLaw::Binary => fill_binary(&mut data, rng),
-            PatternLaw::Iid(entry_law) => {
-                let sampler = EntrySampler::new(entry_law);
-                data.iter_mut()
-                    .for_each(|v| *v = sampler.sample(rng) as f32);
-            }
-        }
+        sampler::for_law(law).fill_patterns(&mut data, n, rng);
         Ok(Self { n, data })
     }
 
@@ -120,45 +108,6 @@ impl Patterns {
     }
 }
 
-/// I.i.d. standard normal entries.
-fn fill_gaussian<R: Rng + ?Sized>(data: &mut [f32], rng: &mut R) {
-    for v in data {
-        *v = StandardNormal.sample(rng);
-    }
-}
-
-/// A uniform point on the sphere of radius `sqrt(N)`: a normalised
-/// Gaussian vector (rotation invariance), computed in `f64`.
-fn fill_spherical_row<R: Rng + ?Sized>(row: &mut [f32], rng: &mut R) {
-    let z = unit_gaussian_direction(row.len(), rng);
-    let radius = (row.len() as f64).sqrt();
-    for (v, zi) in row.iter_mut().zip(&z) {
-        *v = (radius * zi) as f32;
-    }
-}
-
-/// Uniform random unit vector in `R^n` (redrawn in the probability-zero
-/// event of a null Gaussian vector).
-fn unit_gaussian_direction<R: Rng + ?Sized>(n: usize, rng: &mut R) -> Vec<f64> {
-    loop {
-        let z: Vec<f64> = (0..n).map(|_| StandardNormal.sample(rng)).collect();
-        let norm = norm(&z);
-        if norm > 0.0 {
-            return z.into_iter().map(|v| v / norm).collect();
-        }
-    }
-}
-
-/// I.i.d. uniform `+-1` entries, 64 entries per random word.
-fn fill_binary<R: Rng + ?Sized>(data: &mut [f32], rng: &mut R) {
-    for chunk in data.chunks_mut(64) {
-        let bits = rng.next_u64();
-        for (k, v) in chunk.iter_mut().enumerate() {
-            *v = if (bits >> k) & 1 == 1 { 1.0 } else { -1.0 };
-        }
-    }
-}
-
 /// Euclidean norm.
 pub(crate) fn norm(v: &[f64]) -> f64 {
     v.iter().map(|a| a * a).sum::<f64>().sqrt()
@@ -177,30 +126,21 @@ pub fn normalised_overlap(x: &[f64], xi: &[f32]) -> f64 {
     }
 }
 
-/// Initial state at overlap `rho` with the pattern `xi1`, built as in
-/// docs/theory.md §7 so that `E|x0|^2 = N`:
-///
-/// - gaussian: `x0 = rho xi1 + sqrt(1 - rho^2) z` with `z ~ N(0, I)`
-///   (`|x0|^2` fluctuates around `N`; the first-step sampler uses this
-///   exact construction);
-/// - spherical: `x0` on the sphere of radius `sqrt(N)` at angle
-///   `arccos(rho)` from `xi1`: `z` projected orthogonally to `xi1`,
-///   normalised, and combined as
-///   `sqrt(N) (rho xi1/|xi1| + sqrt(1 - rho^2) e)`;
-/// - binary: `xi1` with each entry flipped independently with probability
-///   `(1 - rho)/2`;
-/// - a law file: `xi1` with each entry replaced, with probability
-///   `1 - rho`, by a fresh draw of the law (so `x0` has the entries' law,
-///   and the other patterns see the REM of the typical pattern; needs
-///   `rho >= 0`). For `+-1` entries this is the binary construction.
+/// Initial state at overlap `rho` with the pattern `xi1`, built by the
+/// law's [`Sampler::initial_state`](crate::sampler::Sampler::initial_state)
+/// so that `E|x0|^2 = N` (docs/theory.md §7): gaussian
+/// `rho xi1 + sqrt(1 - rho^2) z`; spherical, on the sphere at angle
+/// `arccos(rho)`; binary, entries flipped with probability `(1 - rho)/2`;
+/// a law file, entries redrawn with probability `1 - rho`.
 ///
 /// # Errors
-/// [`ValidationError::InvalidParameter`] unless `0 <= rho <= 1`.
-pub fn initial_state<R: Rng + ?Sized>(
+/// [`ValidationError::InvalidParameter`] unless `-1 <= rho <= 1` and
+/// `N >= 2` (and `rho >= 0` for law files).
+pub fn initial_state(
     law: &PatternLaw,
     xi1: &[f32],
     rho: f64,
-    rng: &mut R,
+    rng: &mut TrialRng,
 ) -> Result<Vec<f64>, ValidationError> {
     if !(-1.0..=1.0).contains(&rho) {
         return Err(ValidationError::InvalidParameter(format!(
@@ -214,51 +154,7 @@ pub fn initial_state<R: Rng + ?Sized>(
         )));
     }
     let xi1: Vec<f64> = xi1.iter().map(|&v| f64::from(v)).collect();
-    let perp = (1.0 - rho * rho).sqrt();
-    Ok(match law {
-        PatternLaw::Gaussian => xi1
-            .iter()
-            .map(|&a| {
-                let z: f64 = StandardNormal.sample(rng);
-                rho * a + perp * z
-            })
-            .collect(),
-        PatternLaw::Spherical => spherical_at_overlap(&xi1, rho, rng),
-        PatternLaw::Binary => {
-            let flip = (1.0 - rho) / 2.0;
-            xi1.iter()
-                .map(|&a| if rng.random_bool(flip) { -a } else { a })
-                .collect()
-        }
-        PatternLaw::Iid(entry_law) => {
-            let sampler = EntrySampler::new(entry_law);
-            keep_or_redraw(&xi1, rho, rng, |rng| sampler.sample(rng))?
-        }
-    })
-}
-
-/// The spherical construction of [`initial_state`]. The orthogonal
-/// direction is redrawn in the probability-zero event that `z` is parallel
-/// to `xi1`.
-fn spherical_at_overlap<R: Rng + ?Sized>(xi1: &[f64], rho: f64, rng: &mut R) -> Vec<f64> {
-    let n = xi1.len();
-    let xi_norm = norm(xi1);
-    let unit: Vec<f64> = xi1.iter().map(|a| a / xi_norm).collect();
-    let e = loop {
-        let z = unit_gaussian_direction(n, rng);
-        let along: f64 = z.iter().zip(&unit).map(|(a, b)| a * b).sum();
-        let orth: Vec<f64> = z.iter().zip(&unit).map(|(a, b)| a - along * b).collect();
-        let orth_norm = norm(&orth);
-        if orth_norm > 1e-12 {
-            break orth.into_iter().map(|v| v / orth_norm).collect::<Vec<_>>();
-        }
-    };
-    let radius = (n as f64).sqrt();
-    let perp = (1.0 - rho * rho).sqrt();
-    unit.iter()
-        .zip(&e)
-        .map(|(u, e)| radius * (rho * u + perp * e))
-        .collect()
+    sampler::for_law(law).initial_state(&xi1, rho, rng)
 }
 
 #[cfg(test)]

@@ -1,0 +1,65 @@
+//! How each ensemble is simulated: one [`Sampler`] per ensemble, in one
+//! file each, next to the theory's description of the same ensemble
+//! (`damcap_theory::ensemble`). A new ensemble needs one theory file and
+//! one sampler file; [`for_law`] is the only place that names them all.
+//!
+//! Every sampler draws from the trial's own generator ([`TrialRng`]) so
+//! results do not depend on threading; the order of draws is part of the
+//! contract (same seed, same patterns).
+
+pub(crate) mod binary;
+pub(crate) mod gaussian;
+pub(crate) mod iid;
+pub(crate) mod spherical;
+
+use damcap_theory::ensemble::PatternLaw;
+
+use crate::first_step::FirstStep;
+use crate::seeds::TrialRng;
+use crate::{Setup, ValidationError};
+
+/// Sampling of one pattern ensemble, for the full dynamics and for the
+/// exact first step.
+pub trait Sampler {
+    /// Fills row-major storage with i.i.d. patterns of dimension `n`
+    /// (`data.len()` is a multiple of `n`), with `E|xi|^2 = N`.
+    fn fill_patterns(&self, data: &mut [f32], n: usize, rng: &mut TrialRng);
+
+    /// A start at overlap `rho` (checked to lie in `[-1, 1]`) with the
+    /// pattern `xi1`, built so that the theory's REM applies
+    /// (docs/theory.md §7).
+    ///
+    /// # Errors
+    /// [`ValidationError::InvalidParameter`] for an overlap the
+    /// construction cannot give (negative `rho` for law files).
+    fn initial_state(
+        &self,
+        xi1: &[f64],
+        rho: f64,
+        rng: &mut TrialRng,
+    ) -> Result<Vec<f64>, ValidationError>;
+
+    /// One exact draw of the first step's observables for `setup`, with
+    /// `others = P - 1` patterns besides xi^1, without a pattern matrix
+    /// (docs/theory.md §7).
+    ///
+    /// # Errors
+    /// [`ValidationError::InvalidParameter`] when a distribution cannot be
+    /// built for these parameters.
+    fn first_step(
+        &self,
+        setup: &Setup,
+        others: u64,
+        rng: &mut TrialRng,
+    ) -> Result<FirstStep, ValidationError>;
+}
+
+/// The sampler of a pattern law.
+pub fn for_law(law: &PatternLaw) -> Box<dyn Sampler> {
+    match law {
+        PatternLaw::Gaussian => Box::new(gaussian::Gaussian),
+        PatternLaw::Spherical => Box::new(spherical::Spherical),
+        PatternLaw::Binary => Box::new(binary::Binary),
+        PatternLaw::Iid(law) => Box::new(iid::Iid::new(law)),
+    }
+}
