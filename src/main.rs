@@ -38,6 +38,8 @@ enum Command {
     Figures(commands::figures::Args),
     /// Runs the Monte Carlo studies of a validate config against the theory.
     Validate(commands::validate::Args),
+    /// Combines the shards of a validate run (--shard K/M) into its outputs.
+    Merge(commands::validate::MergeArgs),
     /// Measures the speed of the solver (ratios against baselines run alongside).
     Bench(commands::bench::Args),
     /// Shows a law file standardised, with its thresholds at one lambda.
@@ -53,6 +55,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::PhaseDiagram { config } => commands::figures::run_config(&config),
         Command::Figures(args) => commands::figures::run_all(&args),
         Command::Validate(args) => commands::validate::run(&args),
+        Command::Merge(args) => commands::validate::merge(&args),
         Command::Bench(args) => commands::bench::run(&args),
         Command::Law(args) => commands::law::run(&args),
     }

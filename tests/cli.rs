@@ -618,3 +618,179 @@ fn figures_validate_runs_several_simulation_configs() {
         );
     }
 }
+
+/// A validate config with one first-step study, its outputs in `dir`
+/// (fast: binary first steps cost O(N) per trial).
+fn small_validate_config(dir: &Path, seed: u64) -> std::path::PathBuf {
+    let body = format!(
+        "kind = \"validate\"\ntitle = \"t\"\nseed = {seed}\nensemble = \"binary\"\nraw_csv = {:?}\nsummary_json = {:?}\nsvg = {:?}\n\
+         [[study]]\nname = \"fs\"\nobservable = \"alpha_1\"\nmethod = \"first-step\"\nlambda = 1.0\nsizes = [16, 24, 32]\n\
+         grid = {{ min = 0.4, max = 0.7, points = 7 }}\ntrials = 40\nbootstrap = 40\n",
+        dir.join("raw.csv"),
+        dir.join("summary.json"),
+        dir.join("overlay.svg"),
+    );
+    write_config(dir, &body)
+}
+
+/// Three shards run as separate processes and merged give exactly the
+/// summary and raw CSV of the unsharded run.
+#[test]
+fn shards_merge_into_the_single_run() {
+    let single = tempfile::tempdir().unwrap();
+    let config = small_validate_config(single.path(), 5);
+    let expected = json(&damcap(&["validate", config.to_str().unwrap(), "--json"]));
+    let sharded = tempfile::tempdir().unwrap();
+    let config = small_validate_config(sharded.path(), 5);
+    let path = config.to_str().unwrap();
+    let children: Vec<_> = (1..=3)
+        .map(|k| {
+            Command::new(env!("CARGO_BIN_EXE_damcap"))
+                .args(["validate", path, "--shard", &format!("{k}/3")])
+                .output()
+                .unwrap()
+        })
+        .collect();
+    children.iter().for_each(assert_success);
+    assert!(sharded.path().join("raw.shard-2-of-3.csv").exists());
+    assert!(!sharded.path().join("summary.json").exists());
+    let merged = json(&damcap(&["merge", path, "--shards", "3", "--json"]));
+    assert_eq!(merged, expected);
+    let raw = |d: &Path| std::fs::read(d.join("raw.csv")).unwrap();
+    assert_eq!(raw(sharded.path()), raw(single.path()));
+}
+
+/// A missing or foreign shard is named, with the command that fixes it.
+#[test]
+fn merge_refuses_missing_or_foreign_shards() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = small_validate_config(dir.path(), 5);
+    let path = config.to_str().unwrap();
+    assert_success(&damcap(&["validate", path, "--shard", "1/2"]));
+    let out = damcap(&["merge", path, "--shards", "2"]);
+    assert_clean_failure(&out, "--shard 2/2");
+    edit_config(&config, "seed = 5", "seed = 6");
+    assert_success(&damcap(&["validate", path, "--shard", "2/2"]));
+    let out = damcap(&["merge", path, "--shards", "2"]);
+    assert_clean_failure(&out, "another seed or config");
+    for bad in ["0/2", "3/2", "x"] {
+        let out = damcap(&["validate", path, "--shard", bad]);
+        assert_clean_failure(&out, "--shard");
+    }
+}
+
+/// Changing the seed keeps the old raw CSV beside the new one.
+#[test]
+fn raw_csv_of_another_seed_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = small_validate_config(dir.path(), 5);
+    let path = config.to_str().unwrap();
+    assert_success(&damcap(&["validate", path]));
+    let first = std::fs::read(dir.path().join("raw.csv")).unwrap();
+    edit_config(&config, "seed = 5", "seed = 6");
+    let out = damcap(&["validate", path]);
+    assert_success(&out);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("copied it to"));
+    let kept = std::fs::read(dir.path().join("raw.csv.stale-1")).unwrap();
+    assert_eq!(kept, first);
+    assert_ne!(std::fs::read(dir.path().join("raw.csv")).unwrap(), first);
+}
+
+/// The terminal gets a verdict line per study; the theory is binary
+/// alpha_1(1) = 1 - ln cosh 1 (docs/theory.md §3).
+#[test]
+fn validate_prints_a_verdict_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = small_validate_config(dir.path(), 5);
+    let out = damcap(&["validate", config.to_str().unwrap()]);
+    assert_success(&out);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].contains("theory") && lines[0].contains("agrees"));
+    let theory = format!("{:.4}", 1.0 - 1f64.cosh().ln());
+    assert!(
+        lines[1].starts_with("fs ") && lines[1].contains(&theory),
+        "{text}"
+    );
+}
+
+/// Broken names and sizes, runaway trial counts and studies that would not
+/// fit in memory are refused at once, before any simulation.
+#[test]
+fn validate_refuses_bad_studies_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = small_validate_config(dir.path(), 5);
+    let path = config.to_str().unwrap();
+    let cases = [
+        ("name = \"fs\"", "name = \"f\\ns\"", "control characters"),
+        ("name = \"fs\"", "name = \"f,s\"", "without commas"),
+        (
+            "sizes = [16, 24, 32]",
+            "sizes = [16, 16, 24]",
+            "distinct sizes",
+        ),
+        (
+            "sizes = [16, 24, 32]",
+            "sizes = [16, 24, 32, 16]",
+            "repeated",
+        ),
+        ("trials = 40", "trials = 1000000000000", "at most"),
+        (
+            "method = \"first-step\"\n",
+            "max_steps = 10\n",
+            "exceeds the memory limit",
+        ),
+    ];
+    for (from, to, needle) in cases {
+        let original = std::fs::read_to_string(&config).unwrap();
+        edit_config(&config, from, to);
+        if needle == "exceeds the memory limit" {
+            // Dynamics at N = 64 and alpha = 0.7: P = e^44.8, far beyond memory.
+            edit_config(&config, "sizes = [16, 24, 32]", "sizes = [16, 32, 64]");
+        }
+        let start = std::time::Instant::now();
+        let out = damcap(&["validate", path]);
+        assert_clean_failure(&out, needle);
+        assert!(start.elapsed() < std::time::Duration::from_secs(10));
+        assert!(!dir.path().join("raw.csv").exists());
+        std::fs::write(&config, original).unwrap();
+    }
+}
+
+/// SIGTERM stops like Ctrl-C, and after SIGKILL the checkpoint is whole:
+/// either way the resumed run ends with the raw CSV of an uninterrupted run.
+#[test]
+fn resume_after_sigterm_and_sigkill_is_exact() {
+    let reference = tempfile::tempdir().unwrap();
+    let config = validate_config(reference.path(), true);
+    assert_success(&damcap(&["validate", config.to_str().unwrap()]));
+    let expected = std::fs::read(reference.path().join("raw.csv")).unwrap();
+    for signal in ["-TERM", "-KILL"] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = validate_config(dir.path(), true);
+        let child = Command::new(env!("CARGO_BIN_EXE_damcap"))
+            .args(["validate", config.to_str().unwrap()])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let raw = dir.path().join("raw.csv");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while !std::fs::read_to_string(&raw)
+            .unwrap_or_default()
+            .contains("\ndyn,")
+        {
+            assert!(std::time::Instant::now() < deadline, "no point saved");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(!out.status.success(), "{signal}");
+        assert!(!dir.path().join("summary.json").exists(), "{signal}");
+        assert_success(&damcap(&["validate", config.to_str().unwrap()]));
+        assert_eq!(std::fs::read(&raw).unwrap(), expected, "{signal}");
+    }
+}

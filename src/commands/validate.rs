@@ -1,13 +1,18 @@
-//! `damcap validate CONFIG`: Monte Carlo studies checked against the
-//! theory. The validation crate does the work (plans, runner, checkpoint,
-//! verdicts); this is the glue: config, Ctrl-C, progress bar, outputs.
+//! `damcap validate CONFIG` and `damcap merge CONFIG`: Monte Carlo studies
+//! checked against the theory. The validation crate does the work (plans,
+//! runner, checkpoint, shards, verdicts); this is the glue: config, Ctrl-C,
+//! progress bar, outputs, the verdict table.
 
 use anyhow::{bail, Context, Result};
-use damcap_validation::runner::{self, Progress};
+use damcap_theory::Ensemble;
+use damcap_validation::checkpoint::shard_path;
+use damcap_validation::runner::{self, Progress, Shard};
+use damcap_validation::spec::MAX_WORK;
 use damcap_validation::{report, Checkpoint, Plan, RunOutcome, Summary};
 use indicatif::{ProgressBar, ProgressStyle};
+use std::cell::Cell;
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -20,7 +25,24 @@ use crate::plot::validation::summary_svg;
 pub struct Args {
     /// Path of a `kind = "validate"` config.
     config: PathBuf,
-    /// Print the summary JSON on standard output.
+    /// Print the summary JSON on standard output instead of the verdict table.
+    #[arg(long)]
+    json: bool,
+    /// Run only shard K of M (K/M, 1 <= K <= M): a deterministic share of the
+    /// points, saved next to raw_csv; combine the shards with `damcap merge`.
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<Shard>,
+}
+
+/// Arguments of `damcap merge`.
+#[derive(clap::Args, Debug)]
+pub struct MergeArgs {
+    /// Path of the `kind = "validate"` config the shards ran.
+    config: PathBuf,
+    /// How many shards the run was split into (the M of --shard K/M).
+    #[arg(long)]
+    shards: usize,
+    /// Print the summary JSON on standard output instead of the verdict table.
     #[arg(long)]
     json: bool,
 }
@@ -30,21 +52,60 @@ const MEMORY_LIMIT: u64 = 4 << 30;
 
 /// `damcap validate`.
 pub fn run(args: &Args) -> Result<()> {
-    let Config::Validate(config) = config::load(&args.config)? else {
-        bail!(
-            "{} is not a validate config: set kind = \"validate\"",
-            args.config.display()
-        );
+    let config = load(&args.config)?;
+    let Some(shard) = args.shard else {
+        let summary = run_config(&config)?;
+        return print_summary(&summary, args.json);
     };
-    let summary = run_config(&config)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
-    }
+    let (ensemble, plans) = plan(&config)?;
+    drop(ensemble);
+    let raw = shard_path(&config.raw_csv, shard);
+    output::check_writable(&raw)?;
+    let store = simulate(&plans, Some(shard), &raw)?;
+    eprintln!(
+        "shard {}/{}: {} points done in {}; when every shard is done, run `damcap merge {} --shards {}`",
+        shard.index,
+        shard.count,
+        store.done.len(),
+        raw.display(),
+        args.config.display(),
+        shard.count
+    );
     Ok(())
+}
+
+/// `damcap merge`: combines the shards' raw CSVs and writes the same
+/// outputs as an unsharded run.
+pub fn merge(args: &MergeArgs) -> Result<()> {
+    let config = load(&args.config)?;
+    Shard::new(1, args.shards).context("--shards must be at least 1")?;
+    let (ensemble, plans) = plan(&config)?;
+    let store = Checkpoint::merge(&config.raw_csv, &plans, args.shards)?;
+    store.save()?;
+    let summary = write_outputs(&config, &plans, &store, ensemble.as_ref())?;
+    print_summary(&summary, args.json)
 }
 
 /// Runs (or resumes) every study of a config and writes its outputs.
 pub fn run_config(config: &Validate) -> Result<Summary> {
+    let (ensemble, plans) = plan(config)?;
+    let store = simulate(&plans, None, &config.raw_csv)?;
+    write_outputs(config, &plans, &store, ensemble.as_ref())
+}
+
+fn load(path: &Path) -> Result<Validate> {
+    let Config::Validate(config) = config::load(path)? else {
+        bail!(
+            "{} is not a validate config: set kind = \"validate\"",
+            path.display()
+        );
+    };
+    Ok(config)
+}
+
+/// The ensemble and the studies resolved against it, every argument and
+/// output checked and the whole run's work estimated before any work.
+fn plan(config: &Validate) -> Result<(Box<dyn Ensemble>, Vec<Plan>)> {
     let ensemble = super::ensemble(&config.ensemble)?;
     let plans: Vec<Plan> = config
         .study
@@ -52,14 +113,27 @@ pub fn run_config(config: &Validate) -> Result<Summary> {
         .map(|s| Plan::new(s, ensemble.as_ref(), config.seed, MEMORY_LIMIT))
         .collect::<Result<_, _>>()?;
     check_unique_names(&plans)?;
+    let work: f64 = plans.iter().map(Plan::work).sum();
+    if work > MAX_WORK {
+        bail!(
+            "the config needs about {work:.1e} multiply-adds, above the cap of {MAX_WORK:.0e} \
+             (about a day on two cores): shrink sizes, grids or trials, or split it into shards"
+        );
+    }
     for path in [&config.raw_csv, &config.summary_json, &config.svg] {
         output::check_writable(path)?;
     }
-    let mut store = Checkpoint::load(&config.raw_csv, &plans)?;
+    Ok((ensemble, plans))
+}
+
+/// Runs the missing points of `plans` (or of one shard), checkpointed in
+/// `raw`. An interrupted run is an error that says how to resume.
+fn simulate(plans: &[Plan], shard: Option<Shard>, raw: &Path) -> Result<Checkpoint> {
+    let mut store = Checkpoint::load(raw, plans)?;
     if let Some(aside) = &store.set_aside {
         eprintln!(
             "{} holds points of another seed or config; copied it to {}",
-            config.raw_csv.display(),
+            raw.display(),
             aside.display()
         );
     }
@@ -67,21 +141,31 @@ pub fn run_config(config: &Validate) -> Result<Summary> {
         eprintln!(
             "resuming: {} finished points found in {}",
             store.done.len(),
-            config.raw_csv.display()
+            raw.display()
         );
     }
-    if runner::run(&plans, &mut store, &Bar::new(), &*interrupt_flag()?)? == RunOutcome::Interrupted
-    {
+    let outcome = runner::run(plans, shard, &mut store, &Bar::new(), &*interrupt_flag()?)?;
+    if outcome == RunOutcome::Interrupted {
         bail!(
             "interrupted: {} finished points kept in {}; rerun the same command to resume",
             store.done.len(),
-            config.raw_csv.display()
+            raw.display()
         );
     }
+    Ok(store)
+}
+
+/// The summary JSON and SVG of a finished run.
+fn write_outputs(
+    config: &Validate,
+    plans: &[Plan],
+    store: &Checkpoint,
+    ensemble: &dyn Ensemble,
+) -> Result<Summary> {
     let summary = report::summarise(
         &config.title,
         config.seed,
-        &plans,
+        plans,
         &store.done,
         ensemble.name(),
     )?;
@@ -89,32 +173,51 @@ pub fn run_config(config: &Validate) -> Result<Summary> {
         &config.summary_json,
         serde_json::to_string_pretty(&summary)?.as_bytes(),
     )?;
-    let svg = summary_svg(&summary, ensemble.as_ref())?;
+    let svg = summary_svg(&summary, ensemble)?;
     output::write_atomic(&config.svg, svg.as_bytes())?;
     eprintln!(
         "wrote {}, {} and {}",
-        config.raw_csv.display(),
+        store.path().display(),
         config.summary_json.display(),
         config.svg.display()
     );
     Ok(summary)
 }
 
+/// The summary JSON, or the verdict table.
+fn print_summary(summary: &Summary, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(summary)?);
+    } else {
+        print!("{}", summary.verdict_table());
+    }
+    Ok(())
+}
+
 fn check_unique_names(plans: &[Plan]) -> Result<()> {
     let mut seen = HashSet::new();
     for p in plans {
         let name = &p.spec.name;
-        if name.contains(',') || !seen.insert(name) {
-            bail!("study name '{name}' is repeated or contains a comma; give each study a unique plain name");
+        if !seen.insert(name) {
+            bail!("study name '{name}' is repeated; give each study a unique name");
         }
     }
     Ok(())
 }
 
-/// Ctrl-C sets the flag; the run stops after the point in progress. A
-/// second Ctrl-C exits at once (files are only ever replaced atomically).
-/// One handler and one flag per process: `figures --validate` runs several
-/// configs, and an interrupt stops them all.
+/// `K/M` as a shard.
+fn parse_shard(text: &str) -> Result<Shard, String> {
+    let parsed = text
+        .split_once('/')
+        .and_then(|(k, m)| Some((k.trim().parse().ok()?, m.trim().parse().ok()?)));
+    let (k, m) = parsed.ok_or_else(|| format!("'{text}' is not K/M (e.g. 2/8)"))?;
+    Shard::new(k, m).map_err(|e| e.to_string())
+}
+
+/// Ctrl-C or SIGTERM sets the flag; the run stops after the point in
+/// progress. A second signal exits at once (files are only ever replaced
+/// atomically). One handler and one flag per process: `figures --validate`
+/// runs several configs, and an interrupt stops them all.
 fn interrupt_flag() -> Result<Arc<AtomicBool>> {
     static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
     if let Some(flag) = FLAG.get() {
@@ -137,33 +240,48 @@ fn interrupt_flag() -> Result<Arc<AtomicBool>> {
 }
 
 /// The runner's progress on an indicatif bar (hidden when stderr is not a
-/// terminal).
-struct Bar(ProgressBar);
+/// terminal), in per-mille of the estimated work so the ETA weighs large
+/// points more.
+struct Bar {
+    bar: ProgressBar,
+    /// Work done so far and in all.
+    work: Cell<(f64, f64)>,
+}
+
+/// Bar units per whole run.
+const BAR_UNITS: f64 = 1000.0;
 
 impl Bar {
     fn new() -> Bar {
-        let bar = ProgressBar::new(0);
+        let bar = ProgressBar::new(BAR_UNITS as u64);
         bar.set_style(
             ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} trials, eta {eta} {msg}",
+                "{spinner} [{elapsed_precise}] {bar:30} {percent}% of the work, eta {eta} {msg}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
-        Bar(bar)
+        Bar {
+            bar,
+            work: Cell::new((0.0, 0.0)),
+        }
     }
 }
 
 impl Progress for Bar {
-    fn start(&self, total: u64) {
-        self.0.set_length(total);
+    fn start(&self, total: f64) {
+        self.work.set((0.0, total.max(f64::MIN_POSITIVE)));
+        self.bar.set_position(0);
     }
     fn point(&self, label: &str) {
-        self.0.set_message(label.to_string());
+        self.bar.set_message(label.to_string());
     }
-    fn advance(&self, trials: u64) {
-        self.0.inc(trials);
+    fn advance(&self, work: f64) {
+        let (done, total) = self.work.get();
+        self.work.set((done + work, total));
+        self.bar
+            .set_position((BAR_UNITS * (done + work) / total).round() as u64);
     }
     fn finish(&self) {
-        self.0.finish_and_clear();
+        self.bar.finish_and_clear();
     }
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::runner::{shard_points, Shard};
 use crate::spec::Plan;
 use crate::study::TrialRecord;
 use crate::ValidationError;
@@ -77,12 +78,24 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// Reads the finished points of an earlier run at `path` (none if the
     /// file does not exist), keeping those whose grid value, trial count
-    /// and seeds match `plans`.
+    /// and seeds match `plans`. If the file holds other points too (another
+    /// seed or config), it is first copied to [`Checkpoint::set_aside`], so
+    /// that the next save loses nothing.
     ///
     /// # Errors
     /// [`ValidationError::Checkpoint`] when the file exists but cannot be
-    /// read, or is not a damcap raw CSV.
+    /// read or copied, or is not a damcap raw CSV.
     pub fn load(path: &Path, plans: &[Plan]) -> Result<Checkpoint, ValidationError> {
+        let (mut store, stale) = Checkpoint::read(path, plans)?;
+        if stale > 0 {
+            store.set_aside = Some(set_aside(path)?);
+        }
+        Ok(store)
+    }
+
+    /// The points of `path` that match `plans`, and how many stored points
+    /// do not; no side effects.
+    fn read(path: &Path, plans: &[Plan]) -> Result<(Checkpoint, usize), ValidationError> {
         let mut done = Done::new();
         match std::fs::read(path) {
             Ok(bytes) => read_rows(&bytes, &mut done).map_err(|m| checkpoint_error(path, m))?,
@@ -91,16 +104,57 @@ impl Checkpoint {
         }
         let stored = done.len();
         done.retain(|key, point| matches_plan(plans, key, point));
-        let set_aside = if done.len() < stored {
-            Some(set_aside(path)?)
-        } else {
-            None
-        };
-        Ok(Checkpoint {
+        let stale = stored - done.len();
+        let store = Checkpoint {
             path: path.to_path_buf(),
             done,
-            set_aside,
-        })
+            set_aside: None,
+        };
+        Ok((store, stale))
+    }
+
+    /// Combines the raw CSVs of the `count` shards of a run of `plans`
+    /// ([`shard_path`] of `path`) into one checkpoint at `path`, after
+    /// checking that each shard is complete and from the same config and
+    /// seed.
+    ///
+    /// # Errors
+    /// [`ValidationError::Checkpoint`] naming the first shard that is
+    /// missing, incomplete, or holds points of another seed or config.
+    pub fn merge(path: &Path, plans: &[Plan], count: usize) -> Result<Checkpoint, ValidationError> {
+        let mut merged = Checkpoint {
+            path: path.to_path_buf(),
+            done: Done::new(),
+            set_aside: None,
+        };
+        for index in 1..=count {
+            let shard = Shard::new(index, count)?;
+            let file = shard_path(path, shard);
+            if !file.exists() {
+                let fix = format!("run `damcap validate CONFIG --shard {index}/{count}` first");
+                return Err(checkpoint_error(&file, format!("missing; {fix}")));
+            }
+            let (store, stale) = Checkpoint::read(&file, plans)?;
+            if stale > 0 {
+                return Err(checkpoint_error(
+                    &file,
+                    format!("{stale} points come from another seed or config; rerun this shard"),
+                ));
+            }
+            let missing = shard_points(plans, Some(shard))
+                .filter(|(p, n, k)| !store.contains(&p.spec.name, *n, *k))
+                .count();
+            if missing > 0 {
+                return Err(checkpoint_error(
+                    &file,
+                    format!(
+                        "{missing} points are not finished; rerun `damcap validate CONFIG --shard {index}/{count}`"
+                    ),
+                ));
+            }
+            merged.done.extend(store.done);
+        }
+        Ok(merged)
     }
 
     /// Where the checkpoint is kept.
@@ -157,6 +211,21 @@ impl Checkpoint {
         }
         writer.into_inner().map_err(|e| e.to_string())
     }
+}
+
+/// The raw CSV of shard `K/M` beside `path`: `raw.csv` becomes
+/// `raw.shard-K-of-M.csv`.
+pub fn shard_path(path: &Path, shard: Shard) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map_or_else(|| "raw".into(), |s| s.to_string_lossy().into_owned());
+    let ext = path
+        .extension()
+        .map_or_else(String::new, |e| format!(".{}", e.to_string_lossy()));
+    path.with_file_name(format!(
+        "{stem}.shard-{}-of-{}{ext}",
+        shard.index, shard.count
+    ))
 }
 
 /// Parses raw CSV bytes into finished points.

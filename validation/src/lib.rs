@@ -89,7 +89,9 @@ impl std::fmt::Display for ValidationError {
                 "pattern storage of {bytes} bytes exceeds the memory limit of {limit} bytes"
             ),
             Self::Theory(e) => e.fmt(f),
-            Self::InvalidStudy { study, message } => write!(f, "study '{study}': {message}"),
+            Self::InvalidStudy { study, message } => {
+                write!(f, "study '{}': {message}", study.escape_debug())
+            }
             Self::Checkpoint { path, message } => write!(f, "{}: {message}", path.display()),
         }
     }

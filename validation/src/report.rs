@@ -132,6 +132,31 @@ pub struct StudyReport {
     pub points: Vec<PointCount>,
 }
 
+impl Summary {
+    /// One line per study: theory, extrapolated crossing with its 95%
+    /// interval, and the verdict, under a header line.
+    pub fn verdict_table(&self) -> String {
+        let mut table = format!(
+            "{:<20} {:<12} {:<12} {:>8}  {:<30} agrees\n",
+            "study", "method", "observable", "theory", "extrapolated [95% CI]"
+        );
+        for s in &self.studies {
+            let ci = format!("{:.4} [{:.4}, {:.4}]", s.extrapolated, s.ci_low, s.ci_high);
+            let verdict = match (s.agrees, s.observable == Observable::AlphaC.name()) {
+                (true, true) => "yes (not below the bound)",
+                (true, false) => "yes",
+                (false, true) => "NO (below the bound)",
+                (false, false) => "NO",
+            };
+            table += &format!(
+                "{:<20} {:<12} {:<12} {:>8.4}  {ci:<30} {verdict}\n",
+                s.name, s.method, s.observable, s.theory
+            );
+        }
+        table
+    }
+}
+
 /// Whether an extrapolated interval agrees with the theory. A typical
 /// threshold (or basin, lambda_*, a_1) agrees when `|extrapolated - theory|`
 /// is at most the larger of half the interval and [`AGREEMENT_FLOOR`]. The

@@ -20,14 +20,16 @@ use crate::ValidationError;
 /// first-step points are not dominated by rewriting the file.
 pub const SAVE_INTERVAL: Duration = Duration::from_secs(2);
 
-/// Receives the progress of a run. Work is counted in trials.
+/// Receives the progress of a run. Work is counted in estimated
+/// multiply-adds ([`Plan::point_work`]), so that an ETA weighs a point at
+/// large `N` more than one at small `N`.
 pub trait Progress {
-    /// The run starts with `total` trials to do.
-    fn start(&self, total: u64);
+    /// The run starts with `total` work to do.
+    fn start(&self, total: f64);
     /// A point starts; `label` says which.
     fn point(&self, label: &str);
-    /// `trials` more trials are done.
-    fn advance(&self, trials: u64);
+    /// `work` more is done.
+    fn advance(&self, work: f64);
     /// The run ended (finished, interrupted or failed).
     fn finish(&self);
 }
@@ -36,9 +38,9 @@ pub trait Progress {
 pub struct Silent;
 
 impl Progress for Silent {
-    fn start(&self, _: u64) {}
+    fn start(&self, _: f64) {}
     fn point(&self, _: &str) {}
-    fn advance(&self, _: u64) {}
+    fn advance(&self, _: f64) {}
     fn finish(&self) {}
 }
 
@@ -54,7 +56,59 @@ pub enum RunOutcome {
 /// A point still to run: plan, size and grid index.
 type Todo<'a> = (&'a Plan, usize, usize);
 
-/// Runs every point of `plans` missing from `store` until done or until
+/// The `index`-th of `count` shards of a config's points (1-based), for
+/// runs spread over several processes or machines. Points are dealt out
+/// round-robin in config order (study, size, grid value), so every shard
+/// gets a mix of small and large `N`; the split depends on the config
+/// only, never on what is already done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// Which shard, `1..=count`.
+    pub index: usize,
+    /// How many shards.
+    pub count: usize,
+}
+
+impl Shard {
+    /// The shard `index` of `count`.
+    ///
+    /// # Errors
+    /// [`ValidationError::InvalidParameter`] unless `1 <= index <= count`.
+    pub fn new(index: usize, count: usize) -> Result<Shard, ValidationError> {
+        if index == 0 || index > count {
+            return Err(ValidationError::InvalidParameter(format!(
+                "shard {index}/{count} does not exist: use K/M with 1 <= K <= M"
+            )));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Whether the shard runs the point with global index `i`.
+    fn owns(&self, i: usize) -> bool {
+        i % self.count == self.index - 1
+    }
+}
+
+/// Every point of `plans` in config order (the order of the run).
+pub fn points(plans: &[Plan]) -> impl Iterator<Item = Todo<'_>> {
+    plans.iter().flat_map(|p| {
+        p.spec
+            .sizes
+            .iter()
+            .flat_map(move |&n| (0..p.grid.len()).map(move |k| (p, n, k)))
+    })
+}
+
+/// The points of `plans` that belong to `shard` (all of them for `None`).
+pub fn shard_points(plans: &[Plan], shard: Option<Shard>) -> impl Iterator<Item = Todo<'_>> {
+    points(plans)
+        .enumerate()
+        .filter(move |(i, _)| shard.is_none_or(|s| s.owns(*i)))
+        .map(|(_, point)| point)
+}
+
+/// Runs every point of `plans` (or of one shard of them) missing from
+/// `store` until done or until
 /// `interrupt` is set, saving the store every [`SAVE_INTERVAL`], on
 /// interruption, on error and at the end.
 ///
@@ -64,21 +118,15 @@ type Todo<'a> = (&'a Plan, usize, usize);
 /// written.
 pub fn run(
     plans: &[Plan],
+    shard: Option<Shard>,
     store: &mut Checkpoint,
     progress: &dyn Progress,
     interrupt: &AtomicBool,
 ) -> Result<RunOutcome, ValidationError> {
-    let todo: Vec<Todo> = plans
-        .iter()
-        .flat_map(|p| {
-            p.spec
-                .sizes
-                .iter()
-                .flat_map(move |&n| (0..p.grid.len()).map(move |k| (p, n, k)))
-        })
+    let todo: Vec<Todo> = shard_points(plans, shard)
         .filter(|(p, n, k)| !store.contains(&p.spec.name, *n, *k))
         .collect();
-    progress.start(todo.iter().map(|(p, _, _)| p.spec.trials).sum());
+    progress.start(todo.iter().map(|(p, n, k)| p.point_work(*n, *k)).sum());
     let result = run_points(&todo, store, progress, interrupt);
     progress.finish();
     result
@@ -114,7 +162,7 @@ fn run_points(
             store.save()?;
             (last_save, unsaved) = (Instant::now(), false);
         }
-        progress.advance(plan.spec.trials);
+        progress.advance(plan.point_work(n, k));
     }
     if unsaved {
         store.save()?;

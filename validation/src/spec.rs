@@ -115,6 +115,18 @@ pub struct StudySpec {
     pub finite_size: FiniteSizeForm,
 }
 
+/// Most trials per point a study may ask for (the statistics saturate
+/// long before; larger runs belong in several configs or shards).
+pub const MAX_TRIALS: u64 = 1_000_000;
+
+/// Most grid points a study may scan.
+pub const MAX_GRID_POINTS: usize = 1000;
+
+/// Most estimated multiply-adds a whole config may need
+/// ([`crate::study::StudyParams::trial_cost`] summed over every trial):
+/// about a day on two cores at the kernel's speed.
+pub const MAX_WORK: f64 = 1e15;
+
 fn default_criterion() -> f64 {
     0.9
 }
@@ -188,8 +200,33 @@ impl StudySpec {
                 "`{key}` is not used by observable {observable}; remove it"
             )));
         }
-        if self.sizes.len() < 3 || self.sizes.iter().any(|&n| n < 2) {
-            return Err(self.error("give at least 3 sizes, each >= 2, to extrapolate in N"));
+        if self.name.is_empty()
+            || self
+                .name
+                .contains(|c: char| c.is_control() || matches!(c, ',' | '"'))
+        {
+            return Err(self.error(
+                "the name labels rows of the raw CSV: use a non-empty name without commas, \
+                 quotes or control characters (line breaks, tabs)",
+            ));
+        }
+        let mut distinct = self.sizes.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() < 3 || self.sizes.iter().any(|&n| n < 2) {
+            return Err(
+                self.error("give at least 3 distinct sizes, each >= 2, to extrapolate in N")
+            );
+        }
+        if distinct.len() < self.sizes.len() {
+            return Err(self.error("a size is repeated in `sizes`; list each N once"));
+        }
+        if self.trials > MAX_TRIALS || self.grid.points > MAX_GRID_POINTS {
+            return Err(self.error(format!(
+                "at most {MAX_TRIALS} trials per point and {MAX_GRID_POINTS} grid points \
+                 (got {} and {}); split the study",
+                self.trials, self.grid.points
+            )));
         }
         let g = &self.grid;
         let ordered = g.min < g.max && g.min.is_finite() && g.max.is_finite();
@@ -265,8 +302,8 @@ impl Plan {
         memory_limit: u64,
     ) -> Result<Plan, ValidationError> {
         let kind = spec.kind()?;
-        let theory = theory_value(&kind, ensemble).map_err(|e| spec.error(e.to_string()))?;
         spec.check()?;
+        let theory = theory_value(&kind, ensemble).map_err(|e| spec.error(e.to_string()))?;
         let params = StudyParams {
             kind,
             law: ensemble.pattern_law(),
@@ -281,12 +318,14 @@ impl Plan {
         let grid = spec.grid.values();
         for &n in &spec.sizes {
             for &x in &grid {
-                let setup = params.kind.setup(params.law.clone(), n, x);
-                setup.pattern_count().map_err(|e| {
-                    spec.error(format!(
-                        "at N = {n}, x = {x}: {e}: shrink the grid or the sizes"
-                    ))
-                })?;
+                params
+                    .trial_cost(n, x)
+                    .and_then(|_| params.check_memory(n, x, spec.trials))
+                    .map_err(|e| {
+                        spec.error(format!(
+                            "at N = {n}, x = {x}: {e}: shrink the grid or the sizes"
+                        ))
+                    })?;
             }
         }
         Ok(Plan {
@@ -305,6 +344,22 @@ impl Plan {
             self.master_seed,
             &[name_hash(&self.spec.name), n as u64, k as u64],
         )
+    }
+
+    /// Estimated multiply-adds of the point `(n, grid index k)`, all its
+    /// trials together.
+    pub fn point_work(&self, n: usize, k: usize) -> f64 {
+        self.params.trial_cost(n, self.grid[k]).unwrap_or(0.0) * self.spec.trials as f64
+    }
+
+    /// Estimated multiply-adds of the whole study.
+    pub fn work(&self) -> f64 {
+        let points = self
+            .spec
+            .sizes
+            .iter()
+            .flat_map(|&n| (0..self.grid.len()).map(move |k| (n, k)));
+        points.map(|(n, k)| self.point_work(n, k)).sum()
     }
 
     /// The master seed of the config.

@@ -100,6 +100,53 @@ pub struct StudyParams {
     pub memory_limit: u64,
 }
 
+impl StudyParams {
+    /// Estimated cost of one trial at size `n` and grid value `x`, in
+    /// multiply-adds (for progress bars and work caps, not for results):
+    /// the dynamics reads the `P x N` matrix once per step (about
+    /// [`TYPICAL_STEPS`] steps); the all-patterns check scores `P` states
+    /// against it; the exact first step draws `P` scores (times `N` for law
+    /// files without a lattice), or `N + 1` level counts for binary patterns.
+    ///
+    /// # Errors
+    /// As [`Setup::pattern_count`].
+    pub fn trial_cost(&self, n: usize, x: f64) -> Result<f64, ValidationError> {
+        let setup = self.kind.setup(self.law.clone(), n, x);
+        let p = setup.pattern_count()? as f64;
+        let n = n as f64;
+        Ok(match (self.method, self.kind) {
+            (Method::Dynamics, StudyKind::AllPatterns { .. }) => p * p * n,
+            (Method::Dynamics, _) => p * n * TYPICAL_STEPS.min(self.dynamics.max_steps as f64),
+            (Method::FirstStep, _) => match &self.law {
+                PatternLaw::Binary => n,
+                PatternLaw::Iid(_) => p.min(n * n) * n,
+                _ => p,
+            },
+        })
+    }
+
+    /// Bytes of pattern matrices alive at once when `trials` trials of the
+    /// point run on the current rayon pool (0 for the exact first step,
+    /// which builds no matrix).
+    ///
+    /// # Errors
+    /// [`ValidationError::TooLarge`] above [`StudyParams::memory_limit`].
+    pub fn check_memory(&self, n: usize, x: f64, trials: u64) -> Result<(), ValidationError> {
+        if self.method == Method::Dynamics {
+            per_matrix_budget(
+                &self.kind.setup(self.law.clone(), n, x),
+                trials,
+                self.memory_limit,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Steps assumed per dynamics trial in [`StudyParams::trial_cost`]: most
+/// trials converge in a handful of steps.
+pub const TYPICAL_STEPS: f64 = 10.0;
+
 /// One trial, as written to the raw CSV.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct TrialRecord {
