@@ -14,7 +14,10 @@
 //! `lambda = beta / sqrt(N)`, so at finite `N`
 //!
 //! - `a_1(beta; N) = sqrt(N) alpha_1(beta / sqrt N)
-//!    = beta - sqrt(N) Lambda(beta / sqrt N) = beta - beta^2 / (2 sqrt N) + O(N^{-3/2})`;
+//!    = beta - sqrt(N) Lambda(beta / sqrt N) = beta - beta^2 / (2 sqrt N) + O(1/N)`,
+//!   where the `1/N` term is `-(E a^3)^2 beta^3 / (6 N)` (the third
+//!   cumulant of the overlap); for symmetric entries it vanishes and the
+//!   remainder is `O(N^{-3/2})` (docs/theory.md §8);
 //! - `a_c(beta; N) = sqrt(N) alpha_c(beta / sqrt N)`, the union bound with the
 //!   same failure routes. Their costs are of order `N`, against `a sqrt(N)`
 //!   patterns to beat: only a *moderate* deviation of the retrieved
