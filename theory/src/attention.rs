@@ -180,4 +180,26 @@ mod tests {
             .to_string();
         assert!(err.contains("beta"), "{err}");
     }
+
+    /// Skewed entries: the `1/N` term of `a_1` is `-(E a^3)^2 beta^3 / 6`
+    /// (third cumulant of the overlap, docs/theory.md §8). Sparse binary
+    /// entries with density `f` have `E a^3 = (1 - 2f) / sqrt(f (1 - f))`
+    /// once standardised; the next term is `O(N^{-1/2})` relative.
+    #[test]
+    fn a_1_of_skewed_entries_has_a_one_over_n_term() {
+        let f: f64 = 0.1;
+        let law =
+            crate::law::from_toml("[law]\nfamily = \"sparse-binary\"\ndensity = 0.1", "s").unwrap();
+        let skew = (1.0 - 2.0 * f) / (f * (1.0 - f)).sqrt();
+        let beta = 1.0;
+        let expected = -skew * skew * beta * beta * beta / 6.0;
+        for (n, tolerance) in [(1e6, 0.02), (1e8, 0.002)] {
+            let t = attention_thresholds(&law, beta, Some(n)).unwrap();
+            let term = (t.a_1 - t.a_1_expansion) * n;
+            assert!(
+                (term - expected).abs() < tolerance,
+                "N = {n}: {term} vs {expected}"
+            );
+        }
+    }
 }
