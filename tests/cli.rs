@@ -372,17 +372,16 @@ fn validate_writes_summary_overlay_and_resumes() {
     assert_eq!(json(&again), v);
 }
 
-#[test]
-fn validate_ctrl_c_keeps_finished_points_and_resumes() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = validate_config(dir.path(), true);
+/// Runs `damcap validate` on a config made by [`validate_config`] with its
+/// dynamics study, sends `signal` (as `kill` takes it) once the first
+/// dynamics point has been saved, and waits for the process.
+fn signal_after_first_dynamics_point(config: &Path, signal: &str) -> Output {
     let child = Command::new(env!("CARGO_BIN_EXE_damcap"))
         .args(["validate", config.to_str().unwrap()])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let raw = dir.path().join("raw.csv");
-    // Interrupt once the first dynamics point has been saved.
+    let raw = config.with_file_name("raw.csv");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     while !std::fs::read_to_string(&raw)
         .unwrap_or_default()
@@ -395,10 +394,18 @@ fn validate_ctrl_c_keeps_finished_points_and_resumes() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap();
-    let out = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn validate_ctrl_c_keeps_finished_points_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = validate_config(dir.path(), true);
+    let raw = dir.path().join("raw.csv");
+    let out = signal_after_first_dynamics_point(&config, "-INT");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("rerun the same command to resume"));
     let kept = std::fs::read_to_string(&raw).unwrap();
@@ -769,25 +776,8 @@ fn resume_after_sigterm_and_sigkill_is_exact() {
     for signal in ["-TERM", "-KILL"] {
         let dir = tempfile::tempdir().unwrap();
         let config = validate_config(dir.path(), true);
-        let child = Command::new(env!("CARGO_BIN_EXE_damcap"))
-            .args(["validate", config.to_str().unwrap()])
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
         let raw = dir.path().join("raw.csv");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-        while !std::fs::read_to_string(&raw)
-            .unwrap_or_default()
-            .contains("\ndyn,")
-        {
-            assert!(std::time::Instant::now() < deadline, "no point saved");
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        Command::new("kill")
-            .args([signal, &child.id().to_string()])
-            .status()
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = signal_after_first_dynamics_point(&config, signal);
         assert!(!out.status.success(), "{signal}");
         assert!(!dir.path().join("summary.json").exists(), "{signal}");
         assert_success(&damcap(&["validate", config.to_str().unwrap()]));
