@@ -52,6 +52,8 @@
 //! binary bound; the duality is checked against a brute-force minimum of
 //! `KL(nu || p)` over a grid on a three-atom simplex.
 
+use rayon::prelude::*;
+
 use crate::law::EntryLaw;
 use crate::numeric::minimise;
 use crate::thresholds::FailureRate;
@@ -119,9 +121,136 @@ impl Objective {
 /// `alpha_A(lambda)` and `alpha_B` for i.i.d. entries of `law`.
 pub fn bound(law: &EntryLaw, lambda: f64) -> Result<EmpiricalBound, TheoryError> {
     Ok(EmpiricalBound {
-        self_overlap: route_a(law, lambda, Objective::Load)?,
-        single_pattern: law.single_pattern_load(|| route_b(law, Objective::Load))?,
+        self_overlap: route_a_load(law, lambda)?,
+        single_pattern: single_pattern_load(law)?,
     })
+}
+
+/// Computes the parts of [`bound`] that do not depend on `lambda` (the
+/// route-B load and the route-A [`LoadProfile`]), each spread over the
+/// rayon pool. A scan calls it once before its points run in parallel,
+/// which would otherwise wait for the first of them to fill the caches.
+pub fn prepare(law: &EntryLaw) -> Result<(), TheoryError> {
+    single_pattern_load(law)?;
+    law.load_profile(|| LoadProfile::new(law)).map(drop)
+}
+
+/// `alpha_B`, computed once per law.
+fn single_pattern_load(law: &EntryLaw) -> Result<f64, TheoryError> {
+    law.single_pattern_load(|| route_b(law, Objective::Load))
+}
+
+/// `G(t) = sup_theta Psi(t, theta)` for route A, the load that one `t`
+/// guarantees. It does not depend on `lambda`.
+fn route_a_best_theta(law: &EntryLaw, log_t: f64) -> Result<f64, TheoryError> {
+    best_over_theta(law, log_t.exp(), W_MAX, Objective::Load)
+}
+
+/// Lower end of the `ln t` range of [`LoadProfile`]: the lowest
+/// route-A scan of any `lambda >= e^-6`.
+const PROFILE_LOG_T_MIN: f64 = ROUTE_B_LOG_T.0 - LOG_T_SPAN;
+
+/// Route A's `G(t)` tabulated once per law, so that each `lambda` of a
+/// scan costs two evaluations of `G` (at the ends of its range of `t`)
+/// instead of a grid and a refinement.
+///
+/// `alpha_A(lambda)` is the supremum of `G` over an interval `[lo, hi]` of
+/// `ln t`. The table holds `G` on a fixed grid of step `LOG_T_STEP` from
+/// `PROFILE_LOG_T_MIN` to `e^9`, and every interior local maximum of that
+/// grid refined by Brent over its two cells. Within a cell `G` is taken to
+/// be unimodal, as the direct scan assumes when it refines its best cell;
+/// then the supremum over `[lo, hi]` is the largest of: `G` at both ends,
+/// the grid values inside, and the refined maxima inside (a maximum whose
+/// cell straddles an end, but which lies outside, leaves `G` monotone up
+/// to that end, where it is evaluated).
+#[derive(Clone, Debug)]
+pub(crate) struct LoadProfile {
+    /// Grid points `(ln t, G(t))`, increasing in `ln t`.
+    grid: Vec<(f64, f64)>,
+    /// Refined interior local maxima `(ln t, G(t))`.
+    peaks: Vec<(f64, f64)>,
+}
+
+impl LoadProfile {
+    /// Tabulates `G` for `law`, the grid points in parallel.
+    fn new(law: &EntryLaw) -> Result<Self, TheoryError> {
+        let (_, hi) = ROUTE_B_LOG_T;
+        let count = ((hi - PROFILE_LOG_T_MIN) / LOG_T_STEP).round() as usize;
+        let grid = (0..=count)
+            .into_par_iter()
+            .map(|k| {
+                let x = PROFILE_LOG_T_MIN + LOG_T_STEP * k as f64;
+                route_a_best_theta(law, x).map(|g| (x, g))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let peaks = grid
+            .windows(3)
+            .filter(|w| is_local_maximum(w[0].1, w[1].1, w[2].1))
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|w| {
+                let f = |x: f64| {
+                    -route_a_best_theta(law, x)
+                        .unwrap_or(f64::NEG_INFINITY)
+                        .min(f64::MAX)
+                };
+                let (x, neg) =
+                    minimise(f, w[0].0, w[2].0, "alpha_c: conjugate inverse temperature")?;
+                Ok((x, (-neg).max(w[1].1)))
+            })
+            .collect::<Result<Vec<_>, TheoryError>>()?;
+        Ok(LoadProfile { grid, peaks })
+    }
+
+    /// `G` at grid point `log_t`, if it is one.
+    fn at_grid_point(&self, log_t: f64) -> Option<f64> {
+        let k = ((log_t - PROFILE_LOG_T_MIN) / LOG_T_STEP).round();
+        let &(x, g) = self.grid.get(k as usize).filter(|_| k >= 0.0)?;
+        (x == log_t).then_some(g)
+    }
+
+    /// The largest tabulated value (grid point or refined maximum) with
+    /// `ln t` in `[lo, hi]`.
+    fn sup_inside(&self, lo: f64, hi: f64) -> f64 {
+        self.grid
+            .iter()
+            .chain(&self.peaks)
+            .filter(|(x, _)| *x >= lo && *x <= hi)
+            .map(|&(_, g)| g)
+            .fold(f64::NEG_INFINITY, f64::max)
+    }
+}
+
+/// Whether `middle` is a local maximum worth refining: not below either
+/// neighbour, and above at least one (inside a plateau, such as `G = 0`
+/// wherever no tilt helps, there is nothing to refine).
+fn is_local_maximum(left: f64, middle: f64, right: f64) -> bool {
+    middle > f64::NEG_INFINITY
+        && middle >= left
+        && middle >= right
+        && (middle > left || middle > right)
+}
+
+/// `alpha_A(lambda) = sup G` over route A's range of `ln t` (see
+/// [`route_a`]), from the law's [`LoadProfile`] and `G` at both ends.
+/// Below the profile's range (`lambda < e^-6`) the grid is scanned
+/// directly.
+fn route_a_load(law: &EntryLaw, lambda: f64) -> Result<f64, TheoryError> {
+    let (lo, hi) = route_a_log_t(lambda);
+    let profile = law.load_profile(|| LoadProfile::new(law))?;
+    let mut best = profile.sup_inside(lo, hi);
+    for end in [lo, hi] {
+        let g = match profile.at_grid_point(end) {
+            Some(g) => g,
+            None => route_a_best_theta(law, end)?,
+        };
+        best = best.max(g);
+    }
+    if lo < PROFILE_LOG_T_MIN {
+        let best_theta = |t: f64| best_over_theta(law, t, W_MAX, Objective::Load);
+        best = best.max(maximise_over_log_t(&best_theta, lo, PROFILE_LOG_T_MIN)?);
+    }
+    Ok(best)
 }
 
 /// `R(alpha, lambda)` split by route: the exponent of the probability that
@@ -141,9 +270,15 @@ pub fn failure_rate(law: &EntryLaw, lambda: f64, alpha: f64) -> Result<FailureRa
 /// laws the `t -> inf` limits are reached there to rounding).
 fn route_a(law: &EntryLaw, lambda: f64, objective: Objective) -> Result<f64, TheoryError> {
     let best_theta = |t: f64| best_over_theta(law, t, W_MAX, objective);
+    let (lo, hi) = route_a_log_t(lambda);
+    maximise_over_log_t(&best_theta, lo, hi)
+}
+
+/// Route A's range `[lo, hi]` of `ln t` at `lambda`.
+fn route_a_log_t(lambda: f64) -> (f64, f64) {
     let (b_lo, b_hi) = ROUTE_B_LOG_T;
     let hi = lambda.ln().min(b_hi);
-    maximise_over_log_t(&best_theta, (hi - LOG_T_SPAN).min(b_lo), hi)
+    ((hi - LOG_T_SPAN).min(b_lo), hi)
 }
 
 /// Route B: the supremum over `t >= 0` and `0 <= theta <= 1`; independent
@@ -192,14 +327,14 @@ fn best_over_theta(
 /// Brent over its two neighbouring cells.
 fn maximise_over_log_t<F>(f: &F, lo: f64, hi: f64) -> Result<f64, TheoryError>
 where
-    F: Fn(f64) -> Result<f64, TheoryError>,
+    F: Fn(f64) -> Result<f64, TheoryError> + Sync,
 {
     let count = ((hi - lo) / LOG_T_STEP).ceil() as usize;
     let grid: Vec<f64> = (0..=count)
         .map(|k| lo + (hi - lo) * k as f64 / count as f64)
         .collect();
     let values = grid
-        .iter()
+        .par_iter()
         .map(|&x| f(x.exp()))
         .collect::<Result<Vec<f64>, _>>()?;
     let k = (0..values.len())

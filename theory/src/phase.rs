@@ -55,7 +55,9 @@ pub fn thresholds<E: Ensemble + ?Sized>(
 
 /// [`thresholds`] at every `lambda` of a grid, computed in parallel
 /// (rayon) and returned in grid order. The values do not depend on the
-/// number of threads: every point is computed on its own.
+/// number of threads: every point is computed on its own, from tables
+/// that do not depend on `lambda` (for law files, filled first, in
+/// parallel: [`crate::empirical::prepare`]).
 ///
 /// ```
 /// use damcap_theory::{phase, ensemble};
@@ -75,6 +77,9 @@ pub fn scan<E: Ensemble + ?Sized>(
     ensemble: &E,
     lambdas: &[f64],
 ) -> Result<Vec<Thresholds>, TheoryError> {
+    if let Some(law) = ensemble.entry_law() {
+        crate::empirical::prepare(law)?;
+    }
     lambdas
         .par_iter()
         .map(|&l| thresholds(ensemble, l))

@@ -24,6 +24,7 @@ pub use integrate::Integral;
 
 use std::sync::OnceLock;
 
+use crate::empirical::LoadProfile;
 use crate::TheoryError;
 
 /// A law of pattern entries as written in a law file (`family = "..."`).
@@ -119,6 +120,9 @@ pub struct EntryLaw {
     /// The all-patterns load of [`crate::empirical::single_pattern_load`],
     /// which depends on the law only: computed once, on first use.
     single_pattern_load: OnceLock<Result<f64, TheoryError>>,
+    /// Route A's table of [`crate::empirical`], which depends on the law
+    /// only: computed once, on first use.
+    load_profile: OnceLock<Result<LoadProfile, TheoryError>>,
 }
 
 /// Two laws are equal when their descriptions are.
@@ -136,6 +140,7 @@ impl EntryLaw {
             family,
             shape,
             single_pattern_load: OnceLock::new(),
+            load_profile: OnceLock::new(),
         })
     }
 
@@ -155,6 +160,17 @@ impl EntryLaw {
         F: FnOnce() -> Result<f64, TheoryError>,
     {
         self.single_pattern_load.get_or_init(compute).clone()
+    }
+
+    /// `compute()`, run on the first call only.
+    pub(crate) fn load_profile<F>(&self, compute: F) -> Result<&LoadProfile, TheoryError>
+    where
+        F: FnOnce() -> Result<LoadProfile, TheoryError>,
+    {
+        self.load_profile
+            .get_or_init(compute)
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// The atoms of a discrete law, `None` for a continuous one.
