@@ -54,7 +54,7 @@
 
 use rayon::prelude::*;
 
-use crate::law::EntryLaw;
+use crate::law::{log_sum_exp, EntryLaw};
 use crate::numeric::minimise;
 use crate::thresholds::FailureRate;
 use crate::TheoryError;
@@ -303,24 +303,48 @@ fn best_over_theta(
     w_max: f64,
     objective: Objective,
 ) -> Result<f64, TheoryError> {
+    let Some(atoms) = law.atoms() else {
+        let at = |w: f64| {
+            let theta = w / (1.0 - w);
+            objective.value(theta, law.ln_expect_exp(|a| theta * h(law, t, a)))
+        };
+        return maximise_over_w(at, w_max);
+    };
+    // `h_t` at the atoms does not depend on `theta`: computed once.
+    let values: Vec<(f64, f64)> = atoms
+        .iter()
+        .map(|a| (a.probability.ln(), h(law, t, a.value)))
+        .collect();
     let at = |w: f64| {
         let theta = w / (1.0 - w);
-        objective.value(theta, law.ln_expect_exp(|a| theta * h(law, t, a)))
+        let terms = values.iter().map(|&(ln_p, h)| (ln_p + theta * h, 0.0));
+        objective.value(theta, log_sum_exp(terms).0)
     };
-    let (_, neg) = minimise(|w| -at(w), 0.0, w_max, "alpha_c: tilt of the empirical law")?;
-    let mut best = -neg;
-    if let (Some(atoms), true) = (law.atoms(), w_max == W_MAX) {
-        let values: Vec<f64> = atoms.iter().map(|a| h(law, t, a.value)).collect();
-        let top = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let top = values.iter().map(|v| v.1).fold(f64::NEG_INFINITY, f64::max);
+    // With `h_t` the same at every atom (a symmetric law of one modulus,
+    // such as `+-1`), tilting cannot change the empirical law: both
+    // objectives are monotone in `theta`, so the supremum is at an end.
+    let mut best = if values.iter().all(|v| v.1 == top) {
+        at(0.0).max(at(w_max))
+    } else {
+        maximise_over_w(at, w_max)?
+    };
+    if w_max == W_MAX {
         let mass: f64 = atoms
             .iter()
             .zip(&values)
-            .filter(|(_, v)| **v == top)
+            .filter(|(_, v)| v.1 == top)
             .map(|(a, _)| a.probability)
             .sum();
         best = best.max(objective.limit(top, mass));
     }
     Ok(best)
+}
+
+/// `sup f(w)` over `w` in `[0, w_max]`, by Brent's method.
+fn maximise_over_w<F: Fn(f64) -> f64>(f: F, w_max: f64) -> Result<f64, TheoryError> {
+    let (_, neg) = minimise(|w| -f(w), 0.0, w_max, "alpha_c: tilt of the empirical law")?;
+    Ok(-neg)
 }
 
 /// `sup_t f(t)` for `ln t` in `[lo, hi]`: the best grid point, refined by

@@ -77,12 +77,29 @@ pub fn scan<E: Ensemble + ?Sized>(
     ensemble: &E,
     lambdas: &[f64],
 ) -> Result<Vec<Thresholds>, TheoryError> {
+    scan_with_progress(ensemble, lambdas, &|| {})
+}
+
+/// [`scan`], calling `done()` after each point (from any thread), for a
+/// progress display.
+///
+/// # Errors
+/// As for [`scan`].
+pub fn scan_with_progress<E: Ensemble + ?Sized>(
+    ensemble: &E,
+    lambdas: &[f64],
+    done: &(dyn Fn() + Sync),
+) -> Result<Vec<Thresholds>, TheoryError> {
     if let Some(law) = ensemble.entry_law() {
         crate::empirical::prepare(law)?;
     }
     lambdas
         .par_iter()
-        .map(|&l| thresholds(ensemble, l))
+        .map(|&l| {
+            let row = thresholds(ensemble, l);
+            done();
+            row
+        })
         .collect()
 }
 
@@ -100,6 +117,20 @@ mod tests {
         for (row, &l) in rows.iter().zip(&grid) {
             assert_eq!(*row, thresholds(e.as_ref(), l).unwrap());
         }
+    }
+
+    /// The progress callback runs once per point.
+    #[test]
+    fn scan_reports_every_point() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let e = by_name("spherical").unwrap();
+        let count = AtomicUsize::new(0);
+        let rows = scan_with_progress(e.as_ref(), &[0.5, 1.0, 2.0], &|| {
+            count.fetch_add(1, Ordering::Relaxed);
+        })
+        .unwrap();
+        assert_eq!(rows, scan(e.as_ref(), &[0.5, 1.0, 2.0]).unwrap());
+        assert_eq!(count.load(Ordering::Relaxed), 3);
     }
 
     #[test]

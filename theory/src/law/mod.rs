@@ -371,7 +371,7 @@ struct Part {
 
 /// `(ln sum_k e^{x_k}, sum_k y_k e^{x_k} / sum_k e^{x_k})` for pairs
 /// `(x_k, y_k)`, stable for large exponents.
-fn log_sum_exp<I: Iterator<Item = (f64, f64)> + Clone>(terms: I) -> (f64, f64) {
+pub(crate) fn log_sum_exp<I: Iterator<Item = (f64, f64)> + Clone>(terms: I) -> (f64, f64) {
     let shift = terms
         .clone()
         .map(|(x, _)| x)
