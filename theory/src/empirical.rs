@@ -304,9 +304,18 @@ fn best_over_theta(
     objective: Objective,
 ) -> Result<f64, TheoryError> {
     let Some(atoms) = law.atoms() else {
+        // `h_t` at fixed nodes, once; adaptive quadrature where they do
+        // not resolve the tilted law.
+        let tilts = law.tilts(|a| h(law, t, a));
         let at = |w: f64| {
             let theta = w / (1.0 - w);
-            objective.value(theta, law.ln_expect_exp(|a| theta * h(law, t, a)))
+            if law.tilt_diverges(t, theta) {
+                return f64::NEG_INFINITY;
+            }
+            let ln_mean = tilts
+                .ln_expect_exp(theta)
+                .unwrap_or_else(|| law.ln_expect_exp(|a| theta * h(law, t, a)));
+            objective.value(theta, ln_mean)
         };
         return maximise_over_w(at, w_max);
     };
@@ -341,9 +350,12 @@ fn best_over_theta(
     Ok(best)
 }
 
-/// `sup f(w)` over `w` in `[0, w_max]`, by Brent's method.
+/// `sup f(w)` over `w` in `[0, w_max]`, by Brent's method (`-inf`
+/// handed to it as the largest finite cost, which keeps its arithmetic
+/// finite).
 fn maximise_over_w<F: Fn(f64) -> f64>(f: F, w_max: f64) -> Result<f64, TheoryError> {
-    let (_, neg) = minimise(|w| -f(w), 0.0, w_max, "alpha_c: tilt of the empirical law")?;
+    let cost = |w: f64| (-f(w)).min(f64::MAX);
+    let (_, neg) = minimise(cost, 0.0, w_max, "alpha_c: tilt of the empirical law")?;
     Ok(-neg)
 }
 

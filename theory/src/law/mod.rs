@@ -18,9 +18,11 @@
 mod file;
 mod integrate;
 mod standardise;
+mod fixed;
 
 pub use file::{from_toml, LawFile};
 pub use integrate::Integral;
+pub(crate) use fixed::Tilts;
 
 use std::sync::OnceLock;
 
@@ -210,10 +212,20 @@ impl EntryLaw {
         }
     }
 
-    /// `E_a f(a)`, exact for discrete laws, by quadrature otherwise.
+    /// `E_a f(a)`, exact for discrete laws, by quadrature otherwise: a
+    /// fixed trapezoidal rule for Gaussian mixtures where it converges
+    /// ([`fixed::gaussian_expect`]), adaptive quadrature elsewhere.
     pub fn expect<F: Fn(f64) -> f64>(&self, f: F) -> Integral {
-        if let Shape::Atoms(atoms) = &self.shape {
-            return Integral::exact(atoms.iter().map(|a| a.probability * f(a.value)).sum());
+        match &self.shape {
+            Shape::Atoms(atoms) => {
+                return Integral::exact(atoms.iter().map(|a| a.probability * f(a.value)).sum())
+            }
+            Shape::Mixture(components) => {
+                if let Some(integral) = fixed::gaussian_expect(components, &f) {
+                    return integral;
+                }
+            }
+            Shape::Uniform | Shape::Laplace => {}
         }
         self.parts().iter().fold(Integral::exact(0.0), |sum, part| {
             let piece = integrate::integrate(
@@ -243,6 +255,34 @@ impl EntryLaw {
             })
             .collect();
         log_sum_exp(logs.into_iter()).0
+    }
+
+    /// `g` at the fixed nodes of this law, for
+    /// `ln E exp(theta g(a))` at many `theta` ([`Tilts`]); Gaussian
+    /// mixtures (the normal law included) have such nodes, other laws none.
+    pub(crate) fn tilts<G: Fn(f64) -> f64>(&self, g: G) -> Tilts {
+        match &self.shape {
+            Shape::Mixture(components) => Tilts::gaussian_parts(components, g),
+            _ => Tilts::none(),
+        }
+    }
+
+    /// Whether `E_a exp(theta (kappa(t a) - t a^2))` is infinite, so that
+    /// no quadrature is needed (its truncation would return a finite
+    /// artefact). Only Gaussian mixtures have such tilts: `kappa(s)`
+    /// grows like `sd_max^2 s^2 / 2`, so in a component's variable `z`
+    /// (`a = m + sd z`) the exponent grows like
+    /// `[theta sd^2 (sd_max^2 t^2 / 2 - t) - 1/2] z^2`, which diverges
+    /// when the bracket is positive.
+    pub(crate) fn tilt_diverges(&self, t: f64, theta: f64) -> bool {
+        let Shape::Mixture(components) = &self.shape else {
+            return false;
+        };
+        let sd_max = components.iter().map(|c| c.sd).fold(0.0, f64::max);
+        let growth = sd_max * sd_max * t * t / 2.0 - t;
+        components
+            .iter()
+            .any(|c| theta * c.sd * c.sd * growth > 0.5)
     }
 
     /// Whether the tilted mean of patterns, `kappa'(L x_i)` entry by entry,

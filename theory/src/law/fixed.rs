@@ -1,0 +1,119 @@
+//! Fixed trapezoidal rules for laws with Gaussian-base parts (the
+//! standard normal and every mixture component): expectations, and
+//! `ln E exp(theta g(a))` for one function `g` and many tilts `theta`.
+//!
+//! Route A of the all-patterns bound maximises over `theta` at fixed `t`
+//! ([`crate::empirical`]), so `g = h_t` is evaluated once per node and
+//! each tilt then costs one exponential per node, instead of an adaptive
+//! quadrature that evaluates `g` afresh. The fixed rule exists for
+//! Gaussian-base parts (the standard normal and every mixture component):
+//! the trapezoidal rule in the standardised variable `z`, which converges
+//! geometrically for smooth integrands decaying like `exp(-z^2 / 2)`. Its
+//! error is estimated by the same rule at twice the step (every other
+//! node); a tilt whose two sums disagree by more than [`TOLERANCE`] (a
+//! peak too narrow for the step) gets no value, and the caller falls back
+//! to the adaptive quadrature of [`super::EntryLaw::ln_expect_exp`].
+
+use super::{log_sum_exp, Component, Integral};
+
+/// Node spacing in `z`; the check uses twice this step.
+const STEP: f64 = 0.25;
+/// The nodes cover `|z| <= REACH`, as the adaptive quadrature does
+/// (`e^-722` of the peak of the base density beyond).
+const REACH: f64 = 38.0;
+/// Largest accepted gap between the two rules, relative to the value
+/// (absolute below 1).
+const TOLERANCE: f64 = 1e-13;
+
+/// `E_a f(a)` over a Gaussian mixture by the trapezoidal rule, with the
+/// gap to the rule at twice the step as its error; `None` when that gap
+/// exceeds [`TOLERANCE`] (relative, absolute below 1) or the value is not
+/// finite, so that the caller integrates adaptively.
+pub(crate) fn gaussian_expect<F: Fn(f64) -> f64>(components: &[Component], f: F) -> Option<Integral> {
+    let count = (2.0 * REACH / STEP).round() as usize;
+    let norm = STEP / (2.0 * std::f64::consts::PI).sqrt();
+    let (mut fine, mut coarse) = (0.0, 0.0);
+    for c in components {
+        let (mut all, mut even) = (0.0, 0.0);
+        for k in 0..=count {
+            let z = -REACH + STEP * k as f64;
+            let term = (-0.5 * z * z).exp() * f(c.mean + c.sd * z);
+            all += term;
+            if k % 2 == 0 {
+                even += term;
+            }
+        }
+        fine += c.weight * norm * all;
+        coarse += c.weight * norm * 2.0 * even;
+    }
+    let error = (fine - coarse).abs();
+    (fine.is_finite() && error <= TOLERANCE * fine.abs().max(1.0)).then_some(Integral {
+        value: fine,
+        error,
+    })
+}
+
+/// The nodes of one function `g` over the Gaussian-base parts of a law;
+/// no parts when the law has no fixed rule.
+#[derive(Clone, Debug)]
+pub(crate) struct Tilts {
+    parts: Vec<PartNodes>,
+}
+
+/// One part: its log weight and, per node, `(ln(base density * step), g)`.
+#[derive(Clone, Debug)]
+struct PartNodes {
+    ln_weight: f64,
+    nodes: Vec<(f64, f64)>,
+}
+
+impl Tilts {
+    /// No fixed rule: every tilt falls back to adaptive quadrature.
+    pub(crate) fn none() -> Self {
+        Tilts { parts: Vec::new() }
+    }
+
+    /// `g` at the nodes of each component `w N(m, sd^2)`, `a = m + sd z`.
+    pub(crate) fn gaussian_parts<G: Fn(f64) -> f64>(components: &[Component], g: G) -> Self {
+        let count = (2.0 * REACH / STEP).round() as usize;
+        let ln_norm = STEP.ln() - 0.5 * (2.0 * std::f64::consts::PI).ln();
+        let parts = components
+            .iter()
+            .map(|c| PartNodes {
+                ln_weight: c.weight.ln(),
+                nodes: (0..=count)
+                    .map(|k| {
+                        let z = -REACH + STEP * k as f64;
+                        (ln_norm - 0.5 * z * z, g(c.mean + c.sd * z))
+                    })
+                    .collect(),
+            })
+            .collect();
+        Tilts { parts }
+    }
+
+    /// `ln E exp(theta g(a))`, or `None` when there is no fixed rule, the
+    /// value is not finite, or the step is too coarse for this tilt.
+    pub(crate) fn ln_expect_exp(&self, theta: f64) -> Option<f64> {
+        if self.parts.is_empty() {
+            return None;
+        }
+        let term = |ln_base: f64, g: f64| {
+            let x = ln_base + theta * g;
+            (if x.is_nan() { f64::NEG_INFINITY } else { x }, 0.0)
+        };
+        let mut fine = Vec::with_capacity(self.parts.len());
+        let mut coarse = Vec::with_capacity(self.parts.len());
+        for part in &self.parts {
+            let nodes = part.nodes.iter();
+            let f = log_sum_exp(nodes.clone().map(|&(b, g)| term(b, g))).0;
+            let c = log_sum_exp(nodes.step_by(2).map(|&(b, g)| term(b, g))).0;
+            fine.push((part.ln_weight + f, 0.0));
+            coarse.push((part.ln_weight + c + std::f64::consts::LN_2, 0.0));
+        }
+        let fine = log_sum_exp(fine.into_iter()).0;
+        let coarse = log_sum_exp(coarse.into_iter()).0;
+        let agree = (fine - coarse).abs() <= TOLERANCE * fine.abs().max(1.0);
+        (fine.is_finite() && agree).then_some(fine)
+    }
+}
