@@ -106,6 +106,14 @@ impl Objective {
         }
     }
 
+    /// The derivative in `theta` at `theta = 0`, given `E h_t`.
+    fn slope_at_zero(self, mean_h: f64) -> f64 {
+        match self {
+            Objective::Load => -mean_h,
+            Objective::Rate(alpha) => -alpha - mean_h,
+        }
+    }
+
     /// The limit `theta -> inf` when `h_t <= top` with equality on a set
     /// of probability `mass`.
     fn limit(self, top: f64, mass: f64) -> f64 {
@@ -209,6 +217,31 @@ impl LoadProfile {
         (x == log_t).then_some(g)
     }
 
+    /// Whether `G` provably grows from `log_t` towards the next grid
+    /// point in direction `inward` (+1 up, -1 down), so that `G(log_t)`
+    /// is at most that grid value and need not be computed. Take `G`
+    /// unimodal over the cell holding `log_t` and the next one inward (as
+    /// the direct scan does when it refines two cells): if `G` strictly
+    /// grows across the next cell, the mode lies beyond it, so `G` grows
+    /// across the first cell too.
+    fn monotone_towards(&self, log_t: f64, inward: isize) -> bool {
+        let cell = ((log_t - PROFILE_LOG_T_MIN) / LOG_T_STEP).floor();
+        if cell < 0.0 {
+            return false;
+        }
+        // The grid point on the outer side of `log_t`, then two inward.
+        let outer = cell as isize + if inward > 0 { 0 } else { 1 };
+        let value = |k: isize| usize::try_from(k).ok().and_then(|k| self.grid.get(k));
+        match (
+            value(outer),
+            value(outer + inward),
+            value(outer + 2 * inward),
+        ) {
+            (Some(_), Some(near), Some(far)) => near.1 < far.1,
+            _ => false,
+        }
+    }
+
     /// The largest tabulated value (grid point or refined maximum) with
     /// `ln t` in `[lo, hi]`.
     fn sup_inside(&self, lo: f64, hi: f64) -> f64 {
@@ -239,12 +272,10 @@ fn route_a_load(law: &EntryLaw, lambda: f64) -> Result<f64, TheoryError> {
     let (lo, hi) = route_a_log_t(lambda);
     let profile = law.load_profile(|| LoadProfile::new(law))?;
     let mut best = profile.sup_inside(lo, hi);
-    for end in [lo, hi] {
-        let g = match profile.at_grid_point(end) {
-            Some(g) => g,
-            None => route_a_best_theta(law, end)?,
-        };
-        best = best.max(g);
+    for (end, inward) in [(lo, 1), (hi, -1)] {
+        if profile.at_grid_point(end).is_none() && !profile.monotone_towards(end, inward) {
+            best = best.max(route_a_best_theta(law, end)?);
+        }
     }
     if lo < PROFILE_LOG_T_MIN {
         let best_theta = |t: f64| best_over_theta(law, t, W_MAX, Objective::Load);
@@ -306,6 +337,12 @@ fn best_over_theta(
     let Some(atoms) = law.atoms() else {
         // `h_t` at fixed nodes, once; adaptive quadrature where they do
         // not resolve the tilted law.
+        // Both objectives are quasi-concave in `theta`, with slope
+        // `-E h_t` (load) or `-alpha - E h_t` (rate) at 0: where that slope
+        // is not positive the supremum is the value 0 at `theta = 0`.
+        if objective.slope_at_zero(law.expect(|a| h(law, t, a)).value) <= 0.0 {
+            return Ok(0.0);
+        }
         let tilts = law.tilts(|a| h(law, t, a));
         let at = |w: f64| {
             let theta = w / (1.0 - w);

@@ -29,7 +29,10 @@ const TOLERANCE: f64 = 1e-13;
 /// gap to the rule at twice the step as its error; `None` when that gap
 /// exceeds [`TOLERANCE`] (relative, absolute below 1) or the value is not
 /// finite, so that the caller integrates adaptively.
-pub(crate) fn gaussian_expect<F: Fn(f64) -> f64>(components: &[Component], f: F) -> Option<Integral> {
+pub(crate) fn gaussian_expect<F: Fn(f64) -> f64>(
+    components: &[Component],
+    f: F,
+) -> Option<Integral> {
     let count = (2.0 * REACH / STEP).round() as usize;
     let norm = STEP / (2.0 * std::f64::consts::PI).sqrt();
     let (mut fine, mut coarse) = (0.0, 0.0);
@@ -47,10 +50,8 @@ pub(crate) fn gaussian_expect<F: Fn(f64) -> f64>(components: &[Component], f: F)
         coarse += c.weight * norm * 2.0 * even;
     }
     let error = (fine - coarse).abs();
-    (fine.is_finite() && error <= TOLERANCE * fine.abs().max(1.0)).then_some(Integral {
-        value: fine,
-        error,
-    })
+    (fine.is_finite() && error <= TOLERANCE * fine.abs().max(1.0))
+        .then_some(Integral { value: fine, error })
 }
 
 /// The nodes of one function `g` over the Gaussian-base parts of a law;

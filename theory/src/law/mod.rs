@@ -16,13 +16,13 @@
 //! ones, with an error estimate.
 
 mod file;
+mod fixed;
 mod integrate;
 mod standardise;
-mod fixed;
 
 pub use file::{from_toml, LawFile};
-pub use integrate::Integral;
 pub(crate) use fixed::Tilts;
+pub use integrate::Integral;
 
 use std::sync::OnceLock;
 
