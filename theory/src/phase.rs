@@ -15,7 +15,7 @@
 use rayon::prelude::*;
 
 use crate::ensemble::Ensemble;
-use crate::thresholds::{alpha_1, alpha_c_lower, FailureRoute};
+use crate::thresholds::{alpha_1, alpha_c_lower_given_alpha_1, FailureRoute};
 use crate::TheoryError;
 
 /// Both thresholds of one ensemble at one inverse temperature.
@@ -43,7 +43,7 @@ pub fn thresholds<E: Ensemble + ?Sized>(
     lambda: f64,
 ) -> Result<Thresholds, TheoryError> {
     let a1 = alpha_1(ensemble, lambda)?;
-    let bound = alpha_c_lower(ensemble, lambda)?;
+    let bound = alpha_c_lower_given_alpha_1(ensemble, lambda, a1)?;
     Ok(Thresholds {
         ensemble: ensemble.name().to_string(),
         lambda,

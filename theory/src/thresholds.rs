@@ -196,7 +196,17 @@ pub fn alpha_c_lower<E: Ensemble + ?Sized>(
     ensemble: &E,
     lambda: f64,
 ) -> Result<UnionBound, TheoryError> {
-    let a1 = alpha_1(ensemble, lambda)?.min(ensemble.alpha_max());
+    alpha_c_lower_given_alpha_1(ensemble, lambda, alpha_1(ensemble, lambda)?)
+}
+
+/// [`alpha_c_lower`] when `alpha_1(lambda)` is already known (a scan
+/// computes it once for both thresholds).
+pub(crate) fn alpha_c_lower_given_alpha_1<E: Ensemble + ?Sized>(
+    ensemble: &E,
+    lambda: f64,
+    alpha_1: f64,
+) -> Result<UnionBound, TheoryError> {
+    let a1 = alpha_1.min(ensemble.alpha_max());
     if let Some(law) = ensemble.entry_law() {
         return empirical_union_bound(law, lambda, a1);
     }

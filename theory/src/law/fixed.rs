@@ -99,16 +99,10 @@ impl Tilts {
         if self.parts.is_empty() {
             return None;
         }
-        let term = |ln_base: f64, g: f64| {
-            let x = ln_base + theta * g;
-            (if x.is_nan() { f64::NEG_INFINITY } else { x }, 0.0)
-        };
         let mut fine = Vec::with_capacity(self.parts.len());
         let mut coarse = Vec::with_capacity(self.parts.len());
         for part in &self.parts {
-            let nodes = part.nodes.iter();
-            let f = log_sum_exp(nodes.clone().map(|&(b, g)| term(b, g))).0;
-            let c = log_sum_exp(nodes.step_by(2).map(|&(b, g)| term(b, g))).0;
+            let (f, c) = part.ln_sums(theta);
             fine.push((part.ln_weight + f, 0.0));
             coarse.push((part.ln_weight + c + std::f64::consts::LN_2, 0.0));
         }
@@ -116,5 +110,43 @@ impl Tilts {
         let coarse = log_sum_exp(coarse.into_iter()).0;
         let agree = (fine - coarse).abs() <= TOLERANCE * fine.abs().max(1.0);
         (fine.is_finite() && agree).then_some(fine)
+    }
+}
+
+/// Terms this far below the largest are below rounding and skipped.
+const NEGLIGIBLE: f64 = -50.0;
+
+impl PartNodes {
+    /// `ln sum_k exp(b_k + theta g_k)` over all nodes and over every other
+    /// node, each shifted by its largest exponent.
+    fn ln_sums(&self, theta: f64) -> (f64, f64) {
+        let exponent = |&(b, g): &(f64, f64)| {
+            let x = b + theta * g;
+            if x.is_nan() {
+                f64::NEG_INFINITY
+            } else {
+                x
+            }
+        };
+        let shift = self
+            .nodes
+            .iter()
+            .map(exponent)
+            .fold(f64::NEG_INFINITY, f64::max);
+        if !shift.is_finite() {
+            return (shift, shift);
+        }
+        let (mut all, mut even) = (0.0, 0.0);
+        for (k, node) in self.nodes.iter().enumerate() {
+            let d = exponent(node) - shift;
+            if d > NEGLIGIBLE {
+                let term = d.exp();
+                all += term;
+                if k % 2 == 0 {
+                    even += term;
+                }
+            }
+        }
+        (shift + all.ln(), shift + even.ln())
     }
 }
