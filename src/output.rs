@@ -82,6 +82,20 @@ impl Csv {
     }
 }
 
+/// A progress bar on standard error for `len` items of `unit`, drawn only
+/// when standard error is a terminal (indicatif hides it otherwise), so
+/// that logs and pipes stay clean.
+pub fn progress_bar(len: usize, unit: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64);
+    let template = format!(
+        "{{spinner}} [{{elapsed_precise}}] {{bar:30}} {{pos}}/{{len}} {unit}, eta {{eta}} {{msg}}"
+    );
+    bar.set_style(
+        ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,18 +115,4 @@ mod tests {
         let err = write_atomic(Path::new("/nonexistent-dir/x.csv"), b"").unwrap_err();
         assert!(format!("{err:#}").contains("create it or choose another path"));
     }
-}
-
-/// A progress bar on standard error for `len` items of `unit`, drawn only
-/// when standard error is a terminal (indicatif hides it otherwise), so
-/// that logs and pipes stay clean.
-pub fn progress_bar(len: usize, unit: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len as u64);
-    let template = format!(
-        "{{spinner}} [{{elapsed_precise}}] {{bar:30}} {{pos}}/{{len}} {unit}, eta {{eta}} {{msg}}"
-    );
-    bar.set_style(
-        ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar
 }
