@@ -17,6 +17,8 @@
 //! no value, and the caller falls back to adaptive quadrature
 //! ([`super::EntryLaw::expect`], [`super::EntryLaw::ln_expect_exp`]).
 
+use std::sync::LazyLock;
+
 use super::{log_sum_exp, Component, Integral};
 
 /// Node spacing in `z`; the check uses twice this step.
@@ -28,6 +30,19 @@ const REACH: f64 = 38.0;
 /// (absolute below 1): the finer rule is then good to about `1e-16`.
 const GAP: f64 = 1e-8;
 
+/// The nodes `z` of the rule and their weights `step * phi(z)`, with
+/// `phi` the standard normal density.
+static NODES: LazyLock<Vec<(f64, f64)>> = LazyLock::new(|| {
+    let count = (2.0 * REACH / STEP).round() as usize;
+    let norm = STEP / (2.0 * std::f64::consts::PI).sqrt();
+    (0..=count)
+        .map(|k| {
+            let z = -REACH + STEP * k as f64;
+            (z, norm * (-0.5 * z * z).exp())
+        })
+        .collect()
+});
+
 /// `E_a f(a)` over a Gaussian mixture by the trapezoidal rule; `None`
 /// when the gap to the rule at twice the step exceeds [`GAP`] or the
 /// value is not finite, so that the caller integrates adaptively. The
@@ -36,21 +51,18 @@ pub(crate) fn gaussian_expect<F: Fn(f64) -> f64>(
     components: &[Component],
     f: F,
 ) -> Option<Integral> {
-    let count = (2.0 * REACH / STEP).round() as usize;
-    let norm = STEP / (2.0 * std::f64::consts::PI).sqrt();
     let (mut fine, mut coarse) = (0.0, 0.0);
     for c in components {
         let (mut all, mut even) = (0.0, 0.0);
-        for k in 0..=count {
-            let z = -REACH + STEP * k as f64;
-            let term = (-0.5 * z * z).exp() * f(c.mean + c.sd * z);
+        for (k, &(z, weight)) in NODES.iter().enumerate() {
+            let term = weight * f(c.mean + c.sd * z);
             all += term;
             if k % 2 == 0 {
                 even += term;
             }
         }
-        fine += c.weight * norm * all;
-        coarse += c.weight * norm * 2.0 * even;
+        fine += c.weight * all;
+        coarse += c.weight * 2.0 * even;
     }
     let scale = fine.abs().max(1.0);
     let gap = (fine - coarse).abs() / scale;
