@@ -39,7 +39,9 @@
 //! and `alpha_c >= min(alpha_1, alpha_A, alpha_B)`. `Psi` is
 //! quasi-concave in `theta` (a concave function vanishing at 0 over
 //! `1 + theta`), so `theta` is found by Brent's method; `t` by a grid in
-//! `ln t` refined by Brent. For discrete laws the expectation is a finite
+//! `ln t` refined by Brent. `Psi` does not depend on `lambda`, so route
+//! A's grid is computed once per law (`LoadProfile`) and each `lambda`
+//! of a scan adds at most two values of `sup_theta Psi`. For discrete laws the expectation is a finite
 //! sum, so the optimum over the simplex is exact; the limits
 //! `theta -> inf` and `t -> inf` (reached by laws such as `+-1`, whose
 //! route A is closed below `alpha_1` and whose route B is an exact

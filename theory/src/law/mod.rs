@@ -11,9 +11,10 @@
 //! The theory needs two things of a law: its log moment generating
 //! function `kappa(s) = ln E exp(s a)` (the overlap of a fixed entry `a`
 //! with a random one `b` has `ln E_b exp(t a b) = kappa(t a)`), and
-//! expectations `E_a f(a)`, by finite sums for discrete laws and by
-//! double-exponential quadrature (the `quadrature` crate) for continuous
-//! ones, with an error estimate.
+//! expectations `E_a f(a)`, by finite sums for discrete laws, by a fixed
+//! trapezoidal rule for Gaussian mixtures where it converges (checked
+//! against twice its step, module `fixed`), and by double-exponential
+//! quadrature (the `quadrature` crate) otherwise, with an error estimate.
 
 mod file;
 mod fixed;
