@@ -41,8 +41,9 @@
 //! `1 + theta`), so `theta` is found by Brent's method; `t` by a grid in
 //! `ln t` refined by Brent. `Psi` does not depend on `lambda`, so route
 //! A's grid is computed once per law (`LoadProfile`) and each `lambda`
-//! of a scan adds at most two values of `sup_theta Psi`. For discrete laws the expectation is a finite
-//! sum, so the optimum over the simplex is exact; the limits
+//! of a scan adds at most two values of `sup_theta Psi`. For discrete
+//! laws the expectation is a finite sum, so the optimum over the simplex
+//! is exact; the limits
 //! `theta -> inf` and `t -> inf` (reached by laws such as `+-1`, whose
 //! route A is closed below `alpha_1` and whose route B is an exact
 //! duplicate, `ln 2 / 2`) are taken in closed form. For continuous laws
@@ -56,7 +57,7 @@
 
 use rayon::prelude::*;
 
-use crate::law::{log_sum_exp, EntryLaw};
+use crate::law::{log_sum_exp, Atom, EntryLaw};
 use crate::numeric::minimise;
 use crate::thresholds::FailureRate;
 use crate::TheoryError;
@@ -336,28 +337,49 @@ fn best_over_theta(
     w_max: f64,
     objective: Objective,
 ) -> Result<f64, TheoryError> {
-    let Some(atoms) = law.atoms() else {
-        // `h_t` at fixed nodes, once; adaptive quadrature where they do
-        // not resolve the tilted law.
-        // Both objectives are quasi-concave in `theta`, with slope
-        // `-E h_t` (load) or `-alpha - E h_t` (rate) at 0: where that slope
-        // is not positive the supremum is the value 0 at `theta = 0`.
-        if objective.slope_at_zero(law.expect(|a| h(law, t, a)).value) <= 0.0 {
-            return Ok(0.0);
+    match law.atoms() {
+        Some(atoms) => best_over_theta_atoms(law, atoms, t, w_max, objective),
+        None => best_over_theta_continuous(law, t, w_max, objective),
+    }
+}
+
+/// [`best_over_theta`] for a continuous law.
+fn best_over_theta_continuous(
+    law: &EntryLaw,
+    t: f64,
+    w_max: f64,
+    objective: Objective,
+) -> Result<f64, TheoryError> {
+    // Both objectives are quasi-concave in `theta`, with slope `-E h_t`
+    // (load) or `-alpha - E h_t` (rate) at 0: where that slope is not
+    // positive the supremum is the value 0 at `theta = 0`.
+    if objective.slope_at_zero(law.expect(|a| h(law, t, a)).value) <= 0.0 {
+        return Ok(0.0);
+    }
+    // `h_t` at fixed nodes, once; adaptive quadrature for the tilts that
+    // they do not resolve.
+    let tilts = law.tilts(|a| h(law, t, a));
+    let at = |w: f64| {
+        let theta = w / (1.0 - w);
+        if law.tilt_diverges(t, theta) {
+            return f64::NEG_INFINITY;
         }
-        let tilts = law.tilts(|a| h(law, t, a));
-        let at = |w: f64| {
-            let theta = w / (1.0 - w);
-            if law.tilt_diverges(t, theta) {
-                return f64::NEG_INFINITY;
-            }
-            let ln_mean = tilts
-                .ln_expect_exp(theta)
-                .unwrap_or_else(|| law.ln_expect_exp(|a| theta * h(law, t, a)));
-            objective.value(theta, ln_mean)
-        };
-        return maximise_over_w(at, w_max);
+        let ln_mean = tilts
+            .ln_expect_exp(theta)
+            .unwrap_or_else(|| law.ln_expect_exp(|a| theta * h(law, t, a)));
+        objective.value(theta, ln_mean)
     };
+    maximise_over_w(at, w_max)
+}
+
+/// [`best_over_theta`] for a discrete law with these atoms.
+fn best_over_theta_atoms(
+    law: &EntryLaw,
+    atoms: &[Atom],
+    t: f64,
+    w_max: f64,
+    objective: Objective,
+) -> Result<f64, TheoryError> {
     // `h_t` at the atoms does not depend on `theta`: computed once.
     let values: Vec<(f64, f64)> = atoms
         .iter()
