@@ -5,6 +5,7 @@
 //! half-written file behind.
 
 use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -79,6 +80,20 @@ impl Csv {
     pub fn as_str(&self) -> &str {
         &self.text
     }
+}
+
+/// A progress bar on standard error for `len` items of `unit`, drawn only
+/// when standard error is a terminal (indicatif hides it otherwise), so
+/// that logs and pipes stay clean.
+pub fn progress_bar(len: usize, unit: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64);
+    let template = format!(
+        "{{spinner}} [{{elapsed_precise}}] {{bar:30}} {{pos}}/{{len}} {unit}, eta {{eta}} {{msg}}"
+    );
+    bar.set_style(
+        ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
 }
 
 #[cfg(test)]

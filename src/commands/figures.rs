@@ -13,7 +13,7 @@ use super::thresholds::{csv_rows, CSV_COLUMNS};
 use crate::config::{self, Basins, Config, PhaseDiagram};
 use crate::output::{self, Csv};
 use crate::plot::{render_svg, Line, Panel, Region, PALETTE};
-use damcap_theory::phase::{scan as scan_grid, Thresholds};
+use damcap_theory::phase::{scan_with_progress, Thresholds};
 
 /// Arguments of `damcap figures`.
 #[derive(clap::Args, Debug)]
@@ -33,7 +33,7 @@ pub fn run_config(path: &Path) -> Result<()> {
 }
 
 /// Runs one parsed config.
-fn run(config: Config) -> Result<()> {
+pub fn run(config: Config) -> Result<()> {
     match config {
         Config::PhaseDiagram(c) => phase_diagram(&c),
         Config::LawComparison(c) => law_comparison(&c),
@@ -44,21 +44,7 @@ fn run(config: Config) -> Result<()> {
 
 /// `damcap figures`: every `*.toml` in the configs directory, in name order.
 pub fn run_all(args: &Args) -> Result<()> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&args.configs)
-        .with_context(|| {
-            format!(
-                "cannot read config directory {}; run from the repository root or pass --configs",
-                args.configs.display()
-            )
-        })?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    paths.sort();
-    if paths.is_empty() {
-        bail!("no *.toml configs in {}", args.configs.display());
-    }
-    for path in paths {
+    for path in config_paths(&args.configs)? {
         let config = config::load(&path)?;
         if matches!(config, Config::Validate(_)) && !args.validate {
             eprintln!(
@@ -71,6 +57,25 @@ pub fn run_all(args: &Args) -> Result<()> {
         run(config)?;
     }
     Ok(())
+}
+
+/// Every `*.toml` in `dir`, in name order; an error if there is none.
+pub fn config_paths(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| {
+            format!(
+                "cannot read config directory {}; run from the repository root or pass --configs",
+                dir.display()
+            )
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        bail!("no *.toml configs in {}", dir.display());
+    }
+    Ok(paths)
 }
 
 /// Resolves ensemble names, failing on the first unknown one.
@@ -99,14 +104,18 @@ fn scan_config(c: &PhaseDiagram) -> Result<(Vec<NamedCurve>, Csv)> {
     output::check_writable(&c.svg)?;
     output::check_writable(&c.csv)?;
     let lambdas = c.lambda.values()?;
+    let ensembles = ensembles(&c.ensembles)?;
+    let bar = output::progress_bar(ensembles.len() * lambdas.len(), "lambda points");
     let mut csv = Csv::new(&CSV_COLUMNS);
     let mut curves = Vec::new();
-    for ensemble in ensembles(&c.ensembles)? {
-        eprintln!("  {}", ensemble.name());
-        let rows = scan_grid(ensemble.as_ref(), &lambdas)?;
+    for ensemble in ensembles {
+        bar.suspend(|| eprintln!("  {}", ensemble.name()));
+        bar.set_message(ensemble.name().to_string());
+        let rows = scan_with_progress(ensemble.as_ref(), &lambdas, &|| bar.inc(1))?;
         csv_rows(&mut csv, &rows);
         curves.push((ensemble.name().to_string(), rows));
     }
+    bar.finish_and_clear();
     Ok((curves, csv))
 }
 

@@ -120,10 +120,16 @@ fn required(value: Option<f64>, flag: &str, scaling: &str) -> Result<f64> {
 
 /// Attention thresholds over a beta grid, as CSV.
 fn attention_csv(ensemble: &dyn Ensemble, betas: &[f64], n: Option<f64>) -> Result<Csv> {
+    let bar = output::progress_bar(betas.len(), "beta points");
     let rows: Vec<AttentionThresholds> = betas
         .par_iter()
-        .map(|&b| attention_thresholds(ensemble, b, n))
+        .map(|&b| {
+            let row = attention_thresholds(ensemble, b, n);
+            bar.inc(1);
+            row
+        })
         .collect::<Result<_, _>>()?;
+    bar.finish_and_clear();
     let mut csv = Csv::new(&["ensemble", "beta", "n", "a_1", "a_c", "a_c_route"]);
     for t in rows {
         let n = t.n.map_or("inf".to_string(), |n| n.to_string());
@@ -236,8 +242,11 @@ pub fn scan(args: &ScanArgs) -> Result<()> {
     }
     let csv = match args.scaling {
         Scaling::Standard => {
+            let bar = output::progress_bar(grid.len(), "lambda points");
+            let rows = phase::scan_with_progress(ensemble.as_ref(), &grid, &|| bar.inc(1))?;
+            bar.finish_and_clear();
             let mut csv = Csv::new(&CSV_COLUMNS);
-            csv_rows(&mut csv, &phase::scan(ensemble.as_ref(), &grid)?);
+            csv_rows(&mut csv, &rows);
             csv
         }
         Scaling::Attention => attention_csv(ensemble.as_ref(), &grid, args.n)?,

@@ -39,8 +39,11 @@
 //! and `alpha_c >= min(alpha_1, alpha_A, alpha_B)`. `Psi` is
 //! quasi-concave in `theta` (a concave function vanishing at 0 over
 //! `1 + theta`), so `theta` is found by Brent's method; `t` by a grid in
-//! `ln t` refined by Brent. For discrete laws the expectation is a finite
-//! sum, so the optimum over the simplex is exact; the limits
+//! `ln t` refined by Brent. `Psi` does not depend on `lambda`, so route
+//! A's grid is computed once per law (`LoadProfile`) and each `lambda`
+//! of a scan adds at most two values of `sup_theta Psi`. For discrete
+//! laws the expectation is a finite sum, so the optimum over the simplex
+//! is exact; the limits
 //! `theta -> inf` and `t -> inf` (reached by laws such as `+-1`, whose
 //! route A is closed below `alpha_1` and whose route B is an exact
 //! duplicate, `ln 2 / 2`) are taken in closed form. For continuous laws
@@ -52,7 +55,9 @@
 //! binary bound; the duality is checked against a brute-force minimum of
 //! `KL(nu || p)` over a grid on a three-atom simplex.
 
-use crate::law::EntryLaw;
+use rayon::prelude::*;
+
+use crate::law::{log_sum_exp, Atom, EntryLaw};
 use crate::numeric::minimise;
 use crate::thresholds::FailureRate;
 use crate::TheoryError;
@@ -104,6 +109,14 @@ impl Objective {
         }
     }
 
+    /// The derivative in `theta` at `theta = 0`, given `E h_t`.
+    fn slope_at_zero(self, mean_h: f64) -> f64 {
+        match self {
+            Objective::Load => -mean_h,
+            Objective::Rate(alpha) => -alpha - mean_h,
+        }
+    }
+
     /// The limit `theta -> inf` when `h_t <= top` with equality on a set
     /// of probability `mass`.
     fn limit(self, top: f64, mass: f64) -> f64 {
@@ -122,9 +135,159 @@ impl Objective {
 /// [`TheoryError::InvalidLambda`] unless `lambda` is finite and positive; [`TheoryError::Solver`] if an optimisation fails.
 pub fn bound(law: &EntryLaw, lambda: f64) -> Result<EmpiricalBound, TheoryError> {
     Ok(EmpiricalBound {
-        self_overlap: route_a(law, lambda, Objective::Load)?,
-        single_pattern: law.single_pattern_load(|| route_b(law, Objective::Load))?,
+        self_overlap: route_a_load(law, lambda)?,
+        single_pattern: single_pattern_load(law)?,
     })
+}
+
+/// Computes the parts of [`bound`] that do not depend on `lambda` (the
+/// route-B load and the route-A [`LoadProfile`]), each spread over the
+/// rayon pool. A scan calls it once before its points run in parallel,
+/// which would otherwise wait for the first of them to fill the caches.
+pub fn prepare(law: &EntryLaw) -> Result<(), TheoryError> {
+    single_pattern_load(law)?;
+    law.load_profile(|| LoadProfile::new(law)).map(drop)
+}
+
+/// `alpha_B`, computed once per law.
+fn single_pattern_load(law: &EntryLaw) -> Result<f64, TheoryError> {
+    law.single_pattern_load(|| route_b(law, Objective::Load))
+}
+
+/// `G(t) = sup_theta Psi(t, theta)` for route A, the load that one `t`
+/// guarantees. It does not depend on `lambda`.
+fn route_a_best_theta(law: &EntryLaw, log_t: f64) -> Result<f64, TheoryError> {
+    best_over_theta(law, log_t.exp(), W_MAX, Objective::Load)
+}
+
+/// Lower end of the `ln t` range of [`LoadProfile`]: the lowest
+/// route-A scan of any `lambda >= e^-6`.
+const PROFILE_LOG_T_MIN: f64 = ROUTE_B_LOG_T.0 - LOG_T_SPAN;
+
+/// Route A's `G(t)` tabulated once per law, so that each `lambda` of a
+/// scan costs two evaluations of `G` (at the ends of its range of `t`)
+/// instead of a grid and a refinement.
+///
+/// `alpha_A(lambda)` is the supremum of `G` over an interval `[lo, hi]` of
+/// `ln t`. The table holds `G` on a fixed grid of step `LOG_T_STEP` from
+/// `PROFILE_LOG_T_MIN` to `e^9`, and every interior local maximum of that
+/// grid refined by Brent over its two cells. Within a cell `G` is taken to
+/// be unimodal, as the direct scan assumes when it refines its best cell;
+/// then the supremum over `[lo, hi]` is the largest of: `G` at both ends,
+/// the grid values inside, and the refined maxima inside (a maximum whose
+/// cell straddles an end, but which lies outside, leaves `G` monotone up
+/// to that end, where it is evaluated).
+#[derive(Clone, Debug)]
+pub(crate) struct LoadProfile {
+    /// Grid points `(ln t, G(t))`, increasing in `ln t`.
+    grid: Vec<(f64, f64)>,
+    /// Refined interior local maxima `(ln t, G(t))`.
+    peaks: Vec<(f64, f64)>,
+}
+
+impl LoadProfile {
+    /// Tabulates `G` for `law`, the grid points in parallel.
+    fn new(law: &EntryLaw) -> Result<Self, TheoryError> {
+        let (_, hi) = ROUTE_B_LOG_T;
+        let count = ((hi - PROFILE_LOG_T_MIN) / LOG_T_STEP).round() as usize;
+        let grid = (0..=count)
+            .into_par_iter()
+            .map(|k| {
+                let x = PROFILE_LOG_T_MIN + LOG_T_STEP * k as f64;
+                route_a_best_theta(law, x).map(|g| (x, g))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let peaks = grid
+            .windows(3)
+            .filter(|w| is_local_maximum(w[0].1, w[1].1, w[2].1))
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|w| {
+                let f = |x: f64| {
+                    -route_a_best_theta(law, x)
+                        .unwrap_or(f64::NEG_INFINITY)
+                        .min(f64::MAX)
+                };
+                let (x, neg) =
+                    minimise(f, w[0].0, w[2].0, "alpha_c: conjugate inverse temperature")?;
+                Ok((x, (-neg).max(w[1].1)))
+            })
+            .collect::<Result<Vec<_>, TheoryError>>()?;
+        Ok(LoadProfile { grid, peaks })
+    }
+
+    /// `G` at grid point `log_t`, if it is one.
+    fn at_grid_point(&self, log_t: f64) -> Option<f64> {
+        let k = ((log_t - PROFILE_LOG_T_MIN) / LOG_T_STEP).round();
+        let &(x, g) = self.grid.get(k as usize).filter(|_| k >= 0.0)?;
+        (x == log_t).then_some(g)
+    }
+
+    /// Whether `G` provably grows from `log_t` towards the next grid
+    /// point in direction `inward` (+1 up, -1 down), so that `G(log_t)`
+    /// is at most that grid value and need not be computed. Take `G`
+    /// unimodal over the cell holding `log_t` and the next one inward (as
+    /// the direct scan does when it refines two cells): if `G` strictly
+    /// grows across the next cell, the mode lies beyond it, so `G` grows
+    /// across the first cell too.
+    fn monotone_towards(&self, log_t: f64, inward: isize) -> bool {
+        let cell = ((log_t - PROFILE_LOG_T_MIN) / LOG_T_STEP).floor();
+        if cell < 0.0 {
+            return false;
+        }
+        // The grid point on the outer side of `log_t`, then two inward.
+        let outer = cell as isize + if inward > 0 { 0 } else { 1 };
+        let value = |k: isize| usize::try_from(k).ok().and_then(|k| self.grid.get(k));
+        match (
+            value(outer),
+            value(outer + inward),
+            value(outer + 2 * inward),
+        ) {
+            (Some(_), Some(near), Some(far)) => near.1 < far.1,
+            _ => false,
+        }
+    }
+
+    /// The largest tabulated value (grid point or refined maximum) with
+    /// `ln t` in `[lo, hi]`.
+    fn sup_inside(&self, lo: f64, hi: f64) -> f64 {
+        self.grid
+            .iter()
+            .chain(&self.peaks)
+            .filter(|(x, _)| *x >= lo && *x <= hi)
+            .map(|&(_, g)| g)
+            .fold(f64::NEG_INFINITY, f64::max)
+    }
+}
+
+/// Whether `middle` is a local maximum worth refining: not below either
+/// neighbour, and above at least one (inside a plateau, such as `G = 0`
+/// wherever no tilt helps, there is nothing to refine).
+fn is_local_maximum(left: f64, middle: f64, right: f64) -> bool {
+    middle > f64::NEG_INFINITY
+        && middle >= left
+        && middle >= right
+        && (middle > left || middle > right)
+}
+
+/// `alpha_A(lambda) = sup G` over route A's range of `ln t` (see
+/// [`route_a`]), from the law's [`LoadProfile`] and `G` at both ends.
+/// Below the profile's range (`lambda < e^-6`) the grid is scanned
+/// directly.
+fn route_a_load(law: &EntryLaw, lambda: f64) -> Result<f64, TheoryError> {
+    let (lo, hi) = route_a_log_t(lambda);
+    let profile = law.load_profile(|| LoadProfile::new(law))?;
+    let mut best = profile.sup_inside(lo, hi);
+    for (end, inward) in [(lo, 1), (hi, -1)] {
+        if profile.at_grid_point(end).is_none() && !profile.monotone_towards(end, inward) {
+            best = best.max(route_a_best_theta(law, end)?);
+        }
+    }
+    if lo < PROFILE_LOG_T_MIN {
+        let best_theta = |t: f64| best_over_theta(law, t, W_MAX, Objective::Load);
+        best = best.max(maximise_over_log_t(&best_theta, lo, PROFILE_LOG_T_MIN)?);
+    }
+    Ok(best)
 }
 
 /// `R(alpha, lambda)` split by route: the exponent of the probability that
@@ -147,9 +310,15 @@ pub fn failure_rate(law: &EntryLaw, lambda: f64, alpha: f64) -> Result<FailureRa
 /// laws the `t -> inf` limits are reached there to rounding).
 fn route_a(law: &EntryLaw, lambda: f64, objective: Objective) -> Result<f64, TheoryError> {
     let best_theta = |t: f64| best_over_theta(law, t, W_MAX, objective);
+    let (lo, hi) = route_a_log_t(lambda);
+    maximise_over_log_t(&best_theta, lo, hi)
+}
+
+/// Route A's range `[lo, hi]` of `ln t` at `lambda`.
+fn route_a_log_t(lambda: f64) -> (f64, f64) {
     let (b_lo, b_hi) = ROUTE_B_LOG_T;
     let hi = lambda.ln().min(b_hi);
-    maximise_over_log_t(&best_theta, (hi - LOG_T_SPAN).min(b_lo), hi)
+    ((hi - LOG_T_SPAN).min(b_lo), hi)
 }
 
 /// Route B: the supremum over `t >= 0` and `0 <= theta <= 1`; independent
@@ -174,19 +343,73 @@ fn best_over_theta(
     w_max: f64,
     objective: Objective,
 ) -> Result<f64, TheoryError> {
+    match law.atoms() {
+        Some(atoms) => best_over_theta_atoms(law, atoms, t, w_max, objective),
+        None => best_over_theta_continuous(law, t, w_max, objective),
+    }
+}
+
+/// [`best_over_theta`] for a continuous law.
+fn best_over_theta_continuous(
+    law: &EntryLaw,
+    t: f64,
+    w_max: f64,
+    objective: Objective,
+) -> Result<f64, TheoryError> {
+    // Both objectives are quasi-concave in `theta`, with slope `-E h_t`
+    // (load) or `-alpha - E h_t` (rate) at 0: where that slope is not
+    // positive the supremum is the value 0 at `theta = 0`.
+    if objective.slope_at_zero(law.expect(|a| h(law, t, a)).value) <= 0.0 {
+        return Ok(0.0);
+    }
+    // `h_t` at fixed nodes, once; adaptive quadrature for the tilts that
+    // they do not resolve.
+    let tilts = law.tilts(|a| h(law, t, a));
     let at = |w: f64| {
         let theta = w / (1.0 - w);
-        objective.value(theta, law.ln_expect_exp(|a| theta * h(law, t, a)))
+        if law.tilt_diverges(t, theta) {
+            return f64::NEG_INFINITY;
+        }
+        let ln_mean = tilts
+            .ln_expect_exp(theta)
+            .unwrap_or_else(|| law.ln_expect_exp(|a| theta * h(law, t, a)));
+        objective.value(theta, ln_mean)
     };
-    let (_, neg) = minimise(|w| -at(w), 0.0, w_max, "alpha_c: tilt of the empirical law")?;
-    let mut best = -neg;
-    if let (Some(atoms), true) = (law.atoms(), w_max == W_MAX) {
-        let values: Vec<f64> = atoms.iter().map(|a| h(law, t, a.value)).collect();
-        let top = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    maximise_over_w(at, w_max)
+}
+
+/// [`best_over_theta`] for a discrete law with these atoms.
+fn best_over_theta_atoms(
+    law: &EntryLaw,
+    atoms: &[Atom],
+    t: f64,
+    w_max: f64,
+    objective: Objective,
+) -> Result<f64, TheoryError> {
+    // `h_t` at the atoms does not depend on `theta`: computed once.
+    let values: Vec<(f64, f64)> = atoms
+        .iter()
+        .map(|a| (a.probability.ln(), h(law, t, a.value)))
+        .collect();
+    let at = |w: f64| {
+        let theta = w / (1.0 - w);
+        let terms = values.iter().map(|&(ln_p, h)| (ln_p + theta * h, 0.0));
+        objective.value(theta, log_sum_exp(terms).0)
+    };
+    let top = values.iter().map(|v| v.1).fold(f64::NEG_INFINITY, f64::max);
+    // With `h_t` the same at every atom (a symmetric law of one modulus,
+    // such as `+-1`), tilting cannot change the empirical law: both
+    // objectives are monotone in `theta`, so the supremum is at an end.
+    let mut best = if values.iter().all(|v| v.1 == top) {
+        at(0.0).max(at(w_max))
+    } else {
+        maximise_over_w(at, w_max)?
+    };
+    if w_max == W_MAX {
         let mass: f64 = atoms
             .iter()
             .zip(&values)
-            .filter(|(_, v)| **v == top)
+            .filter(|(_, v)| v.1 == top)
             .map(|(a, _)| a.probability)
             .sum();
         best = best.max(objective.limit(top, mass));
@@ -194,18 +417,27 @@ fn best_over_theta(
     Ok(best)
 }
 
+/// `sup f(w)` over `w` in `[0, w_max]`, by Brent's method (`-inf`
+/// handed to it as the largest finite cost, which keeps its arithmetic
+/// finite).
+fn maximise_over_w<F: Fn(f64) -> f64>(f: F, w_max: f64) -> Result<f64, TheoryError> {
+    let cost = |w: f64| (-f(w)).min(f64::MAX);
+    let (_, neg) = minimise(cost, 0.0, w_max, "alpha_c: tilt of the empirical law")?;
+    Ok(-neg)
+}
+
 /// `sup_t f(t)` for `ln t` in `[lo, hi]`: the best grid point, refined by
 /// Brent over its two neighbouring cells.
 fn maximise_over_log_t<F>(f: &F, lo: f64, hi: f64) -> Result<f64, TheoryError>
 where
-    F: Fn(f64) -> Result<f64, TheoryError>,
+    F: Fn(f64) -> Result<f64, TheoryError> + Sync,
 {
     let count = ((hi - lo) / LOG_T_STEP).ceil() as usize;
     let grid: Vec<f64> = (0..=count)
         .map(|k| lo + (hi - lo) * k as f64 / count as f64)
         .collect();
     let values = grid
-        .iter()
+        .par_iter()
         .map(|&x| f(x.exp()))
         .collect::<Result<Vec<f64>, _>>()?;
     let k = (0..values.len())

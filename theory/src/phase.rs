@@ -15,7 +15,7 @@
 use rayon::prelude::*;
 
 use crate::ensemble::Ensemble;
-use crate::thresholds::{alpha_1, alpha_c_lower, FailureRoute};
+use crate::thresholds::{alpha_1, alpha_c_lower_given_alpha_1, FailureRoute};
 use crate::TheoryError;
 
 /// Both thresholds of one ensemble at one inverse temperature.
@@ -43,7 +43,7 @@ pub fn thresholds<E: Ensemble + ?Sized>(
     lambda: f64,
 ) -> Result<Thresholds, TheoryError> {
     let a1 = alpha_1(ensemble, lambda)?;
-    let bound = alpha_c_lower(ensemble, lambda)?;
+    let bound = alpha_c_lower_given_alpha_1(ensemble, lambda, a1)?;
     Ok(Thresholds {
         ensemble: ensemble.name().to_string(),
         lambda,
@@ -55,7 +55,9 @@ pub fn thresholds<E: Ensemble + ?Sized>(
 
 /// [`thresholds`] at every `lambda` of a grid, computed in parallel
 /// (rayon) and returned in grid order. The values do not depend on the
-/// number of threads: every point is computed on its own.
+/// number of threads: every point is computed on its own, from tables
+/// that do not depend on `lambda` (for law files, filled first, in
+/// parallel: [`crate::empirical::prepare`]).
 ///
 /// ```
 /// use damcap_theory::{phase, ensemble};
@@ -75,9 +77,29 @@ pub fn scan<E: Ensemble + ?Sized>(
     ensemble: &E,
     lambdas: &[f64],
 ) -> Result<Vec<Thresholds>, TheoryError> {
+    scan_with_progress(ensemble, lambdas, &|| {})
+}
+
+/// [`scan`], calling `done()` after each point (from any thread), for a
+/// progress display.
+///
+/// # Errors
+/// As for [`scan`].
+pub fn scan_with_progress<E: Ensemble + ?Sized>(
+    ensemble: &E,
+    lambdas: &[f64],
+    done: &(dyn Fn() + Sync),
+) -> Result<Vec<Thresholds>, TheoryError> {
+    if let Some(law) = ensemble.entry_law() {
+        crate::empirical::prepare(law)?;
+    }
     lambdas
         .par_iter()
-        .map(|&l| thresholds(ensemble, l))
+        .map(|&l| {
+            let row = thresholds(ensemble, l);
+            done();
+            row
+        })
         .collect()
 }
 
@@ -95,6 +117,20 @@ mod tests {
         for (row, &l) in rows.iter().zip(&grid) {
             assert_eq!(*row, thresholds(e.as_ref(), l).unwrap());
         }
+    }
+
+    /// The progress callback runs once per point.
+    #[test]
+    fn scan_reports_every_point() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let e = by_name("spherical").unwrap();
+        let count = AtomicUsize::new(0);
+        let rows = scan_with_progress(e.as_ref(), &[0.5, 1.0, 2.0], &|| {
+            count.fetch_add(1, Ordering::Relaxed);
+        })
+        .unwrap();
+        assert_eq!(rows, scan(e.as_ref(), &[0.5, 1.0, 2.0]).unwrap());
+        assert_eq!(count.load(Ordering::Relaxed), 3);
     }
 
     #[test]

@@ -208,9 +208,22 @@ pub fn alpha_c_lower<E: Ensemble + ?Sized>(
     ensemble: &E,
     lambda: f64,
 ) -> Result<UnionBound, TheoryError> {
-    let a1 = alpha_1(ensemble, lambda)?.min(ensemble.alpha_max());
+    alpha_c_lower_given_alpha_1(ensemble, lambda, alpha_1(ensemble, lambda)?)
+}
+
+/// [`alpha_c_lower`] when `alpha_1(lambda)` is already known (a scan
+/// computes it once for both thresholds).
+pub(crate) fn alpha_c_lower_given_alpha_1<E: Ensemble + ?Sized>(
+    ensemble: &E,
+    lambda: f64,
+    alpha_1: f64,
+) -> Result<UnionBound, TheoryError> {
+    let a1 = alpha_1.min(ensemble.alpha_max());
     if let Some(law) = ensemble.entry_law() {
         return empirical_union_bound(law, lambda, a1);
+    }
+    if !ensemble.norm_fluctuates() {
+        return Ok(pinned_norm_bound(ensemble, a1));
     }
     let margin = |alpha: f64| -> f64 {
         if alpha >= a1 {
@@ -238,6 +251,29 @@ pub fn alpha_c_lower<E: Ensemble + ?Sized>(
         alpha_c_lower: alpha,
         route,
     })
+}
+
+/// The bound when the retrieved pattern's norm is pinned (`s = 1`), with
+/// no root to solve. Route A cannot bind: `xi^1` loses to the REM at
+/// `s = 1` iff `lambda <= phi(lambda; alpha)`, i.e. iff `alpha >= alpha_1`
+/// (`phi` grows with `alpha`), so `R_A = +inf` below `alpha_1`. Route B
+/// costs `I(1) - alpha`, so `R = alpha` at `alpha = I(1) / 2` (infinite
+/// on the sphere, `ln 2 / 2` for binary duplicates). This is what the
+/// general root of `R(alpha) = alpha` returns for these ensembles,
+/// without its nested roots (a REM freezing point per trial load).
+fn pinned_norm_bound<E: Ensemble + ?Sized>(ensemble: &E, a1: f64) -> UnionBound {
+    let duplicates = 0.5 * ensemble.rate(1.0);
+    if a1 - duplicates <= 1e-12 * a1 {
+        UnionBound {
+            alpha_c_lower: a1,
+            route: FailureRoute::Typical,
+        }
+    } else {
+        UnionBound {
+            alpha_c_lower: duplicates,
+            route: FailureRoute::SinglePattern,
+        }
+    }
 }
 
 /// `min(alpha_1, alpha_A, alpha_B)` and the route that attains it.

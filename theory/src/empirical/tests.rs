@@ -333,3 +333,72 @@ fn bound_never_decreases_with_lambda() {
         assert!(previous > 0.1, "{family:?}: {previous}");
     }
 }
+
+/// The per-law table of route A gives the direct scan of each lambda's
+/// range (grid and Brent refinement, no table), to rounding: for a
+/// continuous law with a fixed rule (bimodal mixture), one without
+/// (uniform) and a discrete one, from `lambda < e^-6` (below the table)
+/// to beyond `e^9` (above it).
+#[test]
+fn route_a_table_equals_the_direct_scan() {
+    let laws = [
+        Family::GaussianMixture {
+            weights: vec![0.5, 0.5],
+            means: vec![-1.0, 1.0],
+            sds: vec![0.3, 0.3],
+        },
+        Family::Uniform {},
+        Family::Discrete {
+            values: vec![-1.0, 0.0, 3.0],
+            probabilities: vec![0.5, 0.25, 0.25],
+        },
+    ];
+    for family in laws {
+        let law = EntryLaw::new(family.clone()).unwrap();
+        for lambda in [1e-3, 0.05, 0.3, 1.0, 2.7, 20.0, 1e5] {
+            let direct = route_a(&law, lambda, Objective::Load).unwrap();
+            let tabled = route_a_load(&law, lambda).unwrap();
+            assert!(
+                (direct - tabled).abs() < 1e-12 * direct.abs().max(1.0),
+                "{family:?} at {lambda}: {tabled} vs {direct}"
+            );
+        }
+    }
+}
+
+/// Gaussian entries: `h_t(a) = -c a^2` with `c = t - t^2 / 2`, so
+/// `Psi = ln(1 + 2 c theta) / (2 (1 + theta))`, maximised here by
+/// bisection on its derivative, and `G = 0` for `t >= 2` (where
+/// `E h_t >= 0` and no tilt helps). `best_over_theta` goes through the
+/// fixed rule, its adaptive fallback and the `E h_t >= 0` shortcut.
+#[test]
+fn gaussian_route_a_load_matches_closed_form() {
+    let law = EntryLaw::new(Family::Gaussian {}).unwrap();
+    for t in [1e-4, 0.05, 0.5, 1.0, 1.9, 2.0, 3.0, 50.0] {
+        let c = t - t * t / 2.0;
+        let expected = if c <= 0.0 {
+            0.0
+        } else {
+            let psi = |theta: f64| (2.0 * c * theta).ln_1p() / (2.0 * (1.0 + theta));
+            let slope = |theta: f64| {
+                2.0 * c / ((1.0 + 2.0 * c * theta) * 2.0 * (1.0 + theta))
+                    - psi(theta) / (1.0 + theta)
+            };
+            let (mut lo, mut hi) = (0.0, 1e12);
+            for _ in 0..200 {
+                let mid = 0.5 * (lo + hi);
+                if slope(mid) > 0.0 {
+                    lo = mid
+                } else {
+                    hi = mid
+                }
+            }
+            psi(lo)
+        };
+        let got = best_over_theta(&law, t, W_MAX, Objective::Load).unwrap();
+        assert!(
+            (got - expected).abs() < 1e-12,
+            "t = {t}: {got} vs {expected}"
+        );
+    }
+}

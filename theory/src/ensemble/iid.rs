@@ -58,9 +58,13 @@ impl Ensemble for Iid {
     }
 
     fn cgf_with_slope(&self, t: f64) -> (f64, f64) {
-        let value = self.cgf_with_error(t).value;
-        let slope = self.law.expect(|a| a * self.law.ln_mgf(t * a).1).value;
-        (value, slope)
+        (self.cgf_with_error(t).value, self.cgf_slope(t))
+    }
+
+    /// `Lambda'(t) = E_a a kappa'(t a)` alone (one expectation instead of
+    /// two: the `alpha_1` root needs only the slope).
+    fn cgf_slope(&self, t: f64) -> f64 {
+        self.law.expect(|a| a * self.law.ln_mgf(t * a).1).value
     }
 
     /// The numerical Legendre transform, except at the end of the support,

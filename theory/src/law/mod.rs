@@ -11,19 +11,23 @@
 //! The theory needs two things of a law: its log moment generating
 //! function `kappa(s) = ln E exp(s a)` (the overlap of a fixed entry `a`
 //! with a random one `b` has `ln E_b exp(t a b) = kappa(t a)`), and
-//! expectations `E_a f(a)`, by finite sums for discrete laws and by
-//! double-exponential quadrature (the `quadrature` crate) for continuous
-//! ones, with an error estimate.
+//! expectations `E_a f(a)`, by finite sums for discrete laws, by a fixed
+//! trapezoidal rule for Gaussian mixtures where it converges (checked
+//! against twice its step, module `fixed`), and by double-exponential
+//! quadrature (the `quadrature` crate) otherwise, with an error estimate.
 
 mod file;
+mod fixed;
 mod integrate;
 mod standardise;
 
 pub use file::{from_toml, LawFile};
+pub(crate) use fixed::Tilts;
 pub use integrate::Integral;
 
 use std::sync::OnceLock;
 
+use crate::empirical::LoadProfile;
 use crate::TheoryError;
 
 /// A law of pattern entries as written in a law file (`family = "..."`).
@@ -119,6 +123,9 @@ pub struct EntryLaw {
     /// The all-patterns load of [`crate::empirical::single_pattern_load`],
     /// which depends on the law only: computed once, on first use.
     single_pattern_load: OnceLock<Result<f64, TheoryError>>,
+    /// Route A's table of [`crate::empirical`], which depends on the law
+    /// only: computed once, on first use.
+    load_profile: OnceLock<Result<LoadProfile, TheoryError>>,
 }
 
 /// Two laws are equal when their descriptions are.
@@ -139,6 +146,7 @@ impl EntryLaw {
             family,
             shape,
             single_pattern_load: OnceLock::new(),
+            load_profile: OnceLock::new(),
         })
     }
 
@@ -158,6 +166,17 @@ impl EntryLaw {
         F: FnOnce() -> Result<f64, TheoryError>,
     {
         self.single_pattern_load.get_or_init(compute).clone()
+    }
+
+    /// `compute()`, run on the first call only.
+    pub(crate) fn load_profile<F>(&self, compute: F) -> Result<&LoadProfile, TheoryError>
+    where
+        F: FnOnce() -> Result<LoadProfile, TheoryError>,
+    {
+        self.load_profile
+            .get_or_init(compute)
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// The atoms of a discrete law, `None` for a continuous one.
@@ -197,10 +216,20 @@ impl EntryLaw {
         }
     }
 
-    /// `E_a f(a)`, exact for discrete laws, by quadrature otherwise.
+    /// `E_a f(a)`, exact for discrete laws, by quadrature otherwise: a
+    /// fixed trapezoidal rule for Gaussian mixtures where it converges
+    /// ([`fixed::gaussian_expect`]), adaptive quadrature elsewhere.
     pub fn expect<F: Fn(f64) -> f64>(&self, f: F) -> Integral {
-        if let Shape::Atoms(atoms) = &self.shape {
-            return Integral::exact(atoms.iter().map(|a| a.probability * f(a.value)).sum());
+        match &self.shape {
+            Shape::Atoms(atoms) => {
+                return Integral::exact(atoms.iter().map(|a| a.probability * f(a.value)).sum())
+            }
+            Shape::Mixture(components) => {
+                if let Some(integral) = fixed::gaussian_expect(components, &f) {
+                    return integral;
+                }
+            }
+            Shape::Uniform | Shape::Laplace => {}
         }
         self.parts().iter().fold(Integral::exact(0.0), |sum, part| {
             let piece = integrate::integrate(
@@ -230,6 +259,34 @@ impl EntryLaw {
             })
             .collect();
         log_sum_exp(logs.into_iter()).0
+    }
+
+    /// `g` at the fixed nodes of this law, for
+    /// `ln E exp(theta g(a))` at many `theta` ([`Tilts`]); Gaussian
+    /// mixtures (the normal law included) have such nodes, other laws none.
+    pub(crate) fn tilts<G: Fn(f64) -> f64>(&self, g: G) -> Tilts {
+        match &self.shape {
+            Shape::Mixture(components) => Tilts::gaussian_parts(components, g),
+            _ => Tilts::none(),
+        }
+    }
+
+    /// Whether `E_a exp(theta (kappa(t a) - t a^2))` is infinite, so that
+    /// no quadrature is needed (its truncation would return a finite
+    /// artefact). Only Gaussian mixtures have such tilts: `kappa(s)`
+    /// grows like `sd_max^2 s^2 / 2`, so in a component's variable `z`
+    /// (`a = m + sd z`) the exponent grows like
+    /// `[theta sd^2 (sd_max^2 t^2 / 2 - t) - 1/2] z^2`, which diverges
+    /// when the bracket is positive.
+    pub(crate) fn tilt_diverges(&self, t: f64, theta: f64) -> bool {
+        let Shape::Mixture(components) = &self.shape else {
+            return false;
+        };
+        let sd_max = components.iter().map(|c| c.sd).fold(0.0, f64::max);
+        let growth = sd_max * sd_max * t * t / 2.0 - t;
+        components
+            .iter()
+            .any(|c| theta * c.sd * c.sd * growth > 0.5)
     }
 
     /// Whether the tilted mean of patterns, `kappa'(L x_i)` entry by entry,
@@ -358,7 +415,7 @@ struct Part {
 
 /// `(ln sum_k e^{x_k}, sum_k y_k e^{x_k} / sum_k e^{x_k})` for pairs
 /// `(x_k, y_k)`, stable for large exponents.
-fn log_sum_exp<I: Iterator<Item = (f64, f64)> + Clone>(terms: I) -> (f64, f64) {
+pub(crate) fn log_sum_exp<I: Iterator<Item = (f64, f64)> + Clone>(terms: I) -> (f64, f64) {
     let shift = terms
         .clone()
         .map(|(x, _)| x)

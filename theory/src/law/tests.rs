@@ -240,3 +240,44 @@ fn laplace_tails_are_named() {
         .tail_problem()
         .is_none());
 }
+
+/// The fixed trapezoidal rule of Gaussian mixtures against closed forms:
+/// `E a^4` (which [`EntryLaw::fourth_moment`] gives in closed form) and
+/// the Gaussian `E exp(theta (t^2 / 2 - t) a^2) = (1 - 2 theta g)^(-1/2)`,
+/// with `g = t^2 / 2 - t`; a tilt too narrow for the step is refused
+/// (the caller integrates adaptively), and a divergent one is recognised.
+#[test]
+fn fixed_rules_match_closed_forms() {
+    let mixture = EntryLaw::new(Family::GaussianMixture {
+        weights: vec![0.3, 0.7],
+        means: vec![-2.0, 1.0],
+        sds: vec![0.5, 1.5],
+    })
+    .unwrap();
+    let Shape::Mixture(components) = mixture.shape() else {
+        panic!("a mixture")
+    };
+    let fourth = fixed::gaussian_expect(components, |a| a.powi(4)).unwrap();
+    assert!((fourth.value - mixture.fourth_moment()).abs() < 1e-13 * fourth.value);
+    assert!(fourth.error < 1e-13 * fourth.value, "{fourth:?}");
+
+    let gaussian = EntryLaw::new(Family::Gaussian {}).unwrap();
+    for (t, theta) in [(0.5, 3.0), (1.0, 0.7), (3.0, 0.2)] {
+        let g: f64 = t * t / 2.0 - t;
+        let tilts = gaussian.tilts(|a| g * a * a);
+        let expected = -0.5 * (1.0 - 2.0 * theta * g).ln();
+        let got = tilts.ln_expect_exp(theta).unwrap();
+        assert!(
+            (got - expected).abs() < 1e-13,
+            "{t} {theta}: {got} vs {expected}"
+        );
+        assert!(!gaussian.tilt_diverges(t, theta));
+    }
+    // Variance 1 / 2001: a peak of width 0.02, too narrow for the step.
+    let narrow = gaussian.tilts(|a| -a * a);
+    assert!(narrow.ln_expect_exp(1000.0).is_none());
+    let adaptive = gaussian.ln_expect_exp(|a| -1000.0 * a * a);
+    assert!((adaptive + 0.5 * 2001f64.ln()).abs() < 1e-12, "{adaptive}");
+    // t = 3: g = 1.5, divergent from theta = 1/3 on.
+    assert!(gaussian.tilt_diverges(3.0, 0.34) && !gaussian.tilt_diverges(3.0, 0.33));
+}
