@@ -141,9 +141,13 @@ pub fn bound(law: &EntryLaw, lambda: f64) -> Result<EmpiricalBound, TheoryError>
 }
 
 /// Computes the parts of [`bound`] that do not depend on `lambda` (the
-/// route-B load and the route-A [`LoadProfile`]), each spread over the
+/// route-B load and the route-A load profile), each spread over the
 /// rayon pool. A scan calls it once before its points run in parallel,
 /// which would otherwise wait for the first of them to fill the caches.
+///
+/// # Errors
+/// [`TheoryError::Solver`] (or a typed solver error) if an optimisation
+/// over the law fails.
 pub fn prepare(law: &EntryLaw) -> Result<(), TheoryError> {
     single_pattern_load(law)?;
     law.load_profile(|| LoadProfile::new(law)).map(drop)
