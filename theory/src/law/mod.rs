@@ -218,7 +218,7 @@ impl EntryLaw {
 
     /// `E_a f(a)`, exact for discrete laws, by quadrature otherwise: a
     /// fixed trapezoidal rule for Gaussian mixtures where it converges
-    /// (fixed Gauss rules), adaptive quadrature elsewhere.
+    /// (the `fixed` module), adaptive quadrature elsewhere.
     pub fn expect<F: Fn(f64) -> f64>(&self, f: F) -> Integral {
         match &self.shape {
             Shape::Atoms(atoms) => {
