@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use damcap_theory::TheoryError;
 use numpy::ndarray::{ArrayD, IxDyn};
-use numpy::{AllowTypeChange, IntoPyArray, PyArrayLikeDyn, PyUntypedArray};
+use numpy::{IntoPyArray, PyReadonlyArrayDyn, PyUntypedArray};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyFloat, PyString};
@@ -28,26 +28,28 @@ pub struct Points<T> {
 
 /// An argument as an array of floats, and whether it was a plain number.
 /// Only integer and float inputs are taken: numpy would turn `None` into
-/// NaN and `True` into 1.
+/// NaN and `True` into 1. The values are read through an aligned
+/// C-contiguous float64 copy where the input is not one already (a field
+/// of a structured array, say, can be misaligned).
 fn array<'py>(arg: &Bound<'py, PyAny>, name: &str) -> PyResult<(ArrayD<f64>, bool)> {
     let not_numbers = |detail: String| {
         PyTypeError::new_err(format!(
             "{name} must be a float or an array of floats, not {detail}"
         ))
     };
-    let is_ndarray = arg.cast::<PyUntypedArray>().is_ok();
-    let raw = arg
-        .py()
-        .import("numpy")?
+    let numpy = arg.py().import("numpy")?;
+    let raw = numpy
         .call_method1("asarray", (arg,))
         .map_err(|e| not_numbers(e.to_string()))?;
     let kind: String = raw.getattr("dtype")?.getattr("kind")?.extract()?;
     if !matches!(kind.as_str(), "i" | "u" | "f") {
         return Err(not_numbers(format!("{}", arg.get_type().name()?)));
     }
-    let like: PyArrayLikeDyn<'py, f64, AllowTypeChange> = raw.extract()?;
-    let values = like.as_array().to_owned();
-    let scalar = !is_ndarray && values.ndim() == 0;
+    let floats: PyReadonlyArrayDyn<'py, f64> = numpy
+        .call_method1("require", (raw, "float64", "CA"))?
+        .extract()?;
+    let values = floats.as_array().to_owned();
+    let scalar = values.ndim() == 0 && arg.cast::<PyUntypedArray>().is_err();
     Ok((values, scalar))
 }
 

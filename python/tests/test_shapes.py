@@ -26,6 +26,22 @@ def test_arrays_keep_their_shape_and_order():
     np.testing.assert_array_equal(damcap.alpha_c_lower("binary", lams.T), expected.T)
 
 
+def test_misaligned_and_strided_inputs():
+    lams = np.linspace(0.2, 4.0, 5)
+    expected = damcap.alpha_1("binary", lams)
+    # A float field after a 7-character string field is misaligned.
+    table = np.zeros(5, dtype=[("name", "U7"), ("lambda", "f8")])
+    table["lambda"] = lams
+    assert not table["lambda"].flags.aligned
+    np.testing.assert_array_equal(damcap.alpha_1("binary", table["lambda"]), expected)
+    # Contiguous but misaligned: floats one byte into a buffer.
+    buffer = bytearray(8 * 5 + 1)
+    shifted = np.frombuffer(buffer, dtype=np.float64, count=5, offset=1)
+    shifted[:] = lams
+    np.testing.assert_array_equal(damcap.alpha_1("binary", shifted), expected)
+    np.testing.assert_array_equal(damcap.alpha_1("binary", np.repeat(lams, 2)[::2]), expected)
+
+
 def test_other_array_likes():
     assert damcap.alpha_1("gaussian", [0.5, 1.0]).shape == (2,)
     assert damcap.alpha_1("gaussian", np.array([1, 2], dtype=np.int32)).shape == (2,)
