@@ -1,11 +1,11 @@
 """Phase diagrams of dense associative memories (modern Hopfield networks),
 from damcap's REM theory, on floats and numpy arrays.
 
-Every function takes an ``ensemble``: ``"gaussian"``, ``"spherical"``,
-``"binary"``, or the path of a law file (a ``str`` ending in ``.toml`` or
-containing ``/``, or any ``os.PathLike``). Numeric arguments are floats
-(giving floats) or array-likes (giving arrays of the same, broadcast,
-shape), evaluated in parallel with the GIL released. Invalid input raises
+The theory's functions take an ``ensemble``: ``"gaussian"``,
+``"spherical"``, ``"binary"``, or the path of a law file (a ``str`` ending
+in ``.toml`` or containing ``/``, or any ``os.PathLike``). Numeric
+arguments are floats (giving floats) or array-likes (giving arrays of the
+same, broadcast, shape), evaluated in parallel with the GIL released. Invalid input raises
 ``ValueError`` with the message of the ``damcap`` command line.
 """
 

@@ -5,7 +5,7 @@
 mod ensemble;
 mod points;
 
-use damcap_theory::attention::attention_thresholds;
+use damcap_theory::attention::{attention_thresholds, AttentionThresholds};
 use damcap_theory::law::Shape;
 use damcap_theory::{basins, phase, thresholds, Ensemble, FailureRoute, Family};
 use pyo3::prelude::*;
@@ -228,7 +228,7 @@ fn attention<'py>(
     let rows = points::evaluate(py, &p.values, |&(b, n)| {
         attention_thresholds(e.as_ref(), b, n)
     })?;
-    let column = |f: fn(&damcap_theory::attention::AttentionThresholds) -> f64| {
+    let column = |f: fn(&AttentionThresholds) -> f64| {
         points::floats(py, rows.iter().map(f).collect(), &p.shape, p.scalar)
     };
     let dict = PyDict::new(py);
@@ -392,8 +392,8 @@ fn thread_count() -> usize {
 /// Phase diagrams of dense associative memories (modern Hopfield
 /// networks), from damcap's REM theory, on floats and numpy arrays.
 ///
-/// Every function takes an `ensemble`: "gaussian", "spherical", "binary",
-/// or the path of a law file. Numeric arguments are floats (giving floats)
+/// The theory's functions take an `ensemble`: "gaussian", "spherical",
+/// "binary", or the path of a law file (`law` takes the path alone). Numeric arguments are floats (giving floats)
 /// or array-likes (giving arrays of the same, broadcast, shape), evaluated
 /// in parallel with the GIL released. Invalid input raises ValueError with
 /// the message of the `damcap` command line.
