@@ -105,6 +105,31 @@ pub enum Shape {
     Laplace,
 }
 
+/// The standardised law in one line, as `damcap law` shows it: atoms as
+/// `value (p probability)`, mixtures as `weight N(mean, sd^2)` terms.
+impl std::fmt::Display for Shape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let terms: Vec<String> = match self {
+            Shape::Atoms(atoms) => atoms
+                .iter()
+                .map(|a| format!("{:.6} (p {:.6})", a.value, a.probability))
+                .collect(),
+            Shape::Mixture(components) => components
+                .iter()
+                .map(|c| format!("{:.6} N({:.6}, {:.6}^2)", c.weight, c.mean, c.sd))
+                .collect(),
+            Shape::Uniform => return f.write_str("uniform on [-sqrt 3, sqrt 3]"),
+            Shape::Laplace => return f.write_str("Laplace with scale 1/sqrt 2"),
+        };
+        let separator = if matches!(self, Shape::Atoms(_)) {
+            ", "
+        } else {
+            " + "
+        };
+        f.write_str(&terms.join(separator))
+    }
+}
+
 /// Half-width of the standardised uniform law.
 pub const UNIFORM_HALF_WIDTH: f64 = 1.732_050_807_568_877_2;
 /// Scale of the standardised Laplace law.

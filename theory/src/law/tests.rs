@@ -281,3 +281,23 @@ fn fixed_rules_match_closed_forms() {
     // t = 3: g = 1.5, divergent from theta = 1/3 on.
     assert!(gaussian.tilt_diverges(3.0, 0.34) && !gaussian.tilt_diverges(3.0, 0.33));
 }
+
+/// The one-line description: the ternary law standardised to 0 and
+/// +-sqrt 2, and a gaussian as its single mixture component.
+#[test]
+fn shapes_read_as_one_line() {
+    let ternary = EntryLaw::new(Family::Ternary {
+        zero_probability: 0.5,
+    })
+    .unwrap();
+    assert_eq!(
+        ternary.shape().to_string(),
+        "-1.414214 (p 0.250000), 0.000000 (p 0.500000), 1.414214 (p 0.250000)"
+    );
+    let gaussian = EntryLaw::new(Family::Gaussian {}).unwrap();
+    assert_eq!(
+        gaussian.shape().to_string(),
+        "1.000000 N(0.000000, 1.000000^2)"
+    );
+    assert_eq!(Shape::Uniform.to_string(), "uniform on [-sqrt 3, sqrt 3]");
+}
