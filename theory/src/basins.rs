@@ -38,7 +38,7 @@
 use crate::ensemble::Ensemble;
 use crate::numeric::root;
 use crate::rem::{Phase, Rem};
-use crate::thresholds::check_lambda;
+use crate::thresholds::{alpha_1, check_lambda};
 use crate::TheoryError;
 
 /// Checks that `rho` is an overlap in `(0, 1]`.
@@ -60,18 +60,38 @@ pub struct Basin {
     pub phase: Phase,
 }
 
-/// `rho_min(alpha, lambda) = phi(lambda; alpha) / lambda`.
+/// `rho_min(alpha, lambda) = phi(lambda; alpha) / lambda`, `None` when
+/// `alpha >= alpha_1(lambda)` (the same `alpha_1` that
+/// [`crate::thresholds::alpha_1`] reports, so the two never disagree).
+/// In the paramagnetic phase `phi = alpha + Lambda(lambda)`, so
+/// `rho_min = 1 - (m(lambda) - alpha) / lambda` with the margin
+/// `m = t - Lambda(t)` of [`Ensemble::signal_margin`], which keeps its
+/// digits at any `lambda`; frozen, `rho_min = u_max(alpha)`.
 pub fn rho_min<E: Ensemble + ?Sized>(
     ensemble: &E,
     alpha: f64,
     lambda: f64,
 ) -> Result<Basin, TheoryError> {
     check_lambda(lambda)?;
+    let alpha_max = ensemble.alpha_max();
+    if !(alpha > 0.0 && alpha < alpha_max) {
+        return Err(TheoryError::InvalidAlpha { alpha, alpha_max });
+    }
+    if alpha >= alpha_1(ensemble, lambda)? {
+        return Ok(Basin {
+            rho_min: None,
+            phase: Rem::phase_at(ensemble, alpha, lambda)?,
+        });
+    }
     let rem = Rem::new(ensemble, alpha)?;
-    let rho = rem.free_energy(lambda) / lambda;
+    let phase = rem.phase(lambda);
+    let rho = match phase {
+        Phase::Paramagnetic => 1.0 - (ensemble.signal_margin(lambda) - alpha) / lambda,
+        Phase::Frozen => rem.u_max(),
+    };
     Ok(Basin {
-        rho_min: (rho <= 1.0).then_some(rho),
-        phase: rem.phase(lambda),
+        rho_min: Some(rho),
+        phase,
     })
 }
 
@@ -86,6 +106,10 @@ pub fn lambda_star<E: Ensemble + ?Sized>(
     rho: f64,
 ) -> Result<Option<f64>, TheoryError> {
     check_rho(rho)?;
+    // A load of at least I(1) puts u_max(alpha) at or above 1 >= rho.
+    if alpha >= ensemble.rate(1.0) && alpha < ensemble.alpha_max() {
+        return Ok(None);
+    }
     let rem = Rem::new(ensemble, alpha)?;
     if rho <= rem.u_max() {
         return Ok(None);
@@ -205,7 +229,6 @@ pub fn rho_min_multistep<E: Ensemble + ?Sized>(
 mod tests {
     use super::*;
     use crate::ensemble::{Binary, Gaussian, Spherical};
-    use crate::thresholds::alpha_1;
 
     /// Law files: the recursion runs for +-1 entries (and agrees with the
     /// one-step basin) and is refused, with the reason, for ternary ones.
@@ -334,5 +357,31 @@ mod tests {
     fn bad_rho_is_rejected() {
         assert!(lambda_star(&Gaussian, 0.1, 1.5).is_err());
         assert!(multistep(&Gaussian, 0.1, 1.0, 0.0, 10).is_err());
+    }
+
+    /// At huge lambda the basin agrees with alpha_1 (the old code printed
+    /// alpha_1 = 0 next to rho_min = 0.733 for binary at 1e16), and a load
+    /// far beyond alpha_1 is "no basin", not a solver failure.
+    #[test]
+    fn basins_at_extreme_lambda_and_alpha() {
+        for l in [1e16, 1e100, 1e300] {
+            let a1 = alpha_1(&Binary, l).unwrap();
+            let basin = rho_min(&Binary, 0.3, l).unwrap();
+            assert!(0.3 < a1);
+            // Frozen: rho_min = u_max(0.3), the root of the binary entropy.
+            let u = basin.rho_min.unwrap();
+            assert!((Binary.rate(u) - 0.3).abs() < 1e-12, "{l}: {u}");
+            let spherical = rho_min(&Spherical, 10.0, l).unwrap().rho_min.unwrap();
+            // u_max(alpha) = sqrt(1 - e^{-2 alpha}) on the sphere.
+            assert!((spherical - (1.0 - (-20f64).exp()).sqrt()).abs() < 1e-12);
+        }
+        for e in ensembles() {
+            if e.alpha_max() > 1e300 {
+                let basin = rho_min(e, 1e300, 1.0).unwrap();
+                assert_eq!(basin.rho_min, None, "{}", e.name());
+                assert_eq!(basin.phase, Phase::Paramagnetic, "{}", e.name());
+            }
+        }
+        assert_eq!(lambda_star(&Gaussian, 1e300, 0.5).unwrap(), None);
     }
 }

@@ -43,7 +43,7 @@ pub fn root<F: Fn(f64) -> f64>(f: F, a: f64, b: f64, what: &str) -> Result<f64, 
     let product = fa * fb;
     if product.is_nan() || product > 0.0 {
         return Err(TheoryError::Solver(format!(
-            "{what}: no sign change on [{a}, {b}] (f = {fa}, {fb})"
+            "{what}: no sign change on [{a:.6e}, {b:.6e}] (f = {fa:.6e}, {fb:.6e})"
         )));
     }
     let result = Executor::new(Scalar(f), BrentRoot::new(a, b, ROOT_TOL))
@@ -99,7 +99,9 @@ pub fn expand_bracket<F: Fn(f64) -> f64>(f: F, start: f64, what: &str) -> Result
         }
         b *= 2.0;
     }
-    Err(TheoryError::Solver(format!("{what}: no bracket below {b}")))
+    Err(TheoryError::Solver(format!(
+        "{what}: no bracket below {b:.6e}"
+    )))
 }
 
 #[cfg(test)]

@@ -58,7 +58,13 @@ impl<'a, E: Ensemble + ?Sized> Rem<'a, E> {
             t * slope - l - alpha
         };
         let what = "REM freezing point";
-        let upper = expand_bracket(entropy_gap, 1.0, what)?;
+        let upper = expand_bracket(entropy_gap, 1.0, what).map_err(|_| {
+            TheoryError::Solver(format!(
+                "alpha = {alpha:e} is too large a load for the '{}' ensemble: its REM would \
+                 freeze only beyond inverse temperature 1e60; choose a smaller alpha",
+                ensemble.name()
+            ))
+        })?;
         let freezing = root(entropy_gap, 0.0, upper, what)?;
         Ok(Rem {
             ensemble,
@@ -66,6 +72,26 @@ impl<'a, E: Ensemble + ?Sized> Rem<'a, E> {
             freezing,
             u_max: ensemble.cgf_slope(freezing),
         })
+    }
+
+    /// The phase at effective inverse temperature `l` for a load whose
+    /// freezing point may lie beyond the solver's range: the REM's own
+    /// phase when it can be built, else the sign of `I(Lambda'(l)) - alpha`
+    /// (the bracket search failed because the entropy stays below `alpha`
+    /// up to `t = 1e60`, so only an astronomical `l` can be frozen).
+    pub fn phase_at(ensemble: &'a E, alpha: f64, l: f64) -> Result<Phase, TheoryError> {
+        match Rem::new(ensemble, alpha) {
+            Ok(rem) => Ok(rem.phase(l)),
+            Err(TheoryError::Solver(_)) => {
+                let (cgf, slope) = ensemble.cgf_with_slope(l);
+                Ok(if l * slope - cgf <= alpha {
+                    Phase::Paramagnetic
+                } else {
+                    Phase::Frozen
+                })
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The load `alpha`.

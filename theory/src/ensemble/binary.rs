@@ -21,6 +21,12 @@ impl Ensemble for Binary {
         (a + (-2.0 * a).exp().ln_1p() - LN_2, t.tanh())
     }
 
+    /// `t - ln cosh t = ln 2 - ln(1 + e^{-2t})` for `t >= 0`: no
+    /// cancellation at large `t`, and never above `ln 2 = alpha_max`.
+    fn signal_margin(&self, t: f64) -> f64 {
+        LN_2 - (-2.0 * t).exp().ln_1p()
+    }
+
     fn rate(&self, u: f64) -> f64 {
         let u = u.abs();
         if u > 1.0 {
