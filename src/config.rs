@@ -252,18 +252,48 @@ pub fn parse(text: &str) -> Result<Config, String> {
     }
     let locate = |e: toml::de::Error| locate_toml_error(text, &e, "configs/");
     let kind = toml::from_str::<Kind>(text).map_err(locate)?.kind;
-    match kind.as_str() {
+    let parsed = parse_as(text, &kind).ok_or_else(|| {
+        format!(
+            "unknown kind \"{kind}\": use \"phase-diagram\", \"law-comparison\", \"basins\" or \"validate\""
+        )
+    })?;
+    parsed.map_err(|e| {
+        // Keys that fit another schema mean the kind is wrong, not the keys.
+        let fits = ["phase-diagram", "basins", "validate"]
+            .into_iter()
+            .find(|other| !kind_matches(&kind, other) && matches!(parse_as(text, other), Some(Ok(_))));
+        match fits {
+            Some(other) => {
+                let line = text
+                    .lines()
+                    .position(|l| l.trim_start().starts_with("kind"))
+                    .map_or(1, |i| i + 1);
+                format!(
+                    "{line}:1: kind = \"{kind}\", but the keys are those of a \"{other}\" config: \
+                     set kind = \"{other}\" (and run it with the matching command), or write a {kind} config \
+                     (see the documented examples in configs/)"
+                )
+            }
+            None => locate(e),
+        }
+    })
+}
+
+/// Whether two kind names share a schema (a law comparison is drawn from
+/// a phase-diagram schema).
+fn kind_matches(kind: &str, other: &str) -> bool {
+    kind == other || (kind == "law-comparison" && other == "phase-diagram")
+}
+
+/// The text parsed as a config of `kind`; `None` for an unknown kind.
+fn parse_as(text: &str, kind: &str) -> Option<Result<Config, toml::de::Error>> {
+    Some(match kind {
         "phase-diagram" => toml::from_str(text).map(Config::PhaseDiagram),
         "law-comparison" => toml::from_str(text).map(Config::LawComparison),
         "basins" => toml::from_str(text).map(Config::Basins),
         "validate" => toml::from_str(text).map(Config::Validate),
-        other => {
-            return Err(format!(
-                "unknown kind \"{other}\": use \"phase-diagram\", \"law-comparison\", \"basins\" or \"validate\""
-            ))
-        }
-    }
-    .map_err(locate)
+        _ => return None,
+    })
 }
 
 /// A TOML error as `line:column: message (see the examples in ...)`,
@@ -341,5 +371,16 @@ log = true
             log: false,
         };
         assert!(grid.values().unwrap_err().to_string().contains("0 < min"));
+    }
+
+    /// A phase-diagram file labelled as a validate config names the kind,
+    /// not a missing `ensemble` field.
+    #[test]
+    fn wrong_kind_is_named() {
+        let err = parse(&GOOD.replace("phase-diagram", "validate")).unwrap_err();
+        assert!(
+            err.starts_with("2:1:") && err.contains("set kind = \"phase-diagram\""),
+            "{err}"
+        );
     }
 }

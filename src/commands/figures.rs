@@ -29,17 +29,30 @@ pub struct Args {
 
 /// Runs one config file.
 pub fn run_config(path: &Path) -> Result<()> {
-    run(config::load(path)?)
+    run(config::load(path)?, path)
 }
 
-/// Runs one parsed config.
-fn run(config: Config) -> Result<()> {
+/// Runs one parsed config, read from `path`.
+fn run(config: Config, path: &Path) -> Result<()> {
     match config {
-        Config::PhaseDiagram(c) => phase_diagram(&c),
-        Config::LawComparison(c) => law_comparison(&c),
-        Config::Basins(c) => basins(&c),
+        Config::PhaseDiagram(c) => phase_diagram(&c, path),
+        Config::LawComparison(c) => law_comparison(&c, path),
+        Config::Basins(c) => basins(&c, path),
         Config::Validate(c) => super::validate::run_config(&c).map(drop),
     }
+}
+
+/// Checks a figure's two outputs against its config, its law files and
+/// each other ([`output::plan_outputs`]) before any work.
+fn plan_figure(config: &Path, ensembles: &[String], svg: &Path, csv: &Path) -> Result<()> {
+    let mut inputs = vec![("config", config)];
+    inputs.extend(
+        ensembles
+            .iter()
+            .filter(|e| crate::law_file::is_law_path(e) && Path::new(e).exists())
+            .map(|e| ("law file", Path::new(e))),
+    );
+    output::plan_outputs(&inputs, &[("svg", svg), ("csv", csv)])
 }
 
 /// `damcap figures`: every `*.toml` in the configs directory, in name order.
@@ -68,7 +81,7 @@ pub fn run_all(args: &Args) -> Result<()> {
             continue;
         }
         eprintln!("figure config {}", path.display());
-        run(config)?;
+        run(config, &path)?;
     }
     Ok(())
 }
@@ -79,6 +92,26 @@ fn ensembles(names: &[String]) -> Result<Vec<Box<dyn Ensemble>>> {
         bail!("the config lists no ensembles; add e.g. ensembles = [\"gaussian\"]");
     }
     names.iter().map(|n| super::ensemble(n)).collect()
+}
+
+/// Most curve points a figure config may ask for (points per curve times
+/// curves): a figure shows a few thousand at most, and the CSV and SVG
+/// of ten million already take gigabytes.
+pub const MAX_FIGURE_POINTS: usize = 1_000_000;
+
+/// Refuses a figure whose grid would take more than [`MAX_FIGURE_POINTS`],
+/// before any work, with the estimate.
+fn check_grid_work(points_per_curve: usize, curves: usize) -> Result<()> {
+    let total = points_per_curve.saturating_mul(curves.max(1));
+    if total > MAX_FIGURE_POINTS {
+        bail!(
+            "the config asks for {total} curve points ({points_per_curve} per curve x {} curves, \
+             about {} MB of CSV and SVG); the cap is {MAX_FIGURE_POINTS}: use fewer points",
+            curves.max(1),
+            total / 10_000
+        );
+    }
+    Ok(())
 }
 
 /// Writes a figure and its CSV, each atomically; callers check both paths
@@ -95,10 +128,10 @@ type NamedCurve = (String, Vec<Thresholds>);
 
 /// Thresholds on the config's lambda grid for each of its ensembles, in
 /// order, and their CSV; the output paths are checked first.
-fn scan_config(c: &PhaseDiagram) -> Result<(Vec<NamedCurve>, Csv)> {
-    output::check_writable(&c.svg)?;
-    output::check_writable(&c.csv)?;
+fn scan_config(c: &PhaseDiagram, path: &Path) -> Result<(Vec<NamedCurve>, Csv)> {
     let lambdas = c.lambda.values()?;
+    check_grid_work(lambdas.len(), c.ensembles.len())?;
+    plan_figure(path, &c.ensembles, &c.svg, &c.csv)?;
     let mut csv = Csv::new(&CSV_COLUMNS);
     let mut curves = Vec::new();
     for ensemble in ensembles(&c.ensembles)? {
@@ -111,8 +144,8 @@ fn scan_config(c: &PhaseDiagram) -> Result<(Vec<NamedCurve>, Csv)> {
 }
 
 /// The alpha-lambda plane: alpha_1 and alpha_c with the three regions.
-fn phase_diagram(c: &PhaseDiagram) -> Result<()> {
-    let (curves, csv) = scan_config(c)?;
+fn phase_diagram(c: &PhaseDiagram, path: &Path) -> Result<()> {
+    let (curves, csv) = scan_config(c, path)?;
     let panels: Vec<Panel> = curves
         .iter()
         .map(|(name, rows)| phase_panel(name, rows, c.lambda.log))
@@ -123,8 +156,8 @@ fn phase_diagram(c: &PhaseDiagram) -> Result<()> {
 
 /// Every law's alpha_1 in one panel and alpha_c in another, one colour
 /// per law, so that laws can be compared at a glance.
-fn law_comparison(c: &PhaseDiagram) -> Result<()> {
-    let (curves, csv) = scan_config(c)?;
+fn law_comparison(c: &PhaseDiagram, path: &Path) -> Result<()> {
+    let (curves, csv) = scan_config(c, path)?;
     let top = curves
         .iter()
         .flat_map(|(_, rows)| rows.iter().map(|r| r.alpha_1))
@@ -246,12 +279,18 @@ struct BasinPoint {
 
 /// rho_min against alpha at several lambda, one panel per ensemble, with
 /// the frozen-phase envelope u_max(alpha) they all share.
-fn basins(c: &Basins) -> Result<()> {
-    output::check_writable(&c.svg)?;
-    output::check_writable(&c.csv)?;
+fn basins(c: &Basins, path: &Path) -> Result<()> {
     if c.alpha_points < 2 || c.lambdas.is_empty() {
         bail!("a basins config needs alpha_points >= 2 and at least one lambda");
     }
+    if let Some(bad) = c.lambdas.iter().find(|l| !(**l > 0.0 && l.is_finite())) {
+        bail!("lambdas contains {bad}: every inverse temperature must be a finite number > 0");
+    }
+    check_grid_work(
+        c.alpha_points.saturating_mul(c.lambdas.len()),
+        c.ensembles.len(),
+    )?;
+    plan_figure(path, &c.ensembles, &c.svg, &c.csv)?;
     let mut csv = Csv::new(&["ensemble", "lambda", "alpha", "rho_min", "phase"]);
     let mut panels = Vec::new();
     for ensemble in ensembles(&c.ensembles)? {
@@ -264,9 +303,9 @@ fn basins(c: &Basins) -> Result<()> {
         for p in curves.iter().flatten() {
             let cells = [
                 e.name().to_string(),
-                p.lambda.to_string(),
-                p.alpha.to_string(),
-                p.rho_min.to_string(),
+                output::number(p.lambda),
+                output::number(p.alpha),
+                output::number(p.rho_min),
                 p.phase.clone(),
             ];
             csv.row(&cells);

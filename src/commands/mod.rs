@@ -22,3 +22,16 @@ pub fn ensemble(name: &str) -> Result<Box<dyn Ensemble>> {
     }
     Ok(ensemble::by_name(name)?)
 }
+
+/// A count on the command line (`--points`, `--patterns`, ...): a whole
+/// number >= 0, with a message that names the problem for a negative or
+/// fractional value (clap alone reads `-1` as an unknown flag).
+pub fn count(text: &str) -> Result<usize, String> {
+    text.parse::<usize>().map_err(|_| {
+        if text.parse::<f64>().is_ok() {
+            format!("'{text}' is not a count: give a whole number >= 0")
+        } else {
+            format!("'{text}' is not a number: give a whole number >= 0")
+        }
+    })
+}
