@@ -238,7 +238,7 @@ fn default_bootstrap() -> usize {
 /// the line and the problem.
 pub fn load(path: &Path) -> Result<Config> {
     let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read config {}", path.display()))?;
+        .with_context(|| format!("cannot read config {}; check the path", path.display()))?;
     parse(&text).map_err(|e| anyhow::anyhow!("{}:{e}", path.display()))
 }
 
@@ -301,7 +301,30 @@ fn parse_as(text: &str, kind: &str) -> Option<Result<Config, toml::de::Error>> {
 pub fn locate_toml_error(text: &str, e: &toml::de::Error, examples: &str) -> String {
     let (line, col) = e.span().map_or((1, 1), |span| line_col(text, span.start));
     let message = e.message().replace('\n', " ");
-    format!("{line}:{col}: {message} (see the documented examples in {examples})")
+    format!(
+        "{line}:{col}: {message}{} (see the documented examples in {examples})",
+        toml_fix(&message)
+    )
+}
+
+/// The fix for a serde/TOML message that does not say it: remove or
+/// rename an unknown key, add a missing one.
+pub fn toml_fix(message: &str) -> String {
+    let quoted = |prefix: &str| {
+        message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_string)
+    };
+    if let Some(key) = quoted("unknown field `") {
+        format!("; remove `{key}` or correct its spelling")
+    } else if let Some(key) = quoted("missing field `") {
+        format!("; add the key `{key}`")
+    } else if message.starts_with("invalid type") || message.starts_with("invalid value") {
+        "; give a value of the expected type".to_string()
+    } else {
+        String::new()
+    }
 }
 
 /// 1-based line and column of a byte offset.

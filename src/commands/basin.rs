@@ -15,10 +15,10 @@ pub struct Args {
     #[arg(long)]
     ensemble: String,
     /// Inverse temperature lambda > 0.
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true)]
     lambda: f64,
     /// Load alpha = ln(P) / N, in (0, alpha_max).
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true)]
     alpha: f64,
     /// Print one JSON object instead of a table.
     #[arg(long)]
@@ -32,10 +32,10 @@ pub struct LambdaStarArgs {
     #[arg(long)]
     ensemble: String,
     /// Load alpha = ln(P) / N.
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true)]
     alpha: f64,
     /// Initial overlap rho in (0, 1].
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true)]
     rho: f64,
     /// Print one JSON object instead of a table.
     #[arg(long)]

@@ -18,16 +18,16 @@ use damcap_theory::phase::scan as scan_grid;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Lambda points per ensemble in the scan benchmark (2 to 100000).
-    #[arg(long, default_value_t = 1000, value_parser = super::count, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 1000, value_parser = super::count, allow_hyphen_values = true)]
     points: usize,
     /// Neurons N of the pattern matrix in the kernel benchmark (>= 1).
-    #[arg(long, default_value_t = 64, value_parser = super::count, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 64, value_parser = super::count, allow_hyphen_values = true)]
     n: usize,
     /// Patterns P of the pattern matrix in the kernel benchmark (>= 1; N x P x 4 bytes <= 8 GiB).
-    #[arg(long, default_value_t = 1 << 20, value_parser = super::count, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 1 << 20, value_parser = super::count, allow_hyphen_values = true)]
     patterns: usize,
     /// Lambda points in the law-file benchmark, slower per point (2 to 10000).
-    #[arg(long, default_value_t = 24, value_parser = super::count, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 24, value_parser = super::count, allow_hyphen_values = true)]
     law_points: usize,
 }
 

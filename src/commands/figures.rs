@@ -129,8 +129,8 @@ type NamedCurve = (String, Vec<Thresholds>);
 /// Thresholds on the config's lambda grid for each of its ensembles, in
 /// order, and their CSV; the output paths are checked first.
 fn scan_config(c: &PhaseDiagram, path: &Path) -> Result<(Vec<NamedCurve>, Csv)> {
+    check_grid_work(c.lambda.points, c.ensembles.len())?;
     let lambdas = c.lambda.values()?;
-    check_grid_work(lambdas.len(), c.ensembles.len())?;
     plan_figure(path, &c.ensembles, &c.svg, &c.csv)?;
     let mut csv = Csv::new(&CSV_COLUMNS);
     let mut curves = Vec::new();

@@ -17,7 +17,7 @@ pub struct Args {
     /// Path of the law file.
     path: PathBuf,
     /// Inverse temperature lambda > 0 at which to report the thresholds.
-    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
     lambda: f64,
     /// Print one JSON object instead of a table.
     #[arg(long)]

@@ -30,13 +30,13 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = Scaling::Standard)]
     scaling: Scaling,
     /// Inverse temperature lambda > 0 (standard scaling).
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true)]
     lambda: Option<f64>,
     /// Scaled inverse temperature beta > 0, lambda = beta / sqrt(N) (attention scaling).
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true)]
     beta: Option<f64>,
     /// Dimension N for the finite-N attention thresholds (default: N -> infinity).
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true)]
     n: Option<f64>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
@@ -53,22 +53,22 @@ pub struct ScanArgs {
     #[arg(long, value_enum, default_value_t = Scaling::Standard)]
     scaling: Scaling,
     /// Smallest lambda (> 0), standard scaling.
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true)]
     lambda_min: Option<f64>,
     /// Largest lambda, standard scaling.
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true)]
     lambda_max: Option<f64>,
     /// Smallest beta (> 0), attention scaling.
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true)]
     beta_min: Option<f64>,
     /// Largest beta, attention scaling.
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true)]
     beta_max: Option<f64>,
     /// Dimension N for finite-N attention thresholds (default: N -> infinity).
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true)]
     n: Option<f64>,
     /// Number of grid values (2 to 1000000; a larger CSV is refused before any work).
-    #[arg(long, value_parser = super::count, allow_negative_numbers = true)]
+    #[arg(long, value_parser = super::count, allow_hyphen_values = true)]
     points: usize,
     /// Geometric spacing of the grid.
     #[arg(long)]

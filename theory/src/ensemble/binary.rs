@@ -21,10 +21,17 @@ impl Ensemble for Binary {
         (a + (-2.0 * a).exp().ln_1p() - LN_2, t.tanh())
     }
 
-    /// `t - ln cosh t = ln 2 - ln(1 + e^{-2t})` for `t >= 0`: no
-    /// cancellation at large `t`, and never above `ln 2 = alpha_max`.
+    /// `t - ln cosh t`. Below `t = 1`, `ln cosh t = ln_1p(2 sinh^2(t/2))`
+    /// keeps the relative precision of a margin of order `t`; above,
+    /// `ln 2 - ln(1 + e^{-2t})` has no cancellation at large `t` and never
+    /// exceeds `ln 2 = alpha_max`.
     fn signal_margin(&self, t: f64) -> f64 {
-        LN_2 - (-2.0 * t).exp().ln_1p()
+        if t < 1.0 {
+            let half = (0.5 * t).sinh();
+            t - (2.0 * half * half).ln_1p()
+        } else {
+            LN_2 - (-2.0 * t).exp().ln_1p()
+        }
     }
 
     fn rate(&self, u: f64) -> f64 {

@@ -87,16 +87,22 @@ pub fn from_toml(text: &str, default_name: &str) -> Result<Iid, TheoryError> {
     LawFile::parse(text)?.into_ensemble(default_name)
 }
 
-/// Where an unknown or duplicate key named in a serde message sits. The
+/// Where an unknown key named in a serde message sits (or, for a missing
+/// parameter, the `[law]` table that lacks it). The
 /// `[law]` table is an internally tagged enum, and serde reports errors
 /// inside it at the table (or at 1:1), so the key is looked up in the text
 /// instead: the first line of the `[law]` table (or of the file, for a
 /// top-level key) that assigns it.
 fn key_line(text: &str, message: &str) -> Option<(usize, usize)> {
+    let law_line = text.lines().position(|l| l.trim() == "[law]");
+    if message.starts_with("missing field") && !message.contains("`law`") {
+        // A parameter missing from the law: the table that lacks it.
+        return law_line.map(|i| (i + 1, 1));
+    }
     let key = message
         .strip_prefix("unknown field `")
         .and_then(|rest| rest.split('`').next())?;
-    let law_start = text.lines().position(|l| l.trim() == "[law]").unwrap_or(0);
+    let law_start = law_line.unwrap_or(0);
     text.lines()
         .enumerate()
         .skip(law_start)
