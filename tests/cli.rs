@@ -538,7 +538,8 @@ fn bad_law_files_are_one_clear_error() {
         "--lambda",
         "1",
     ]);
-    assert_clean_failure(&out, "typo.toml:1:1: unknown field `zero_prob`");
+    // The key's own line (serde points inside [law] at 1:1).
+    assert_clean_failure(&out, "typo.toml:3:1: unknown field `zero_prob`");
     std::fs::write(
         &path,
         "[law]\nfamily = \"discrete\"\nvalues = [1, 2]\nprobabilities = [0.5, 0.6]\n",
