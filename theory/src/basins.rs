@@ -36,7 +36,7 @@
 //! without assuming this, and the tests check the equality.
 
 use crate::ensemble::Ensemble;
-use crate::numeric::root;
+use crate::numeric::positive_root;
 use crate::rem::{Phase, Rem};
 use crate::thresholds::{alpha_1, check_lambda};
 use crate::TheoryError;
@@ -115,7 +115,7 @@ pub fn lambda_star<E: Ensemble + ?Sized>(
         return Ok(None);
     }
     let gap = |l: f64| l * rho - rem.free_energy(l);
-    root(gap, 0.0, rem.freezing_point(), "lambda_*").map(Some)
+    positive_root(gap, rem.freezing_point(), "lambda_*").map(Some)
 }
 
 /// How the multi-step dynamics ends.

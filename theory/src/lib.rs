@@ -76,7 +76,8 @@ impl std::fmt::Display for TheoryError {
             TheoryError::InvalidLambda(l) => {
                 write!(
                     f,
-                    "lambda = {l} is invalid: the inverse temperature must be a finite number > 0"
+                    "lambda = {} is invalid: the inverse temperature must be a finite number >= 2.2e-308 (the smallest normal double)",
+                    short(*l)
                 )
             }
             TheoryError::InvalidAlpha { alpha, alpha_max } => write!(
@@ -117,3 +118,12 @@ impl std::fmt::Display for TheoryError {
 }
 
 impl std::error::Error for TheoryError {}
+
+/// A number for an error message: scientific notation when huge or tiny.
+fn short(x: f64) -> String {
+    if x != 0.0 && x.is_finite() && !(1e-4..1e9).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        x.to_string()
+    }
+}

@@ -15,7 +15,7 @@
 //! any `L` costs two cgf evaluations.
 
 use crate::ensemble::Ensemble;
-use crate::numeric::{expand_bracket, root};
+use crate::numeric::{expand_bracket, positive_root};
 use crate::TheoryError;
 
 /// Phase of the random energy model.
@@ -53,19 +53,17 @@ impl<'a, E: Ensemble + ?Sized> Rem<'a, E> {
         if !(alpha > 0.0 && alpha < alpha_max) {
             return Err(TheoryError::InvalidAlpha { alpha, alpha_max });
         }
-        let entropy_gap = |t: f64| {
-            let (l, slope) = ensemble.cgf_with_slope(t);
-            t * slope - l - alpha
-        };
+        let entropy_gap = |t: f64| ensemble.tilted_entropy(t) - alpha;
         let what = "REM freezing point";
         let upper = expand_bracket(entropy_gap, 1.0, what).map_err(|_| {
             TheoryError::Solver(format!(
                 "alpha = {alpha:e} is too large a load for the '{}' ensemble: its REM would \
-                 freeze only beyond inverse temperature 1e60; choose a smaller alpha",
+                 freeze only beyond the largest double, 1.8e308; choose a smaller alpha",
                 ensemble.name()
             ))
         })?;
-        let freezing = root(entropy_gap, 0.0, upper, what)?;
+        // In ln t: a load of 1e-300 freezes near 1e-150, still resolved.
+        let freezing = positive_root(entropy_gap, upper, what)?;
         Ok(Rem {
             ensemble,
             alpha,
@@ -74,22 +72,14 @@ impl<'a, E: Ensemble + ?Sized> Rem<'a, E> {
         })
     }
 
-    /// The phase at effective inverse temperature `l` for a load whose
-    /// freezing point may lie beyond the solver's range: the REM's own
-    /// phase when it can be built, else the sign of `I(Lambda'(l)) - alpha`
-    /// (the bracket search failed because the entropy stays below `alpha`
-    /// up to `t = 1e60`, so only an astronomical `l` can be frozen).
+    /// The phase at effective inverse temperature `l` for any load: the
+    /// REM's own phase when it freezes at a finite inverse temperature,
+    /// else paramagnetic (the entropy of the tilted overlap stays below
+    /// `alpha` for every finite `t`, e.g. a spherical load above 355).
     pub fn phase_at(ensemble: &'a E, alpha: f64, l: f64) -> Result<Phase, TheoryError> {
         match Rem::new(ensemble, alpha) {
             Ok(rem) => Ok(rem.phase(l)),
-            Err(TheoryError::Solver(_)) => {
-                let (cgf, slope) = ensemble.cgf_with_slope(l);
-                Ok(if l * slope - cgf <= alpha {
-                    Phase::Paramagnetic
-                } else {
-                    Phase::Frozen
-                })
-            }
+            Err(TheoryError::Solver(_)) => Ok(Phase::Paramagnetic),
             Err(e) => Err(e),
         }
     }

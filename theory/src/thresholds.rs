@@ -33,9 +33,11 @@ use crate::numeric::{expand_bracket, minimise, root};
 use crate::rem::Rem;
 use crate::TheoryError;
 
-/// Checks that `lambda` is a valid inverse temperature.
+/// Checks that `lambda` is a valid inverse temperature: finite and at
+/// least the smallest normal double (below it, a subnormal keeps too few
+/// digits for any threshold to be right).
 pub fn check_lambda(lambda: f64) -> Result<(), TheoryError> {
-    if lambda > 0.0 && lambda.is_finite() {
+    if lambda >= f64::MIN_POSITIVE && lambda.is_finite() {
         Ok(())
     } else {
         Err(TheoryError::InvalidLambda(lambda))

@@ -112,6 +112,15 @@ pub trait Ensemble: Send + Sync + std::fmt::Debug {
         self.overlap_max() > 1.0
     }
 
+    /// `I(Lambda'(t)) = t Lambda'(t) - Lambda(t)`: the large-deviation
+    /// cost of the tilted mean overlap, which the REM's freezing point
+    /// equates with `alpha`. The default subtracts; ensembles whose tilted
+    /// mean creeps up to 1 override it where the subtraction cancels.
+    fn tilted_entropy(&self, t: f64) -> f64 {
+        let (value, slope) = self.cgf_with_slope(t);
+        t * slope - value
+    }
+
     /// `Lambda(t)`.
     fn cgf(&self, t: f64) -> f64 {
         self.cgf_with_slope(t).0
