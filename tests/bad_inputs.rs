@@ -1006,6 +1006,87 @@ fn basin_cases(cases: &mut Vec<Case>) {
     ));
 }
 
+/// Tiny loads and temperatures: paramagnetic closed forms, not the root
+/// finder's absolute tolerance (old: rho_min 0, lambda_* 0, "frozen").
+fn tiny_cases(cases: &mut Vec<Case>, dir: &Path) {
+    for ensemble in ENSEMBLES {
+        cases.push(accepted(
+            &[
+                "basin",
+                "--ensemble",
+                ensemble,
+                "--lambda",
+                "1e-300",
+                "--alpha",
+                "2e-301",
+                "--json",
+            ],
+            Box::new(|stdout| {
+                let v = json(stdout)?;
+                close(
+                    field(&v, "rho_min")?,
+                    0.2,
+                    1e-12,
+                    "rho_min = alpha / lambda",
+                )
+            }),
+        ));
+    }
+    cases.push(accepted(
+        &[
+            "lambda-star",
+            "--ensemble",
+            "gaussian",
+            "--alpha",
+            "1e-302",
+            "--rho",
+            "0.5",
+            "--json",
+        ],
+        Box::new(|stdout| {
+            let v = json(stdout)?;
+            close(
+                field(&v, "lambda_star")?,
+                2e-302,
+                1e-12,
+                "lambda_* = alpha / rho",
+            )
+        }),
+    ));
+    cases.push(refused(
+        &["thresholds", "--ensemble", "binary", "--lambda", "1e-315"],
+        "normal",
+    ));
+    // A basins figure at 1e300 and 1e-300 for every built-in.
+    let config = write(
+        &dir.join("extreme-basins.toml"),
+        &BASINS
+            .replace("[\"binary\"]", "[\"gaussian\", \"spherical\", \"binary\"]")
+            .replace("[1.0]", "[1e300, 1e-300]")
+            .replace("b.svg", "x.svg")
+            .replace("b.csv", "x.csv"),
+    );
+    let csv = dir.join("x.csv");
+    cases.push(accepted(
+        &["phase-diagram", config.to_str().unwrap()],
+        Box::new(move |_| {
+            let text = std::fs::read_to_string(&csv).map_err(|e| e.to_string())?;
+            for row in text.lines().skip(1) {
+                let cells: Vec<&str> = row.split(',').collect();
+                let num = |k: usize| cells[k].parse::<f64>().unwrap_or(f64::NAN);
+                let (lambda, alpha, rho) = (num(1), num(2), num(3));
+                let ok = (0.0..=1.0).contains(&rho)
+                    && (lambda > 1.0
+                        || ((rho - alpha / lambda).abs() < 1e-9 && cells[4] == "paramagnetic"));
+                if !ok {
+                    return Err(format!("row {row}"));
+                }
+            }
+            Ok(())
+        }),
+    ));
+}
+
 fn bench_cases(cases: &mut Vec<Case>) {
     for (flag, value) in [
         ("--patterns", "0"),
@@ -1062,6 +1143,7 @@ fn bad_inputs_are_refused_cleanly_and_extreme_inputs_are_right() {
     config_cases(&mut cases, dir.path());
     law_file_cases(&mut cases, dir.path());
     basin_cases(&mut cases);
+    tiny_cases(&mut cases, dir.path());
     bench_cases(&mut cases);
     cli_cases(&mut cases);
     let refusals = cases

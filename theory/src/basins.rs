@@ -384,4 +384,20 @@ mod tests {
         }
         assert_eq!(lambda_star(&Gaussian, 1e300, 0.5).unwrap(), None);
     }
+
+    /// Tiny loads and inverse temperatures: the paramagnetic closed forms
+    /// `rho_min = alpha / lambda + lambda / 2` (gaussian) and
+    /// `lambda_* = rho - sqrt(rho^2 - 2 alpha)` hold at 1e-300.
+    #[test]
+    fn basins_at_tiny_loads() {
+        let basin = rho_min(&Gaussian, 2e-301, 1e-300).unwrap();
+        assert_eq!(basin.phase, Phase::Paramagnetic);
+        assert!((basin.rho_min.unwrap() - 0.2).abs() < 1e-12);
+        for e in ensembles() {
+            let r = rho_min(e, 4e-301, 1e-300).unwrap().rho_min.unwrap();
+            assert!((r - 0.4).abs() < 1e-12, "{}: {r}", e.name());
+        }
+        let l = lambda_star(&Gaussian, 1e-302, 0.5).unwrap().unwrap();
+        assert!((l - 2e-302).abs() < 1e-12 * 2e-302, "{l}");
+    }
 }

@@ -171,4 +171,23 @@ mod tests {
         assert!(Rem::new(&Gaussian, 0.0).is_err());
         assert!(Rem::new(&Gaussian, f64::NAN).is_err());
     }
+
+    /// Extreme loads keep their digits: a gaussian load of 1e-300 freezes
+    /// at `sqrt(2 alpha)` (not at the root finder's absolute tolerance), a
+    /// spherical load of 300 at `u / (1 - u^2) ~ e^{600}` (beyond the old
+    /// bracket cap of 2^200 and beyond `u* < 1` in floating point).
+    #[test]
+    fn freezing_point_at_extreme_loads() {
+        let rem = Rem::new(&Gaussian, 1e-300).unwrap();
+        let exact = (2e-300f64).sqrt();
+        assert!((rem.freezing_point() - exact).abs() < 1e-12 * exact);
+        let rem = Rem::new(&Spherical, 300.0).unwrap();
+        let ln_t = rem.freezing_point().ln();
+        // 1 - u^2 = e^{-600}: t = u e^{600} with u = 1 to double precision.
+        assert!((ln_t - 600.0).abs() < 1e-9, "{ln_t}");
+        assert_eq!(
+            Rem::phase_at(&Spherical, 1e300, 1e300).unwrap(),
+            Phase::Paramagnetic
+        );
+    }
 }
