@@ -318,7 +318,7 @@ fn basins(c: &Basins, path: &Path) -> Result<()> {
 
 /// rho_min(alpha, lambda) for alpha on a grid of (0, alpha_1(lambda)].
 fn basin_curve(e: &dyn Ensemble, lambda: f64, points: usize) -> Result<Vec<BasinPoint>> {
-    let a1 = alpha_1(e, lambda)?.min(e.alpha_max());
+    let a1 = alpha_1(e, lambda)?;
     (1..=points)
         .into_par_iter()
         .map(|k| {
