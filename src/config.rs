@@ -2,7 +2,7 @@
 //! its `kind` selects the schema. Unknown keys are errors, so a typo
 //! never silently falls back to a default.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -237,8 +237,7 @@ fn default_bootstrap() -> usize {
 /// Reads and parses a configuration file, with errors that name the file,
 /// the line and the problem.
 pub fn load(path: &Path) -> Result<Config> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read config {}; check the path", path.display()))?;
+    let text = crate::output::read_input(path, "config")?;
     parse(&text).map_err(|e| anyhow::anyhow!("{}:{e}", path.display()))
 }
 

@@ -31,12 +31,10 @@ pub struct Loaded {
 
 /// The law file at `path`.
 pub fn load(path: &Path) -> Result<Loaded> {
-    let text = std::fs::read_to_string(path).with_context(|| {
-        format!(
-            "cannot read law file {} (give a built-in ensemble name or the path of a law file)",
-            path.display()
-        )
-    })?;
+    let text = crate::output::read_input(
+        path,
+        "law file (give a built-in ensemble name or the path of a law file)",
+    )?;
     parse(&text, path)
 }
 

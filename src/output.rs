@@ -57,6 +57,22 @@ pub fn resolve_output(path: &Path) -> Result<PathBuf> {
     )
 }
 
+/// Reads an input file (config, law file) as text, refusing anything but
+/// a regular file first: reading a FIFO would block forever, a device
+/// never ends.
+pub fn read_input(path: &Path, what: &str) -> Result<String> {
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("cannot read {what} {}; check the path", path.display()))?;
+    if !meta.is_file() {
+        bail!(
+            "cannot read {what} {}: it is not a regular file; give the path of a TOML file",
+            path.display()
+        );
+    }
+    std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {what} {}; check the path", path.display()))
+}
+
 /// The canonical form of a path that may not exist yet: its nearest
 /// existing ancestor canonicalised, then the remaining components
 /// (`.` and `..` applied lexically).

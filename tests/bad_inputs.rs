@@ -741,6 +741,18 @@ fn config_cases(cases: &mut Vec<Case>, dir: &Path) {
                 .within(5),
         );
     }
+    // Inputs that are not regular files: reading a FIFO would hang.
+    for input in ["./fifo.csv", "/dev/zero", "./a-directory"] {
+        cases.push(refused(&["phase-diagram", input], "regular file").within(5));
+        cases.push(refused(&["law", input], "regular file").within(5));
+        cases.push(
+            refused(
+                &["thresholds", "--ensemble", input, "--lambda", "1"],
+                "regular file",
+            )
+            .within(5),
+        );
+    }
     let pd = config(&figure("a.svg", "a.csv"));
     cases.push(refused(&["validate", pd.to_str().unwrap()], "kind"));
     cases.push(refused(
@@ -1183,4 +1195,43 @@ fn bad_inputs_are_refused_cleanly_and_extreme_inputs_are_right() {
         cases.len(),
         failures.join("\n")
     );
+}
+
+/// Standard output on a full device or a closed pipe: one error line (or
+/// silence for the pipe) and a non-zero exit, never a panic.
+#[test]
+fn failing_standard_output_is_no_panic() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_damcap"))
+        .args(["thresholds", "--ensemble", "binary", "--lambda", "1"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("redirect"), "{stderr}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_damcap"))
+        .args([
+            "scan",
+            "--ensemble",
+            "binary",
+            "--lambda-min",
+            "1",
+            "--lambda-max",
+            "2",
+        ])
+        .args(["--points", "200000"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
 }
