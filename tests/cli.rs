@@ -619,3 +619,23 @@ fn figures_validate_runs_several_simulation_configs() {
         );
     }
 }
+
+/// A fresh clone lacks the untracked `plots/validation/`: validate creates
+/// the missing output directories inside the working directory.
+#[test]
+fn validate_creates_missing_output_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = validate_config(dir.path(), false);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let fresh = dir.path().join("plots/validation");
+    let text = text.replace(dir.path().to_str().unwrap(), fresh.to_str().unwrap());
+    std::fs::write(&config, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_damcap"))
+        .args(["validate", config.to_str().unwrap()])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_success(&out);
+    assert!(fresh.join("summary.json").is_file());
+    assert!(fresh.join("raw.csv").is_file());
+}
