@@ -237,7 +237,7 @@ fn default_bootstrap() -> usize {
 /// Reads and parses a configuration file, with errors that name the file,
 /// the line and the problem.
 pub fn load(path: &Path) -> Result<Config> {
-    let text = crate::output::read_input(path, "config")?;
+    let text = crate::output::read_input(path, "config", "check the path")?;
     parse(&text).map_err(|e| anyhow::anyhow!("{}:{e}", path.display()))
 }
 

@@ -33,7 +33,8 @@ pub struct Loaded {
 pub fn load(path: &Path) -> Result<Loaded> {
     let text = crate::output::read_input(
         path,
-        "law file (give a built-in ensemble name or the path of a law file)",
+        "law file",
+        "give a built-in ensemble name or the path of a TOML law file",
     )?;
     parse(&text, path)
 }

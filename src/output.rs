@@ -59,18 +59,15 @@ pub fn resolve_output(path: &Path) -> Result<PathBuf> {
 
 /// Reads an input file (config, law file) as text, refusing anything but
 /// a regular file first: reading a FIFO would block forever, a device
-/// never ends.
-pub fn read_input(path: &Path, what: &str) -> Result<String> {
-    let meta = std::fs::metadata(path)
-        .with_context(|| format!("cannot read {what} {}; check the path", path.display()))?;
+/// never ends. Errors read "cannot read {what} {path}: {reason}; {fix}".
+pub fn read_input(path: &Path, what: &str, fix: &str) -> Result<String> {
+    let fail =
+        |reason: String| anyhow::anyhow!("cannot read {what} {}: {reason}; {fix}", path.display());
+    let meta = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?;
     if !meta.is_file() {
-        bail!(
-            "cannot read {what} {}: it is not a regular file; give the path of a TOML file",
-            path.display()
-        );
+        return Err(fail("it is not a regular file".into()));
     }
-    std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {what} {}; check the path", path.display()))
+    std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))
 }
 
 /// The canonical form of a path that may not exist yet: its nearest
