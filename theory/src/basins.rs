@@ -97,24 +97,29 @@ pub fn rho_min<E: Ensemble + ?Sized>(
 
 /// `lambda_*(alpha, rho)`: the inverse temperature above which one step
 /// from overlap `rho` retrieves, or `None` if no `lambda` does (when
-/// `rho <= u_max(alpha)`). It is the root of `lambda rho = phi(lambda)` in
-/// the paramagnetic range `(0, t_alpha]`, where `lambda rho - phi` is
-/// concave, negative at 0 and positive at `t_alpha`.
+/// `rho <= u_max(alpha)`, i.e. `I(rho) <= alpha`, compared as entropies
+/// because `u_max` rounds to 1 at large spherical loads). It is the root
+/// of `lambda rho = phi(lambda)` in the paramagnetic range `(0, t_alpha]`,
+/// where `lambda rho - phi` is concave, negative at 0 and positive at
+/// `t_alpha`. There `phi = alpha + Lambda(lambda)`, so the gap is written
+/// `m(lambda) - alpha - lambda (1 - rho)` with the margin
+/// `m = t - Lambda(t)` ([`Ensemble::signal_margin`]), which keeps its
+/// digits at a `lambda` of `1e260` (a spherical load of 300).
 pub fn lambda_star<E: Ensemble + ?Sized>(
     ensemble: &E,
     alpha: f64,
     rho: f64,
 ) -> Result<Option<f64>, TheoryError> {
     check_rho(rho)?;
-    // A load of at least I(1) puts u_max(alpha) at or above 1 >= rho.
-    if alpha >= ensemble.rate(1.0) && alpha < ensemble.alpha_max() {
+    let alpha_max = ensemble.alpha_max();
+    if !(alpha > 0.0 && alpha < alpha_max) {
+        return Err(TheoryError::InvalidAlpha { alpha, alpha_max });
+    }
+    if ensemble.rate(rho) <= alpha {
         return Ok(None);
     }
     let rem = Rem::new(ensemble, alpha)?;
-    if rho <= rem.u_max() {
-        return Ok(None);
-    }
-    let gap = |l: f64| l * rho - rem.free_energy(l);
+    let gap = |l: f64| ensemble.signal_margin(l) - alpha - l * (1.0 - rho);
     positive_root(gap, rem.freezing_point(), "lambda_*").map(Some)
 }
 
@@ -399,5 +404,18 @@ mod tests {
         }
         let l = lambda_star(&Gaussian, 1e-302, 0.5).unwrap().unwrap();
         assert!((l - 2e-302).abs() < 1e-12 * 2e-302, "{l}");
+    }
+
+    /// A spherical load of 300 is retrieved from rho = 1 above the lambda
+    /// where alpha_1 reaches 300, near e^599 (old: u_max rounded to 1 and
+    /// the answer was "none").
+    #[test]
+    fn lambda_star_at_a_huge_spherical_load() {
+        let l = lambda_star(&Spherical, 300.0, 1.0).unwrap().unwrap();
+        assert!(
+            (alpha_1(&Spherical, l).unwrap() - 300.0).abs() < 1e-9,
+            "{l}"
+        );
+        assert!((l.ln() - 599.0).abs() < 1e-6, "{}", l.ln());
     }
 }
