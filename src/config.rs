@@ -2,7 +2,7 @@
 //! its `kind` selects the schema. Unknown keys are errors, so a typo
 //! never silently falls back to a default.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use damcap_validation::StudySpec;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -130,8 +130,7 @@ pub struct Validate {
 /// Reads and parses a configuration file, with errors that name the file,
 /// the line and the problem.
 pub fn load(path: &Path) -> Result<Config> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read config {}", path.display()))?;
+    let text = crate::output::read_input(path, "config", "check the path")?;
     parse(&text).map_err(|e| anyhow::anyhow!("{}:{e}", path.display()))
 }
 
@@ -145,18 +144,48 @@ pub fn parse(text: &str) -> Result<Config, String> {
     }
     let locate = |e: toml::de::Error| locate_toml_error(text, &e, "configs/");
     let kind = toml::from_str::<Kind>(text).map_err(locate)?.kind;
-    match kind.as_str() {
+    let parsed = parse_as(text, &kind).ok_or_else(|| {
+        format!(
+            "unknown kind \"{kind}\": use \"phase-diagram\", \"law-comparison\", \"basins\" or \"validate\""
+        )
+    })?;
+    parsed.map_err(|e| {
+        // Keys that fit another schema mean the kind is wrong, not the keys.
+        let fits = ["phase-diagram", "basins", "validate"]
+            .into_iter()
+            .find(|other| !kind_matches(&kind, other) && matches!(parse_as(text, other), Some(Ok(_))));
+        match fits {
+            Some(other) => {
+                let line = text
+                    .lines()
+                    .position(|l| l.trim_start().starts_with("kind"))
+                    .map_or(1, |i| i + 1);
+                format!(
+                    "{line}:1: kind = \"{kind}\", but the keys are those of a \"{other}\" config: \
+                     set kind = \"{other}\" (and run it with the matching command), or write a {kind} config \
+                     (see the documented examples in configs/)"
+                )
+            }
+            None => locate(e),
+        }
+    })
+}
+
+/// Whether two kind names share a schema (a law comparison is drawn from
+/// a phase-diagram schema).
+fn kind_matches(kind: &str, other: &str) -> bool {
+    kind == other || (kind == "law-comparison" && other == "phase-diagram")
+}
+
+/// The text parsed as a config of `kind`; `None` for an unknown kind.
+fn parse_as(text: &str, kind: &str) -> Option<Result<Config, toml::de::Error>> {
+    Some(match kind {
         "phase-diagram" => toml::from_str(text).map(Config::PhaseDiagram),
         "law-comparison" => toml::from_str(text).map(Config::LawComparison),
         "basins" => toml::from_str(text).map(Config::Basins),
         "validate" => toml::from_str(text).map(Config::Validate),
-        other => {
-            return Err(format!(
-                "unknown kind \"{other}\": use \"phase-diagram\", \"law-comparison\", \"basins\" or \"validate\""
-            ))
-        }
-    }
-    .map_err(locate)
+        _ => return None,
+    })
 }
 
 /// A TOML error as `line:column: message (see the examples in ...)`,
@@ -164,7 +193,30 @@ pub fn parse(text: &str) -> Result<Config, String> {
 pub fn locate_toml_error(text: &str, e: &toml::de::Error, examples: &str) -> String {
     let (line, col) = e.span().map_or((1, 1), |span| line_col(text, span.start));
     let message = e.message().replace('\n', " ");
-    format!("{line}:{col}: {message} (see the documented examples in {examples})")
+    format!(
+        "{line}:{col}: {message}{} (see the documented examples in {examples})",
+        toml_fix(&message)
+    )
+}
+
+/// The fix for a serde/TOML message that does not say it: remove or
+/// rename an unknown key, add a missing one.
+pub fn toml_fix(message: &str) -> String {
+    let quoted = |prefix: &str| {
+        message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_string)
+    };
+    if let Some(key) = quoted("unknown field `") {
+        format!("; remove `{key}` or correct its spelling")
+    } else if let Some(key) = quoted("missing field `") {
+        format!("; add the key `{key}`")
+    } else if message.starts_with("invalid type") || message.starts_with("invalid value") {
+        "; give a value of the expected type".to_string()
+    } else {
+        String::new()
+    }
 }
 
 /// 1-based line and column of a byte offset.
@@ -234,5 +286,16 @@ log = true
             log: false,
         };
         assert!(grid.values().unwrap_err().to_string().contains("0 < min"));
+    }
+
+    /// A phase-diagram file labelled as a validate config names the kind,
+    /// not a missing `ensemble` field.
+    #[test]
+    fn wrong_kind_is_named() {
+        let err = parse(&GOOD.replace("phase-diagram", "validate")).unwrap_err();
+        assert!(
+            err.starts_with("2:1:") && err.contains("set kind = \"phase-diagram\""),
+            "{err}"
+        );
     }
 }

@@ -31,12 +31,11 @@ pub struct Loaded {
 
 /// The law file at `path`.
 pub fn load(path: &Path) -> Result<Loaded> {
-    let text = std::fs::read_to_string(path).with_context(|| {
-        format!(
-            "cannot read law file {} (give a built-in ensemble name or the path of a law file)",
-            path.display()
-        )
-    })?;
+    let text = crate::output::read_input(
+        path,
+        "law file",
+        "give a built-in ensemble name or the path of a TOML law file",
+    )?;
     parse(&text, path)
 }
 
@@ -44,10 +43,12 @@ pub fn load(path: &Path) -> Result<Loaded> {
 /// default name.
 fn parse(text: &str, path: &Path) -> Result<Loaded> {
     let file = LawFile::parse(text).map_err(|e| {
-        let hint = if e.to_string().contains("unknown field `family`") {
-            "; the law's keys go under a [law] table"
+        let text = e.to_string();
+        let hint = if text.contains("unknown field `family`") {
+            "; the law's keys go under a [law] table".to_string()
         } else {
-            ""
+            let message = text.splitn(3, ':').nth(2).unwrap_or("").trim_start();
+            crate::config::toml_fix(message)
         };
         anyhow::anyhow!(
             "{}:{e} (see the documented examples in configs/ensembles/){hint}",

@@ -61,7 +61,33 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// `println!` panics when standard output is a closed pipe or a full
+/// device. That is no bug of damcap's: a closed pipe (`damcap scan | head`)
+/// ends the run quietly, a full device with one error line, both with a
+/// non-zero exit and no panic message.
+fn exit_cleanly_when_stdout_fails() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if let Some(reason) = message.strip_prefix("failed printing to stdout: ") {
+            if !reason.contains("Broken pipe") {
+                eprintln!(
+                    "error: cannot write to standard output ({reason}); redirect it to a writable file or use --out"
+                );
+            }
+            std::process::exit(1);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    exit_cleanly_when_stdout_fails();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {

@@ -545,7 +545,8 @@ fn bad_law_files_are_one_clear_error() {
         "--lambda",
         "1",
     ]);
-    assert_clean_failure(&out, "typo.toml:1:1: unknown field `zero_prob`");
+    // The key's own line (serde points inside [law] at 1:1).
+    assert_clean_failure(&out, "typo.toml:3:1: unknown field `zero_prob`");
     std::fs::write(
         &path,
         "[law]\nfamily = \"discrete\"\nvalues = [1, 2]\nprobabilities = [0.5, 0.6]\n",
@@ -783,4 +784,61 @@ fn resume_after_sigterm_and_sigkill_is_exact() {
         assert_success(&damcap(&["validate", config.to_str().unwrap()]));
         assert_eq!(std::fs::read(&raw).unwrap(), expected, "{signal}");
     }
+}
+
+/// A fresh clone lacks the untracked `plots/validation/`: validate creates
+/// the missing output directories inside the working directory.
+#[test]
+fn validate_creates_missing_output_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = validate_config(dir.path(), false);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let fresh = dir.path().join("plots/validation");
+    let text = text.replace(dir.path().to_str().unwrap(), fresh.to_str().unwrap());
+    std::fs::write(&config, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_damcap"))
+        .args(["validate", config.to_str().unwrap()])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_success(&out);
+    assert!(fresh.join("summary.json").is_file());
+    assert!(fresh.join("raw.csv").is_file());
+}
+
+/// A validate config whose output is the config itself, or whose outputs
+/// coincide, is refused before any work, and nothing is overwritten; a
+/// raw CSV behind a symbolic link is written through it.
+#[test]
+fn validate_outputs_never_clobber_inputs_or_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = small_validate_config(dir.path(), 5);
+    let path = config.to_str().unwrap();
+    let original = std::fs::read_to_string(&config).unwrap();
+    let summary = format!("{:?}", dir.path().join("summary.json"));
+    let raw = format!("{:?}", dir.path().join("raw.csv"));
+    let cases = [
+        (summary.clone(), format!("{:?}", config), "itself"),
+        (raw.clone(), summary.clone(), "same file"),
+    ];
+    for (from, to, needle) in cases {
+        std::fs::write(&config, original.replace(&from, &to)).unwrap();
+        let out = damcap(&["validate", path]);
+        assert_clean_failure(&out, needle);
+        assert_eq!(
+            std::fs::read_to_string(&config).unwrap(),
+            original.replace(&from, &to)
+        );
+        assert!(!dir.path().join("raw.csv").exists());
+    }
+    std::fs::write(&config, &original).unwrap();
+    let target = dir.path().join("real-raw.csv");
+    std::fs::write(&target, "").unwrap();
+    std::os::unix::fs::symlink(&target, dir.path().join("raw.csv")).unwrap();
+    assert_success(&damcap(&["validate", path]));
+    let link = std::fs::symlink_metadata(dir.path().join("raw.csv")).unwrap();
+    assert!(link.file_type().is_symlink());
+    assert!(std::fs::read_to_string(&target)
+        .unwrap()
+        .starts_with("study,n,"));
 }

@@ -6,6 +6,8 @@ use damcap_theory::rem::Phase;
 use damcap_theory::thresholds::alpha_1;
 use serde::Serialize;
 
+use crate::output::{fixed, number};
+
 /// Arguments of `damcap basin`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -13,10 +15,10 @@ pub struct Args {
     #[arg(long)]
     ensemble: String,
     /// Inverse temperature lambda > 0.
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true)]
     lambda: f64,
     /// Load alpha = ln(P) / N, in (0, alpha_max).
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true)]
     alpha: f64,
     /// Print one JSON object instead of a table.
     #[arg(long)]
@@ -30,10 +32,10 @@ pub struct LambdaStarArgs {
     #[arg(long)]
     ensemble: String,
     /// Load alpha = ln(P) / N.
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true)]
     alpha: f64,
     /// Initial overlap rho in (0, 1].
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true)]
     rho: f64,
     /// Print one JSON object instead of a table.
     #[arg(long)]
@@ -68,14 +70,17 @@ pub fn run(args: &Args) -> Result<()> {
         return Ok(());
     }
     println!("ensemble   {}", report.ensemble);
-    println!("lambda     {}", report.lambda);
-    println!("alpha      {}", report.alpha);
+    println!("lambda     {}", number(report.lambda));
+    println!("alpha      {}", number(report.alpha));
     println!("REM phase  {}", report.phase);
     match report.rho_min {
-        Some(r) => println!("rho_min    {r:.12}   one step from overlap rho > rho_min retrieves"),
+        Some(r) => println!(
+            "rho_min    {}   one step from overlap rho > rho_min retrieves",
+            fixed(r, 12)
+        ),
         None => println!(
-            "rho_min    none: alpha >= alpha_1 = {:.12}, not even the pattern itself is stable",
-            report.alpha_1
+            "rho_min    none: alpha >= alpha_1 = {}, not even the pattern itself is stable",
+            fixed(report.alpha_1, 12)
         ),
     }
     Ok(())
@@ -105,12 +110,13 @@ pub fn run_lambda_star(args: &LambdaStarArgs) -> Result<()> {
     }
     match report.lambda_star {
         Some(l) => println!(
-            "lambda_*   {l:.12}   one step from overlap {} retrieves for lambda > lambda_*",
-            args.rho
+            "lambda_*   {}   one step from overlap {} retrieves for lambda > lambda_*",
+            fixed(l, 12),
+            number(args.rho)
         ),
         None => println!(
             "lambda_*   none: rho = {} is at or below the largest spurious overlap u_max(alpha)",
-            args.rho
+            number(args.rho)
         ),
     }
     Ok(())

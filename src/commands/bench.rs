@@ -2,7 +2,7 @@
 //! kernel, reported as ratios against baselines measured in the same run
 //! (never as timed tests).
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use damcap_theory::ensemble::{Iid, PatternLaw, NAMES};
 use damcap_theory::law::Family;
 use damcap_validation::dynamics::scores;
@@ -18,17 +18,17 @@ use damcap_theory::phase::scan as scan_grid;
 /// Arguments of `damcap bench`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Lambda points per ensemble in the scan benchmark.
-    #[arg(long, default_value_t = 1000)]
+    /// Lambda points per ensemble in the scan benchmark (2 to 100000).
+    #[arg(long, default_value_t = 1000, value_parser = super::count, allow_hyphen_values = true)]
     points: usize,
-    /// Neurons N of the pattern matrix in the kernel benchmark.
-    #[arg(long, default_value_t = 64)]
+    /// Neurons N of the pattern matrix in the kernel benchmark (>= 1).
+    #[arg(long, default_value_t = 64, value_parser = super::count, allow_hyphen_values = true)]
     n: usize,
-    /// Patterns P of the pattern matrix in the kernel benchmark.
-    #[arg(long, default_value_t = 1 << 20)]
+    /// Patterns P of the pattern matrix in the kernel benchmark (>= 1; N x P x 4 bytes <= 8 GiB).
+    #[arg(long, default_value_t = 1 << 20, value_parser = super::count, allow_hyphen_values = true)]
     patterns: usize,
-    /// Lambda points in the law-file benchmark.
-    #[arg(long, default_value_t = 200)]
+    /// Lambda points in the law-file benchmark (2 to 10000).
+    #[arg(long, default_value_t = 200, value_parser = super::count, allow_hyphen_values = true)]
     law_points: usize,
     /// Directory of the figure configs whose theory figures are timed.
     #[arg(long, default_value = "configs")]
@@ -55,8 +55,41 @@ fn time_scan(lambdas: &[f64], threads: usize) -> Result<f64> {
     Ok(start.elapsed().as_secs_f64())
 }
 
+/// Bytes of the kernel benchmark's pattern matrix allowed in memory.
+const PATTERN_BYTES_CAP: usize = 8 << 30;
+
+/// Checks every argument before any benchmark runs, with the size of
+/// what a too-large one would allocate.
+fn check(args: &Args) -> Result<()> {
+    let in_range = |value: usize, flag: &str, lo: usize, hi: usize| -> Result<()> {
+        if value < lo {
+            bail!("{flag} {value} is too small: give a whole number >= {lo}");
+        }
+        if value > hi {
+            bail!("{flag} {value} is too large: give a whole number from {lo} to {hi}");
+        }
+        Ok(())
+    };
+    in_range(args.points, "--points", 2, 100_000)?;
+    in_range(args.law_points, "--law-points", 2, 10_000)?;
+    in_range(args.n, "--n", 1, usize::MAX)?;
+    in_range(args.patterns, "--patterns", 1, usize::MAX)?;
+    let bytes = args.n.saturating_mul(args.patterns).saturating_mul(4);
+    if bytes > PATTERN_BYTES_CAP {
+        bail!(
+            "--n {} x --patterns {} needs {:.1} GiB of patterns; the cap is {} GiB: lower --n or --patterns",
+            args.n,
+            args.patterns,
+            bytes as f64 / f64::from(1u32 << 30),
+            PATTERN_BYTES_CAP >> 30
+        );
+    }
+    Ok(())
+}
+
 /// `damcap bench`.
 pub fn run(args: &Args) -> Result<()> {
+    check(args)?;
     let grid = LambdaGrid {
         min: 0.01,
         max: 100.0,
@@ -113,7 +146,7 @@ fn figures(dir: &Path) -> Result<()> {
             *output = scratch.path().join(output.file_name().unwrap_or_default());
         }
         let start = Instant::now();
-        super::figures::run(config)?;
+        super::figures::run(config, &path)?;
         let seconds = start.elapsed().as_secs_f64();
         total += seconds;
         let name = path.file_name().unwrap_or_default().to_string_lossy();
@@ -243,7 +276,8 @@ fn read_bandwidth(data: &[f32]) -> f64 {
 /// Throughput of the score kernel `s_mu = xi^mu . x` (one multiply-add per
 /// matrix entry), against the compute peak and the read bandwidth.
 fn kernel(n: usize, p: usize) -> Result<()> {
-    let patterns = Patterns::sample(&PatternLaw::Gaussian, n, p, 8 << 30, &mut trial_rng(1))?;
+    let budget = PATTERN_BYTES_CAP as u64;
+    let patterns = Patterns::sample(&PatternLaw::Gaussian, n, p, budget, &mut trial_rng(1))?;
     let x: Vec<f64> = patterns.xi1().iter().map(|&v| f64::from(v)).collect();
     let mut out = vec![0.0; p];
     let seconds = best_of(5, || {

@@ -29,16 +29,16 @@ pub struct Args {
 
 /// Runs one config file.
 pub fn run_config(path: &Path) -> Result<()> {
-    run(config::load(path)?)
+    run(config::load(path)?, path)
 }
 
-/// Runs one parsed config.
-pub fn run(config: Config) -> Result<()> {
+/// Runs one parsed config, read from `path`.
+pub fn run(config: Config, path: &Path) -> Result<()> {
     match config {
-        Config::PhaseDiagram(c) => phase_diagram(&c),
-        Config::LawComparison(c) => law_comparison(&c),
-        Config::Basins(c) => basins(&c),
-        Config::Validate(c) => super::validate::run_config(&c).map(drop),
+        Config::PhaseDiagram(c) => phase_diagram(&c, path),
+        Config::LawComparison(c) => law_comparison(&c, path),
+        Config::Basins(c) => basins(&c, path),
+        Config::Validate(c) => super::validate::run_config(&c, path).map(drop),
     }
 }
 
@@ -54,7 +54,7 @@ pub fn run_all(args: &Args) -> Result<()> {
             continue;
         }
         eprintln!("figure config {}", path.display());
-        run(config)?;
+        run(config, &path)?;
     }
     Ok(())
 }
@@ -86,6 +86,26 @@ fn ensembles(names: &[String]) -> Result<Vec<Box<dyn Ensemble>>> {
     names.iter().map(|n| super::ensemble(n)).collect()
 }
 
+/// Most curve points a figure config may ask for (points per curve times
+/// curves): a figure shows a few thousand at most, and the CSV and SVG
+/// of ten million already take gigabytes.
+pub const MAX_FIGURE_POINTS: usize = 1_000_000;
+
+/// Refuses a figure whose grid would take more than [`MAX_FIGURE_POINTS`],
+/// before any work, with the estimate.
+fn check_grid_work(points_per_curve: usize, curves: usize) -> Result<()> {
+    let total = points_per_curve.saturating_mul(curves.max(1));
+    if total > MAX_FIGURE_POINTS {
+        bail!(
+            "the config asks for {total} curve points ({points_per_curve} per curve x {} curves, \
+             about {} MB of CSV and SVG); the cap is {MAX_FIGURE_POINTS}: use fewer points",
+            curves.max(1),
+            total / 10_000
+        );
+    }
+    Ok(())
+}
+
 /// Writes a figure and its CSV, each atomically; callers check both paths
 /// before computing anything.
 fn write_figure(svg_path: &Path, csv_path: &Path, svg: &str, csv: &Csv) -> Result<()> {
@@ -100,10 +120,10 @@ type NamedCurve = (String, Vec<Thresholds>);
 
 /// Thresholds on the config's lambda grid for each of its ensembles, in
 /// order, and their CSV; the output paths are checked first.
-fn scan_config(c: &PhaseDiagram) -> Result<(Vec<NamedCurve>, Csv)> {
-    output::check_writable(&c.svg)?;
-    output::check_writable(&c.csv)?;
+fn scan_config(c: &PhaseDiagram, path: &Path) -> Result<(Vec<NamedCurve>, Csv)> {
+    check_grid_work(c.lambda.points, c.ensembles.len())?;
     let lambdas = c.lambda.values()?;
+    super::plan_run(path, &c.ensembles, &[("svg", &c.svg), ("csv", &c.csv)])?;
     let ensembles = ensembles(&c.ensembles)?;
     let bar = output::progress_bar(ensembles.len() * lambdas.len(), "lambda points");
     let mut csv = Csv::new(&CSV_COLUMNS);
@@ -120,8 +140,8 @@ fn scan_config(c: &PhaseDiagram) -> Result<(Vec<NamedCurve>, Csv)> {
 }
 
 /// The alpha-lambda plane: alpha_1 and alpha_c with the three regions.
-fn phase_diagram(c: &PhaseDiagram) -> Result<()> {
-    let (curves, csv) = scan_config(c)?;
+fn phase_diagram(c: &PhaseDiagram, path: &Path) -> Result<()> {
+    let (curves, csv) = scan_config(c, path)?;
     let panels: Vec<Panel> = curves
         .iter()
         .map(|(name, rows)| phase_panel(name, rows, c.lambda.log))
@@ -132,8 +152,8 @@ fn phase_diagram(c: &PhaseDiagram) -> Result<()> {
 
 /// Every law's alpha_1 in one panel and alpha_c in another, one colour
 /// per law, so that laws can be compared at a glance.
-fn law_comparison(c: &PhaseDiagram) -> Result<()> {
-    let (curves, csv) = scan_config(c)?;
+fn law_comparison(c: &PhaseDiagram, path: &Path) -> Result<()> {
+    let (curves, csv) = scan_config(c, path)?;
     let top = curves
         .iter()
         .flat_map(|(_, rows)| rows.iter().map(|r| r.alpha_1))
@@ -255,12 +275,18 @@ struct BasinPoint {
 
 /// rho_min against alpha at several lambda, one panel per ensemble, with
 /// the frozen-phase envelope u_max(alpha) they all share.
-fn basins(c: &Basins) -> Result<()> {
-    output::check_writable(&c.svg)?;
-    output::check_writable(&c.csv)?;
+fn basins(c: &Basins, path: &Path) -> Result<()> {
     if c.alpha_points < 2 || c.lambdas.is_empty() {
         bail!("a basins config needs alpha_points >= 2 and at least one lambda");
     }
+    if let Some(bad) = c.lambdas.iter().find(|l| !(**l > 0.0 && l.is_finite())) {
+        bail!("lambdas contains {bad}: every inverse temperature must be a finite number > 0");
+    }
+    check_grid_work(
+        c.alpha_points.saturating_mul(c.lambdas.len()),
+        c.ensembles.len(),
+    )?;
+    super::plan_run(path, &c.ensembles, &[("svg", &c.svg), ("csv", &c.csv)])?;
     let mut csv = Csv::new(&["ensemble", "lambda", "alpha", "rho_min", "phase"]);
     let mut panels = Vec::new();
     for ensemble in ensembles(&c.ensembles)? {
@@ -273,9 +299,9 @@ fn basins(c: &Basins) -> Result<()> {
         for p in curves.iter().flatten() {
             let cells = [
                 e.name().to_string(),
-                p.lambda.to_string(),
-                p.alpha.to_string(),
-                p.rho_min.to_string(),
+                output::number(p.lambda),
+                output::number(p.alpha),
+                output::number(p.rho_min),
                 p.phase.clone(),
             ];
             csv.row(&cells);
@@ -288,7 +314,7 @@ fn basins(c: &Basins) -> Result<()> {
 
 /// rho_min(alpha, lambda) for alpha on a grid of (0, alpha_1(lambda)].
 fn basin_curve(e: &dyn Ensemble, lambda: f64, points: usize) -> Result<Vec<BasinPoint>> {
-    let a1 = alpha_1(e, lambda)?.min(e.alpha_max());
+    let a1 = alpha_1(e, lambda)?;
     (1..=points)
         .into_par_iter()
         .map(|k| {

@@ -30,13 +30,13 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = Scaling::Standard)]
     scaling: Scaling,
     /// Inverse temperature lambda > 0 (standard scaling).
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true)]
     lambda: Option<f64>,
     /// Scaled inverse temperature beta > 0, lambda = beta / sqrt(N) (attention scaling).
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true)]
     beta: Option<f64>,
     /// Dimension N for the finite-N attention thresholds (default: N -> infinity).
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true)]
     n: Option<f64>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
@@ -53,22 +53,22 @@ pub struct ScanArgs {
     #[arg(long, value_enum, default_value_t = Scaling::Standard)]
     scaling: Scaling,
     /// Smallest lambda (> 0), standard scaling.
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true)]
     lambda_min: Option<f64>,
     /// Largest lambda, standard scaling.
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true)]
     lambda_max: Option<f64>,
     /// Smallest beta (> 0), attention scaling.
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true)]
     beta_min: Option<f64>,
     /// Largest beta, attention scaling.
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true)]
     beta_max: Option<f64>,
     /// Dimension N for finite-N attention thresholds (default: N -> infinity).
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true)]
     n: Option<f64>,
-    /// Number of grid values (>= 2).
-    #[arg(long)]
+    /// Number of grid values (2 to 1000000; a larger CSV is refused before any work).
+    #[arg(long, value_parser = super::count, allow_hyphen_values = true)]
     points: usize,
     /// Geometric spacing of the grid.
     #[arg(long)]
@@ -92,12 +92,29 @@ pub fn csv_rows(csv: &mut Csv, rows: &[Thresholds]) {
     for r in rows {
         csv.row(&[
             r.ensemble.clone(),
-            r.lambda.to_string(),
-            r.alpha_1.to_string(),
-            r.alpha_c_lower.to_string(),
+            output::number(r.lambda),
+            output::number(r.alpha_1),
+            output::number(r.alpha_c_lower),
             r.alpha_c_route.to_string(),
         ]);
     }
+}
+
+/// Most points a scan computes: its CSV (about 100 bytes a row) and rows
+/// are held in memory, so a million points take about 200 MB and a few
+/// minutes; more is refused before any work.
+pub const MAX_SCAN_POINTS: usize = 1_000_000;
+
+/// Refuses a scan above [`MAX_SCAN_POINTS`], with its size estimate.
+fn check_scan_size(points: usize) -> Result<()> {
+    if points > MAX_SCAN_POINTS {
+        anyhow::bail!(
+            "--points {points} would hold about {} MB in memory; the cap is {MAX_SCAN_POINTS} points: \
+             split the range into several scans",
+            points / 5_000
+        );
+    }
+    Ok(())
 }
 
 /// Refuses flags that belong to the other scaling instead of ignoring them.
@@ -132,13 +149,13 @@ fn attention_csv(ensemble: &dyn Ensemble, betas: &[f64], n: Option<f64>) -> Resu
     bar.finish_and_clear();
     let mut csv = Csv::new(&["ensemble", "beta", "n", "a_1", "a_c", "a_c_route"]);
     for t in rows {
-        let n = t.n.map_or("inf".to_string(), |n| n.to_string());
+        let n = t.n.map_or("inf".to_string(), output::number);
         csv.row(&[
             ensemble.name().to_string(),
-            t.beta.to_string(),
+            output::number(t.beta),
             n,
-            t.a_1.to_string(),
-            t.a_c.to_string(),
+            output::number(t.a_1),
+            output::number(t.a_c),
             t.route.to_string(),
         ]);
     }
@@ -165,14 +182,15 @@ pub fn run(args: &Args) -> Result<()> {
         println!("{}", serde_json::to_string(&t)?);
     } else {
         println!("ensemble       {}", t.ensemble);
-        println!("lambda         {}", t.lambda);
+        println!("lambda         {}", output::number(t.lambda));
         println!(
-            "alpha_1        {:.12}   typical pattern retrieved below",
-            t.alpha_1
+            "alpha_1        {}   typical pattern retrieved below",
+            output::fixed(t.alpha_1, 12)
         );
         println!(
-            "alpha_c_lower  {:.12}   all patterns retrieved below (union bound, limited by: {})",
-            t.alpha_c_lower, t.alpha_c_route
+            "alpha_c_lower  {}   all patterns retrieved below (union bound, limited by: {})",
+            output::fixed(t.alpha_c_lower, 12),
+            t.alpha_c_route
         );
     }
     Ok(())
@@ -198,20 +216,23 @@ fn run_attention(ensemble: &dyn Ensemble, beta: f64, n: Option<f64>, json: bool)
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());
     }
-    let n_text = n.map_or("infinity".to_string(), |n| n.to_string());
+    let n_text = n.map_or("infinity".to_string(), output::number);
     println!(
         "ensemble   {}   (attention scaling: lambda = beta / sqrt(N), P = exp(a sqrt(N)))",
         ensemble.name()
     );
-    println!("beta       {beta}");
+    println!("beta       {}", output::number(beta));
     println!("N          {n_text}");
     println!(
-        "a_1        {:.12}   typical key retrieved below (expansion {:.6})",
-        t.a_1, t.a_1_expansion
+        "a_1        {}   typical key retrieved below (expansion {})",
+        output::fixed(t.a_1, 12),
+        output::fixed(t.a_1_expansion, 6)
     );
     println!(
-        "a_c        {:.12}   all keys retrieved below, union bound (expansion {:.6}, limited by: {})",
-        t.a_c, t.a_c_expansion, t.route
+        "a_c        {}   all keys retrieved below, union bound (expansion {}, limited by: {})",
+        output::fixed(t.a_c, 12),
+        output::fixed(t.a_c_expansion, 6),
+        t.route
     );
     Ok(())
 }
@@ -230,6 +251,7 @@ pub fn scan(args: &ScanArgs) -> Result<()> {
     };
     let min = required(min, &format!("{flag}-min"), scaling)?;
     let max = required(max, &format!("{flag}-max"), scaling)?;
+    check_scan_size(args.points)?;
     let grid = LambdaGrid {
         min,
         max,
@@ -238,7 +260,9 @@ pub fn scan(args: &ScanArgs) -> Result<()> {
     }
     .values()?;
     if let Some(path) = &args.out {
-        output::check_writable(path)?;
+        let law = crate::law_file::is_law_path(&args.ensemble)
+            .then(|| ("--ensemble", std::path::Path::new(&args.ensemble)));
+        output::plan_outputs(law.as_slice(), &[("--out", path)])?;
     }
     let csv = match args.scaling {
         Scaling::Standard => {

@@ -54,13 +54,11 @@ const MEMORY_LIMIT: u64 = 4 << 30;
 pub fn run(args: &Args) -> Result<()> {
     let config = load(&args.config)?;
     let Some(shard) = args.shard else {
-        let summary = run_config(&config)?;
+        let summary = run_config(&config, &args.config)?;
         return print_summary(&summary, args.json);
     };
-    let (ensemble, plans) = plan(&config)?;
-    drop(ensemble);
     let raw = shard_path(&config.raw_csv, shard);
-    output::check_writable(&raw)?;
+    let (_, plans) = plan(&config, &args.config, &raw)?;
     let store = simulate(&plans, Some(shard), &raw)?;
     eprintln!(
         "shard {}/{}: {} points done in {}; when every shard is done, run `damcap merge {} --shards {}`",
@@ -79,16 +77,18 @@ pub fn run(args: &Args) -> Result<()> {
 pub fn merge(args: &MergeArgs) -> Result<()> {
     let config = load(&args.config)?;
     Shard::new(1, args.shards).context("--shards must be at least 1")?;
-    let (ensemble, plans) = plan(&config)?;
-    let store = Checkpoint::merge(&config.raw_csv, &plans, args.shards)?;
+    let (ensemble, plans) = plan(&config, &args.config, &config.raw_csv)?;
+    let raw = output::resolve_output(&config.raw_csv)?;
+    let store = Checkpoint::merge(&raw, &plans, args.shards)?;
     store.save()?;
     let summary = write_outputs(&config, &plans, &store, ensemble.as_ref())?;
     print_summary(&summary, args.json)
 }
 
-/// Runs (or resumes) every study of a config and writes its outputs.
-pub fn run_config(config: &Validate) -> Result<Summary> {
-    let (ensemble, plans) = plan(config)?;
+/// Runs (or resumes) every study of the config read from `path` and writes
+/// its outputs.
+pub fn run_config(config: &Validate, path: &Path) -> Result<Summary> {
+    let (ensemble, plans) = plan(config, path, &config.raw_csv)?;
     let store = simulate(&plans, None, &config.raw_csv)?;
     write_outputs(config, &plans, &store, ensemble.as_ref())
 }
@@ -104,8 +104,9 @@ fn load(path: &Path) -> Result<Validate> {
 }
 
 /// The ensemble and the studies resolved against it, every argument and
-/// output checked and the whole run's work estimated before any work.
-fn plan(config: &Validate) -> Result<(Box<dyn Ensemble>, Vec<Plan>)> {
+/// output (`raw`: the raw CSV this process writes) checked and the whole
+/// run's work estimated before any work.
+fn plan(config: &Validate, path: &Path, raw: &Path) -> Result<(Box<dyn Ensemble>, Vec<Plan>)> {
     let ensemble = super::ensemble(&config.ensemble)?;
     let plans: Vec<Plan> = config
         .study
@@ -120,16 +121,20 @@ fn plan(config: &Validate) -> Result<(Box<dyn Ensemble>, Vec<Plan>)> {
              (about a day on two cores): shrink sizes, grids or trials, or split it into shards"
         );
     }
-    for path in [&config.raw_csv, &config.summary_json, &config.svg] {
-        output::check_writable(path)?;
-    }
+    let outputs = [
+        ("raw_csv", raw),
+        ("summary_json", config.summary_json.as_path()),
+        ("svg", config.svg.as_path()),
+    ];
+    super::plan_run(path, std::slice::from_ref(&config.ensemble), &outputs)?;
     Ok((ensemble, plans))
 }
 
 /// Runs the missing points of `plans` (or of one shard), checkpointed in
 /// `raw`. An interrupted run is an error that says how to resume.
 fn simulate(plans: &[Plan], shard: Option<Shard>, raw: &Path) -> Result<Checkpoint> {
-    let mut store = Checkpoint::load(raw, plans)?;
+    // A symbolic link is written through to its target, never replaced.
+    let mut store = Checkpoint::load(&output::resolve_output(raw)?, plans)?;
     if let Some(aside) = &store.set_aside {
         eprintln!(
             "{} holds points of another seed or config; copied it to {}",

@@ -36,9 +36,9 @@
 //! without assuming this, and the tests check the equality.
 
 use crate::ensemble::Ensemble;
-use crate::numeric::root;
+use crate::numeric::positive_root;
 use crate::rem::{Phase, Rem};
-use crate::thresholds::check_lambda;
+use crate::thresholds::{alpha_1, check_lambda};
 use crate::TheoryError;
 
 /// Checks that `rho` is an overlap in `(0, 1]`.
@@ -60,7 +60,13 @@ pub struct Basin {
     pub phase: Phase,
 }
 
-/// `rho_min(alpha, lambda) = phi(lambda; alpha) / lambda`.
+/// `rho_min(alpha, lambda) = phi(lambda; alpha) / lambda`, `None` when
+/// `alpha >= alpha_1(lambda)` (the same `alpha_1` that
+/// [`crate::thresholds::alpha_1`] reports, so the two never disagree).
+/// In the paramagnetic phase `phi = alpha + Lambda(lambda)`, so
+/// `rho_min = 1 - (m(lambda) - alpha) / lambda` with the margin
+/// `m = t - Lambda(t)` of [`Ensemble::signal_margin`], which keeps its
+/// digits at any `lambda`; frozen, `rho_min = u_max(alpha)`.
 ///
 /// # Errors
 /// [`TheoryError::InvalidLambda`] or [`TheoryError::InvalidAlpha`] for parameters out of range; [`TheoryError::Solver`] if the REM free energy cannot be found.
@@ -70,19 +76,38 @@ pub fn rho_min<E: Ensemble + ?Sized>(
     lambda: f64,
 ) -> Result<Basin, TheoryError> {
     check_lambda(lambda)?;
+    let alpha_max = ensemble.alpha_max();
+    if !(alpha > 0.0 && alpha < alpha_max) {
+        return Err(TheoryError::InvalidAlpha { alpha, alpha_max });
+    }
+    if alpha >= alpha_1(ensemble, lambda)? {
+        return Ok(Basin {
+            rho_min: None,
+            phase: Rem::phase_at(ensemble, alpha, lambda)?,
+        });
+    }
     let rem = Rem::new(ensemble, alpha)?;
-    let rho = rem.free_energy(lambda) / lambda;
+    let phase = rem.phase(lambda);
+    let rho = match phase {
+        Phase::Paramagnetic => 1.0 - (ensemble.signal_margin(lambda) - alpha) / lambda,
+        Phase::Frozen => rem.u_max(),
+    };
     Ok(Basin {
-        rho_min: (rho <= 1.0).then_some(rho),
-        phase: rem.phase(lambda),
+        rho_min: Some(rho),
+        phase,
     })
 }
 
 /// `lambda_*(alpha, rho)`: the inverse temperature above which one step
 /// from overlap `rho` retrieves, or `None` if no `lambda` does (when
-/// `rho <= u_max(alpha)`). It is the root of `lambda rho = phi(lambda)` in
-/// the paramagnetic range `(0, t_alpha]`, where `lambda rho - phi` is
-/// concave, negative at 0 and positive at `t_alpha`.
+/// `rho <= u_max(alpha)`, i.e. `I(rho) <= alpha`, compared as entropies
+/// because `u_max` rounds to 1 at large spherical loads). It is the root
+/// of `lambda rho = phi(lambda)` in the paramagnetic range `(0, t_alpha]`,
+/// where `lambda rho - phi` is concave, negative at 0 and positive at
+/// `t_alpha`. There `phi = alpha + Lambda(lambda)`, so the gap is written
+/// `m(lambda) - alpha - lambda (1 - rho)` with the margin
+/// `m = t - Lambda(t)` ([`Ensemble::signal_margin`]), which keeps its
+/// digits at a `lambda` of `1e260` (a spherical load of 300).
 ///
 /// # Errors
 /// [`TheoryError::InvalidAlpha`] or [`TheoryError::InvalidRho`] for parameters out of range; [`TheoryError::Solver`] if a root cannot be found.
@@ -92,12 +117,16 @@ pub fn lambda_star<E: Ensemble + ?Sized>(
     rho: f64,
 ) -> Result<Option<f64>, TheoryError> {
     check_rho(rho)?;
-    let rem = Rem::new(ensemble, alpha)?;
-    if rho <= rem.u_max() {
+    let alpha_max = ensemble.alpha_max();
+    if !(alpha > 0.0 && alpha < alpha_max) {
+        return Err(TheoryError::InvalidAlpha { alpha, alpha_max });
+    }
+    if ensemble.rate(rho) <= alpha {
         return Ok(None);
     }
-    let gap = |l: f64| l * rho - rem.free_energy(l);
-    root(gap, 0.0, rem.freezing_point(), "lambda_*").map(Some)
+    let rem = Rem::new(ensemble, alpha)?;
+    let gap = |l: f64| ensemble.signal_margin(l) - alpha - l * (1.0 - rho);
+    positive_root(gap, rem.freezing_point(), "lambda_*").map(Some)
 }
 
 /// How the multi-step dynamics ends.
@@ -217,7 +246,6 @@ pub fn rho_min_multistep<E: Ensemble + ?Sized>(
 mod tests {
     use super::*;
     use crate::ensemble::{Binary, Gaussian, Spherical};
-    use crate::thresholds::alpha_1;
 
     /// Law files: the recursion runs for +-1 entries (and agrees with the
     /// one-step basin) and is refused, with the reason, for ternary ones.
@@ -346,5 +374,60 @@ mod tests {
     fn bad_rho_is_rejected() {
         assert!(lambda_star(&Gaussian, 0.1, 1.5).is_err());
         assert!(multistep(&Gaussian, 0.1, 1.0, 0.0, 10).is_err());
+    }
+
+    /// At huge lambda the basin agrees with alpha_1 (the old code printed
+    /// alpha_1 = 0 next to rho_min = 0.733 for binary at 1e16), and a load
+    /// far beyond alpha_1 is "no basin", not a solver failure.
+    #[test]
+    fn basins_at_extreme_lambda_and_alpha() {
+        for l in [1e16, 1e100, 1e300] {
+            let a1 = alpha_1(&Binary, l).unwrap();
+            let basin = rho_min(&Binary, 0.3, l).unwrap();
+            assert!(0.3 < a1);
+            // Frozen: rho_min = u_max(0.3), the root of the binary entropy.
+            let u = basin.rho_min.unwrap();
+            assert!((Binary.rate(u) - 0.3).abs() < 1e-12, "{l}: {u}");
+            let spherical = rho_min(&Spherical, 10.0, l).unwrap().rho_min.unwrap();
+            // u_max(alpha) = sqrt(1 - e^{-2 alpha}) on the sphere.
+            assert!((spherical - (1.0 - (-20f64).exp()).sqrt()).abs() < 1e-12);
+        }
+        for e in ensembles() {
+            if e.alpha_max() > 1e300 {
+                let basin = rho_min(e, 1e300, 1.0).unwrap();
+                assert_eq!(basin.rho_min, None, "{}", e.name());
+                assert_eq!(basin.phase, Phase::Paramagnetic, "{}", e.name());
+            }
+        }
+        assert_eq!(lambda_star(&Gaussian, 1e300, 0.5).unwrap(), None);
+    }
+
+    /// Tiny loads and inverse temperatures: the paramagnetic closed forms
+    /// `rho_min = alpha / lambda + lambda / 2` (gaussian) and
+    /// `lambda_* = rho - sqrt(rho^2 - 2 alpha)` hold at 1e-300.
+    #[test]
+    fn basins_at_tiny_loads() {
+        let basin = rho_min(&Gaussian, 2e-301, 1e-300).unwrap();
+        assert_eq!(basin.phase, Phase::Paramagnetic);
+        assert!((basin.rho_min.unwrap() - 0.2).abs() < 1e-12);
+        for e in ensembles() {
+            let r = rho_min(e, 4e-301, 1e-300).unwrap().rho_min.unwrap();
+            assert!((r - 0.4).abs() < 1e-12, "{}: {r}", e.name());
+        }
+        let l = lambda_star(&Gaussian, 1e-302, 0.5).unwrap().unwrap();
+        assert!((l - 2e-302).abs() < 1e-12 * 2e-302, "{l}");
+    }
+
+    /// A spherical load of 300 is retrieved from rho = 1 above the lambda
+    /// where alpha_1 reaches 300, near e^599 (old: u_max rounded to 1 and
+    /// the answer was "none").
+    #[test]
+    fn lambda_star_at_a_huge_spherical_load() {
+        let l = lambda_star(&Spherical, 300.0, 1.0).unwrap().unwrap();
+        assert!(
+            (alpha_1(&Spherical, l).unwrap() - 300.0).abs() < 1e-9,
+            "{l}"
+        );
+        assert!((l.ln() - 599.0).abs() < 1e-6, "{}", l.ln());
     }
 }

@@ -44,32 +44,3 @@ fn limit_at_infinity<F: Fn(f64) -> f64>(f: F) -> f64 {
     }
     f64::INFINITY
 }
-
-/// `(Lambda(t), Lambda'(t))` from a rate function on `[0, u_end)` that
-/// diverges at `u_end`: `u*` solves `I'(u*) = t`, then
-/// `Lambda = t u* - I(u*)` and `Lambda' = u*` (envelope theorem).
-pub fn cgf_from_rate<R, S>(rate: R, rate_slope: S, t: f64, u_end: f64) -> (f64, f64)
-where
-    R: Fn(f64) -> f64,
-    S: Fn(f64) -> f64,
-{
-    if t == 0.0 {
-        return (0.0, 0.0);
-    }
-    let sign = t.signum();
-    let t = t.abs();
-    // Move the upper end towards u_end until the slope there exceeds t.
-    let mut gap = 0.5;
-    while rate_slope(u_end * (1.0 - gap)) < t && gap > 1e-300 {
-        gap *= 0.5;
-    }
-    let upper = u_end * (1.0 - gap);
-    let u = root(
-        |u| rate_slope(u) - t,
-        0.0,
-        upper,
-        "cgf: tilted mean overlap",
-    )
-    .unwrap_or(f64::NAN);
-    (t * u - rate(u), sign * u)
-}

@@ -101,6 +101,13 @@ pub enum TheoryError {
         /// The largest end tried.
         limit: f64,
     },
+    /// The REM at this load would freeze only beyond the largest double.
+    LoadTooLarge {
+        /// The load.
+        alpha: f64,
+        /// The ensemble's name.
+        ensemble: String,
+    },
     /// The root finder or minimiser itself failed (argmin's error).
     Solver(String),
 }
@@ -111,7 +118,8 @@ impl std::fmt::Display for TheoryError {
             TheoryError::InvalidLambda(l) => {
                 write!(
                     f,
-                    "lambda = {l} is invalid: the inverse temperature must be a finite number > 0"
+                    "lambda = {} is invalid: the inverse temperature must be a finite number >= 2.2e-308 (the smallest normal double)",
+                    short(*l)
                 )
             }
             TheoryError::InvalidAlpha { alpha, alpha_max } => write!(
@@ -155,9 +163,23 @@ impl std::fmt::Display for TheoryError {
                 f,
                 "numerical solver failed: {what}: no bracket below {limit:e}"
             ),
+            TheoryError::LoadTooLarge { alpha, ensemble } => write!(
+                f,
+                "alpha = {alpha:e} is too large a load for the '{ensemble}' ensemble: its REM \
+                 would freeze only beyond the largest double, 1.8e308; choose a smaller alpha"
+            ),
             TheoryError::Solver(msg) => write!(f, "numerical solver failed: {msg}"),
         }
     }
 }
 
 impl std::error::Error for TheoryError {}
+
+/// A number for an error message: scientific notation when huge or tiny.
+fn short(x: f64) -> String {
+    if x != 0.0 && x.is_finite() && !(1e-4..1e9).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        x.to_string()
+    }
+}

@@ -90,11 +90,30 @@ pub fn minimise<F: Fn(f64) -> f64>(
         ))
 }
 
+/// The root of an increasing `f` in `(0, upper]`, where `f(upper) >= 0`,
+/// solved in `x = ln t`: the lower end halves from `upper` until `f < 0`,
+/// and the root keeps its relative precision however small it is (the
+/// absolute tolerance of [`root`] would return 0 for a root at 1e-150).
+/// Returns the smallest normal double if `f` stays non-negative down to it.
+pub fn positive_root<F: Fn(f64) -> f64>(f: F, upper: f64, what: &str) -> Result<f64, TheoryError> {
+    let g = |x: f64| f(x.exp());
+    let (top, floor) = (upper.ln(), f64::MIN_POSITIVE.ln());
+    let mut bottom = top;
+    while g(bottom) >= 0.0 {
+        if bottom <= floor {
+            return Ok(bottom.exp());
+        }
+        bottom -= std::f64::consts::LN_2;
+    }
+    Ok(root(g, bottom, top, what)?.exp())
+}
+
 /// An upper end `b >= start` of a bracket on which the increasing function
-/// `f` changes sign from negative to non-negative, found by doubling.
+/// `f` changes sign from negative to non-negative, found by doubling, as
+/// far as `f64` goes (a spherical REM at load 300 freezes near `e^600`).
 pub fn expand_bracket<F: Fn(f64) -> f64>(f: F, start: f64, what: &str) -> Result<f64, TheoryError> {
     let mut b = start;
-    for _ in 0..200 {
+    while b.is_finite() {
         if f(b) >= 0.0 {
             return Ok(b);
         }

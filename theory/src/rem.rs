@@ -15,7 +15,7 @@
 //! any `L` costs two cgf evaluations.
 
 use crate::ensemble::Ensemble;
-use crate::numeric::{expand_bracket, root};
+use crate::numeric::{expand_bracket, positive_root};
 use crate::TheoryError;
 
 /// Phase of the random energy model.
@@ -50,25 +50,45 @@ impl<'a, E: Ensemble + ?Sized> Rem<'a, E> {
     /// The REM at load `alpha`, which must lie in `(0, alpha_max)`.
     ///
     /// # Errors
-    /// [`TheoryError::InvalidAlpha`] unless `0 < alpha < alpha_max`.
+    /// [`TheoryError::InvalidAlpha`] unless `0 < alpha < alpha_max`;
+    /// [`TheoryError::LoadTooLarge`] when the REM would freeze only beyond
+    /// the largest double.
     pub fn new(ensemble: &'a E, alpha: f64) -> Result<Self, TheoryError> {
         let alpha_max = ensemble.alpha_max();
         if !(alpha > 0.0 && alpha < alpha_max) {
             return Err(TheoryError::InvalidAlpha { alpha, alpha_max });
         }
-        let entropy_gap = |t: f64| {
-            let (l, slope) = ensemble.cgf_with_slope(t);
-            t * slope - l - alpha
-        };
+        let entropy_gap = |t: f64| ensemble.tilted_entropy(t) - alpha;
         let what = "REM freezing point";
-        let upper = expand_bracket(entropy_gap, 1.0, what)?;
-        let freezing = root(entropy_gap, 0.0, upper, what)?;
+        let upper =
+            expand_bracket(entropy_gap, 1.0, what).map_err(|_| TheoryError::LoadTooLarge {
+                alpha,
+                ensemble: ensemble.name().to_string(),
+            })?;
+        // In ln t: a load of 1e-300 freezes near 1e-150, still resolved.
+        let freezing = positive_root(entropy_gap, upper, what)?;
         Ok(Rem {
             ensemble,
             alpha,
             freezing,
             u_max: ensemble.cgf_slope(freezing),
         })
+    }
+
+    /// The phase at effective inverse temperature `l` for any load: the
+    /// REM's own phase when it freezes at a finite inverse temperature,
+    /// else paramagnetic (the entropy of the tilted overlap stays below
+    /// `alpha` for every finite `t`, e.g. a spherical load above 355).
+    ///
+    /// # Errors
+    /// [`TheoryError::InvalidAlpha`] unless `0 < alpha < alpha_max`, and
+    /// the solver errors of [`Rem::new`].
+    pub fn phase_at(ensemble: &'a E, alpha: f64, l: f64) -> Result<Phase, TheoryError> {
+        match Rem::new(ensemble, alpha) {
+            Ok(rem) => Ok(rem.phase(l)),
+            Err(TheoryError::LoadTooLarge { .. }) => Ok(Phase::Paramagnetic),
+            Err(e) => Err(e),
+        }
     }
 
     /// The load `alpha`.
@@ -157,5 +177,24 @@ mod tests {
         assert!(Rem::new(&Binary, 0.7).is_err());
         assert!(Rem::new(&Gaussian, 0.0).is_err());
         assert!(Rem::new(&Gaussian, f64::NAN).is_err());
+    }
+
+    /// Extreme loads keep their digits: a gaussian load of 1e-300 freezes
+    /// at `sqrt(2 alpha)` (not at the root finder's absolute tolerance), a
+    /// spherical load of 300 at `u / (1 - u^2) ~ e^{600}` (beyond the old
+    /// bracket cap of 2^200 and beyond `u* < 1` in floating point).
+    #[test]
+    fn freezing_point_at_extreme_loads() {
+        let rem = Rem::new(&Gaussian, 1e-300).unwrap();
+        let exact = (2e-300f64).sqrt();
+        assert!((rem.freezing_point() - exact).abs() < 1e-12 * exact);
+        let rem = Rem::new(&Spherical, 300.0).unwrap();
+        let ln_t = rem.freezing_point().ln();
+        // 1 - u^2 = e^{-600}: t = u e^{600} with u = 1 to double precision.
+        assert!((ln_t - 600.0).abs() < 1e-9, "{ln_t}");
+        assert_eq!(
+            Rem::phase_at(&Spherical, 1e300, 1e300).unwrap(),
+            Phase::Paramagnetic
+        );
     }
 }

@@ -29,16 +29,18 @@
 //! `R` decreases with `alpha`, so `R - alpha` has a single root.
 
 use crate::ensemble::Ensemble;
-use crate::numeric::{minimise, root};
+use crate::numeric::{expand_bracket, minimise, root};
 use crate::rem::Rem;
 use crate::TheoryError;
 
-/// Checks that `lambda` is a valid inverse temperature.
+/// Checks that `lambda` is a valid inverse temperature: finite and at
+/// least the smallest normal double (below it, a subnormal keeps too few
+/// digits for any threshold to be right).
 ///
 /// # Errors
-/// [`TheoryError::InvalidLambda`] unless `lambda` is finite and positive.
+/// [`TheoryError::InvalidLambda`] unless `lambda` is finite and at least the smallest normal double.
 pub fn check_lambda(lambda: f64) -> Result<(), TheoryError> {
-    if lambda > 0.0 && lambda.is_finite() {
+    if lambda >= f64::MIN_POSITIVE && lambda.is_finite() {
         Ok(())
     } else {
         Err(TheoryError::InvalidLambda(lambda))
@@ -47,23 +49,43 @@ pub fn check_lambda(lambda: f64) -> Result<(), TheoryError> {
 
 /// Typical-pattern retrieval threshold `alpha_1(lambda)`.
 ///
+/// `alpha_1 = t - Lambda(t)` at `t = min(lambda, t_1)`, where `t_1` solves
+/// `Lambda'(t_1) = 1` when the overlap support reaches beyond 1 (and is
+/// infinite otherwise). The margin `t - Lambda(t)` comes from
+/// [`Ensemble::signal_margin`], which does not cancel at large `t`, and the
+/// cgf is never evaluated beyond `max(1, 2 t_1)`: every finite positive
+/// `lambda` up to `f64::MAX` gives a value in `[0, alpha_max]` that grows
+/// with `lambda`.
+///
 /// # Errors
 /// [`TheoryError::InvalidLambda`] unless `lambda` is finite and positive; [`TheoryError::Solver`] if the root of `Lambda'(t) = 1` cannot be found.
 pub fn alpha_1<E: Ensemble + ?Sized>(ensemble: &E, lambda: f64) -> Result<f64, TheoryError> {
     check_lambda(lambda)?;
-    let t = if ensemble.cgf_slope(lambda) <= 1.0 {
-        lambda
+    let t = if ensemble.overlap_exceeds_one() {
+        unit_slope_or(ensemble, lambda)?
     } else {
-        root(
-            |t| ensemble.cgf_slope(t) - 1.0,
-            0.0,
-            lambda,
-            "alpha_1: Lambda'(t) = 1",
-        )?
+        lambda
     };
-    Ok(t - ensemble.cgf(t))
+    Ok(ensemble.signal_margin(t))
 }
 
+/// `min(lambda, t_1)` with `Lambda'(t_1) = 1`, for ensembles whose
+/// overlap support reaches beyond 1. The bracket grows by doubling from
+/// `min(lambda, 1)`, so the cgf is only evaluated near `t_1` or below
+/// `lambda`, never at an astronomically large `lambda`.
+fn unit_slope_or<E: Ensemble + ?Sized>(ensemble: &E, lambda: f64) -> Result<f64, TheoryError> {
+    let what = "alpha_1: Lambda'(t) = 1";
+    let gap = |t: f64| ensemble.cgf_slope(t) - 1.0;
+    let upper = if lambda <= 1.0 {
+        lambda
+    } else {
+        expand_bracket(gap, 1.0, what)?.min(lambda)
+    };
+    if gap(upper) <= 0.0 {
+        return Ok(upper);
+    }
+    root(gap, 0.0, upper, what)
+}
 /// How a pattern fails to be retrieved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -235,8 +257,10 @@ pub(crate) fn alpha_c_lower_given_alpha_1<E: Ensemble + ?Sized>(
             Err(_) => f64::NAN,
         }
     };
-    let lowest = a1 * 1e-9;
-    let alpha = root(margin, lowest, a1, "alpha_c: R(alpha) = alpha")?;
+    // Solved for alpha / alpha_1, so that the root's absolute tolerance is
+    // a relative one on alpha (alpha_1 ~ lambda is tiny at small lambda).
+    let fraction = root(|x| margin(a1 * x), 1e-9, 1.0, "alpha_c: R(alpha) = alpha")?;
+    let alpha = a1 * fraction;
     let route = if a1 - alpha <= 1e-12 * a1 {
         FailureRoute::Typical
     } else {
@@ -253,14 +277,12 @@ pub(crate) fn alpha_c_lower_given_alpha_1<E: Ensemble + ?Sized>(
     })
 }
 
-/// The bound when the retrieved pattern's norm is pinned (`s = 1`), with
-/// no root to solve. Route A cannot bind: `xi^1` loses to the REM at
-/// `s = 1` iff `lambda <= phi(lambda; alpha)`, i.e. iff `alpha >= alpha_1`
-/// (`phi` grows with `alpha`), so `R_A = +inf` below `alpha_1`. Route B
-/// costs `I(1) - alpha`, so `R = alpha` at `alpha = I(1) / 2` (infinite
-/// on the sphere, `ln 2 / 2` for binary duplicates). This is what the
-/// general root of `R(alpha) = alpha` returns for these ensembles,
-/// without its nested roots (a REM freezing point per trial load).
+/// The bound for a pinned norm, in closed form. Route A is closed exactly
+/// below `alpha_1` (that is the definition of `alpha_1`), and route B
+/// costs `R = I(1) - alpha` there, so `R > alpha` iff `alpha < I(1) / 2`:
+/// `alpha_c >= min(alpha_1, I(1) / 2)` (`ln 2 / 2` for binary duplicates,
+/// `alpha_1` itself on the sphere, where `I(1)` is infinite). No
+/// solver runs, so the bound is as precise as `alpha_1` for any `lambda`.
 fn pinned_norm_bound<E: Ensemble + ?Sized>(ensemble: &E, a1: f64) -> UnionBound {
     let duplicates = 0.5 * ensemble.rate(1.0);
     if a1 - duplicates <= 1e-12 * a1 {
@@ -508,6 +530,153 @@ mod tests {
                 assert!(bound >= previous - 1e-12, "{} {l}", e.name());
                 previous = bound;
             }
+        }
+    }
+
+    /// Powers of ten from 1e-6 to 1e300 every `step` decades, and f64::MAX.
+    fn extreme_lambdas(step: usize) -> Vec<f64> {
+        let mut grid: Vec<f64> = (-6..=300).step_by(step).map(|k| 10f64.powi(k)).collect();
+        grid.push(f64::MAX);
+        grid
+    }
+
+    /// Law files of every family in configs/ensembles (laplace is refused).
+    fn law_families() -> Vec<crate::Iid> {
+        use crate::law::Family;
+        let families = [
+            Family::Gaussian {},
+            Family::Uniform {},
+            Family::SparseBinary { density: 0.1 },
+            Family::Ternary {
+                zero_probability: 0.5,
+            },
+            Family::GaussianMixture {
+                weights: vec![0.5, 0.5],
+                means: vec![-1.0, 1.0],
+                sds: vec![0.3, 0.3],
+            },
+            Family::Discrete {
+                values: vec![-1.0, 1.0],
+                probabilities: vec![0.5, 0.5],
+            },
+            Family::Discrete {
+                values: vec![-1.0, 0.0, 2.0],
+                probabilities: vec![0.3, 0.5, 0.2],
+            },
+        ];
+        families
+            .into_iter()
+            .map(|f| crate::Iid::new("law", f).unwrap())
+            .collect()
+    }
+
+    /// Binary: `alpha_1 = ln 2 - ln(1 + e^{-2 lambda})`, never above ln 2;
+    /// the old subtraction gave 0.75 at 1e15 and 0 at 1e16.
+    #[test]
+    fn binary_alpha_1_at_any_lambda() {
+        for l in extreme_lambdas(1) {
+            let a1 = alpha_1(&Binary, l).unwrap();
+            // Independent forms: the Taylor series at small lambda, the
+            // direct difference where it keeps its digits, the
+            // exponential tail beyond, where ln cosh would overflow.
+            let exact = if l < 1e-3 {
+                l - l * l / 2.0 + l.powi(4) / 12.0
+            } else if l < 30.0 {
+                l - l.cosh().ln()
+            } else {
+                LN_2 - (-2.0 * l).exp()
+            };
+            assert!((a1 - exact).abs() <= 1e-12 * exact, "{l}: {a1} vs {exact}");
+            assert!(a1 <= LN_2, "{l}: {a1}");
+        }
+        assert!((alpha_1(&Binary, 1e15).unwrap() - LN_2).abs() < 1e-16);
+        assert!((alpha_1(&Binary, 1e16).unwrap() - LN_2).abs() < 1e-16);
+    }
+
+    /// Spherical: `lambda (1 - u*) - ln(1 - u*^2) / 2`, which tends to
+    /// `ln(lambda) / 2 + 1/2` (18.92 at 1e16, not the 34 of old).
+    #[test]
+    fn spherical_alpha_1_follows_the_asymptote() {
+        for l in extreme_lambdas(1).into_iter().filter(|&l| l >= 1e8) {
+            let a1 = alpha_1(&Spherical, l).unwrap();
+            let asymptote = 0.5 * l.ln() + 0.5;
+            // Next order: 1 - u* = 1/(2 lambda) - 1/(8 lambda^2) + ..., a
+            // correction of order 1/lambda.
+            assert!((a1 - asymptote).abs() < 1.0 / l, "{l}: {a1} vs {asymptote}");
+        }
+        assert!((alpha_1(&Spherical, 1e16).unwrap() - 18.920680743952367).abs() < 1e-12);
+    }
+
+    /// Every built-in and law family: alpha_1 and alpha_c finite, in
+    /// `[0, alpha_max]`, ordered, and non-decreasing over 1e-6 .. 1e300;
+    /// constant where closed forms say so (I(1) beyond the unit-slope
+    /// point, the duplicate route, the empirical bound's t cap).
+    #[test]
+    fn thresholds_monotone_and_bounded_up_to_f64_max() {
+        let laws = law_families();
+        let mut ensembles: Vec<&dyn Ensemble> = vec![&Gaussian, &Spherical, &Binary];
+        ensembles.extend(laws.iter().map(|l| l as &dyn Ensemble));
+        for e in ensembles {
+            // Law files cost a quadrature or an empirical-law optimisation
+            // per point: every 6 decades (every 2 between 1e-6 and 1e6,
+            // where the thresholds still move) instead of every one.
+            let step = if e.entry_law().is_some() { 2 } else { 1 };
+            let (mut previous_a1, mut previous_ac) = (0.0, 0.0);
+            for l in extreme_lambdas(step).into_iter().filter(|&l| {
+                step == 1 || l <= 1e6 || l.log10().round() as i64 % 30 == 0 || l == f64::MAX
+            }) {
+                let a1 = alpha_1(e, l).unwrap();
+                let ac = alpha_c_lower(e, l).unwrap().alpha_c_lower;
+                let name = e.name();
+                assert!(a1.is_finite() && a1 > 0.0, "{name} {l}: {a1}");
+                assert!(a1 <= e.alpha_max(), "{name} {l}: {a1} > {}", e.alpha_max());
+                assert!(ac >= 0.0 && ac <= a1, "{name} {l}: {ac} vs {a1}");
+                assert!(a1 >= previous_a1, "{name} {l}: {a1} < {previous_a1}");
+                assert!(
+                    ac >= previous_ac * (1.0 - 1e-9),
+                    "{name} {l}: {ac} < {previous_ac}"
+                );
+                (previous_a1, previous_ac) = (a1, ac);
+            }
+        }
+    }
+
+    /// Beyond the unit-slope point alpha_1 = I(1): the same value at 10
+    /// and at f64::MAX for every ensemble whose support exceeds 1; for
+    /// discrete laws ending at 1 it tends to alpha_max.
+    #[test]
+    fn alpha_1_saturates_at_its_closed_forms() {
+        let laws = law_families();
+        let mut ensembles: Vec<&dyn Ensemble> = vec![&Gaussian, &Binary];
+        ensembles.extend(laws.iter().map(|l| l as &dyn Ensemble));
+        for e in ensembles {
+            let top = alpha_1(e, f64::MAX).unwrap();
+            let limit = if e.overlap_exceeds_one() {
+                e.rate(1.0)
+            } else {
+                e.alpha_max()
+            };
+            assert!(
+                (top - limit).abs() < 1e-9 * limit,
+                "{}: {top} vs {limit}",
+                e.name()
+            );
+            let at_1e300 = alpha_1(e, 1e300).unwrap();
+            assert!((at_1e300 - top).abs() < 1e-12, "{}", e.name());
+        }
+    }
+
+    /// Small lambda: alpha_c of the gaussian follows the hand derivation
+    /// to relative precision, not the root finder's absolute tolerance.
+    #[test]
+    fn gaussian_bound_relative_at_small_lambda() {
+        for l in [1e-4, 1e-6] {
+            let bound = alpha_c_lower(&Gaussian, l).unwrap().alpha_c_lower;
+            let oracle = gaussian_bound_oracle(l);
+            assert!(
+                (bound - oracle).abs() < 1e-7 * oracle,
+                "{l}: {bound} vs {oracle}"
+            );
         }
     }
 }

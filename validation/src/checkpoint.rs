@@ -98,6 +98,8 @@ impl Checkpoint {
     fn read(path: &Path, plans: &[Plan]) -> Result<(Checkpoint, usize), ValidationError> {
         let mut done = Done::new();
         match std::fs::read(path) {
+            // An empty file (one just created to link to, say) holds nothing.
+            Ok(bytes) if bytes.is_empty() => {}
             Ok(bytes) => read_rows(&bytes, &mut done).map_err(|m| checkpoint_error(path, m))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(checkpoint_error(path, format!("cannot read it: {e}"))),

@@ -21,6 +21,19 @@ impl Ensemble for Binary {
         (a + (-2.0 * a).exp().ln_1p() - LN_2, t.tanh())
     }
 
+    /// `t - ln cosh t`. Below `t = 1`, `ln cosh t = ln_1p(2 sinh^2(t/2))`
+    /// keeps the relative precision of a margin of order `t`; above,
+    /// `ln 2 - ln(1 + e^{-2t})` has no cancellation at large `t` and never
+    /// exceeds `ln 2 = alpha_max`.
+    fn signal_margin(&self, t: f64) -> f64 {
+        if t < 1.0 {
+            let half = (0.5 * t).sinh();
+            t - (2.0 * half * half).ln_1p()
+        } else {
+            LN_2 - (-2.0 * t).exp().ln_1p()
+        }
+    }
+
     fn rate(&self, u: f64) -> f64 {
         let u = u.abs();
         if u > 1.0 {

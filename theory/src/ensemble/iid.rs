@@ -79,6 +79,51 @@ impl Ensemble for Iid {
         }
     }
 
+    /// For discrete laws, `t - Lambda(t) = -E_a ln E_b exp(x_b)` with
+    /// `x_b = t a (b - a)` (since `E_a t a^2 = t`): the exponent is formed
+    /// from differences of atoms, so nothing of size `t` cancels. Per atom:
+    /// - while every `x_b >= -1` (small `t`), `-ln_1p(E_b expm1(x_b))`,
+    ///   which keeps the relative precision of a margin of order `t`;
+    /// - beyond, `ln(1 / E_b exp(x_b - x_max)) - x_max` with
+    ///   `x_max = max(0, max_b x_b)`. For an atom that is its own best
+    ///   partner (`x_b <= 0`, ties exactly 0) the sum is of terms in
+    ///   `(0, 1]`, ties contributing their probability exactly, so in
+    ///   rounding too it is at least `P(tie)`, and the term never exceeds
+    ///   that of [`Ensemble::alpha_max`], `ln(1 / P(tie))`.
+    ///
+    /// Continuous laws subtract: their `Lambda'(t) = 1` has a root, and
+    /// `alpha_1` only evaluates the margin below it.
+    fn signal_margin(&self, t: f64) -> f64 {
+        let Some(atoms) = self.law.atoms() else {
+            return t - self.cgf(t);
+        };
+        let term = |a: f64| {
+            let exponents = atoms
+                .iter()
+                .map(|b| (b.probability, t * (a * (b.value - a))));
+            if exponents.clone().all(|(_, x)| x >= -1.0) {
+                let s: f64 = exponents.map(|(p, x)| p * x.exp_m1()).sum();
+                return -s.ln_1p();
+            }
+            let shift = exponents.clone().map(|(_, x)| x).fold(0.0, f64::max);
+            let sum: f64 = exponents.map(|(p, x)| p * (x - shift).exp()).sum();
+            sum.recip().ln() - shift
+        };
+        self.law.expect(term).value
+    }
+
+    /// Discrete laws reach beyond 1 when some atom's best partner is
+    /// another atom (`max_b a b > a^2`), decided on the atoms themselves
+    /// rather than on a rounded `overlap_max`; continuous laws always do.
+    fn overlap_exceeds_one(&self) -> bool {
+        match self.law.atoms() {
+            Some(atoms) => atoms
+                .iter()
+                .any(|a| self.law.best_product(a.value) > a.value * a.value),
+            None => true,
+        }
+    }
+
     /// `E_a max_b a b` over the support: the overlap of the best-aligned
     /// pattern, infinite for unbounded laws.
     fn overlap_max(&self) -> f64 {

@@ -94,6 +94,33 @@ pub trait Ensemble: Send + Sync + std::fmt::Debug {
         Some(1.0 / curvature)
     }
 
+    /// `t - Lambda(t)` for `t > 0`: by how much the signal `t` of the
+    /// retrieved pattern exceeds the cgf of another one. `alpha_1` is this
+    /// margin at the right `t`. The default subtracts; ensembles whose
+    /// overlap support ends at 1 ([`Ensemble::overlap_exceeds_one`] false)
+    /// have `Lambda(t) ~ t` at large `t`, where the subtraction cancels
+    /// every digit, and override it with a form that does not cancel.
+    fn signal_margin(&self, t: f64) -> f64 {
+        t - self.cgf(t)
+    }
+
+    /// Whether another pattern can overlap a typical state by more than 1
+    /// (`overlap_max > 1`), so that `Lambda'(t) = 1` has a root. False when
+    /// the support ends exactly at 1 (the retrieved pattern itself is the
+    /// best-aligned one): then `Lambda'(t) < 1` for every `t`.
+    fn overlap_exceeds_one(&self) -> bool {
+        self.overlap_max() > 1.0
+    }
+
+    /// `I(Lambda'(t)) = t Lambda'(t) - Lambda(t)`: the large-deviation
+    /// cost of the tilted mean overlap, which the REM's freezing point
+    /// equates with `alpha`. The default subtracts; ensembles whose tilted
+    /// mean creeps up to 1 override it where the subtraction cancels.
+    fn tilted_entropy(&self, t: f64) -> f64 {
+        let (value, slope) = self.cgf_with_slope(t);
+        t * slope - value
+    }
+
     /// `Lambda(t)`.
     fn cgf(&self, t: f64) -> f64 {
         self.cgf_with_slope(t).0

@@ -37,7 +37,9 @@ impl LawFile {
     /// syntax error, an unknown key or a missing parameter.
     pub fn parse(text: &str) -> Result<LawFile, TheoryError> {
         toml::from_str(text).map_err(|e| {
-            let (line, column) = e.span().map_or((1, 1), |span| line_col(text, span.start));
+            let (line, column) = key_line(text, e.message())
+                .or_else(|| e.span().map(|span| line_col(text, span.start)))
+                .unwrap_or((1, 1));
             TheoryError::LawSyntax {
                 line,
                 column,
@@ -85,6 +87,34 @@ pub fn from_toml(text: &str, default_name: &str) -> Result<Iid, TheoryError> {
     LawFile::parse(text)?.into_ensemble(default_name)
 }
 
+/// Where an unknown key named in a serde message sits (or, for a missing
+/// parameter, the `[law]` table that lacks it). The
+/// `[law]` table is an internally tagged enum, and serde reports errors
+/// inside it at the table (or at 1:1), so the key is looked up in the text
+/// instead: the first line of the `[law]` table (or of the file, for a
+/// top-level key) that assigns it.
+fn key_line(text: &str, message: &str) -> Option<(usize, usize)> {
+    let law_line = text.lines().position(|l| l.trim() == "[law]");
+    if message.starts_with("missing field") && !message.contains("`law`") {
+        // A parameter missing from the law: the table that lacks it.
+        return law_line.map(|i| (i + 1, 1));
+    }
+    let key = message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split('`').next())?;
+    let law_start = law_line.unwrap_or(0);
+    text.lines()
+        .enumerate()
+        .skip(law_start)
+        .chain(text.lines().enumerate().take(law_start))
+        .find_map(|(i, line)| {
+            let trimmed = line.trim_start();
+            let rest = trimmed.strip_prefix(key)?;
+            let assigns = rest.trim_start().starts_with('=');
+            assigns.then(|| (i + 1, line.len() - trimmed.len() + 1))
+        })
+}
+
 /// 1-based line and column of a byte offset.
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
@@ -102,9 +132,13 @@ mod tests {
         let err = LawFile::parse("name = \"x\"\n[law]\nfamily = \"ternary\"\nzero_prob = 0.5")
             .unwrap_err();
         match err {
-            TheoryError::LawSyntax { line, message, .. } => {
-                // serde reports an unknown field inside a tagged enum at the table.
-                assert!(line >= 2, "{line}");
+            TheoryError::LawSyntax {
+                line,
+                column,
+                message,
+            } => {
+                // The key's own line, not the table's (serde loses it).
+                assert_eq!((line, column), (4, 1));
                 assert!(message.contains("zero_prob"), "{message}");
             }
             other => panic!("{other:?}"),
