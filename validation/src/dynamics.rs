@@ -15,7 +15,7 @@ use crate::ValidationError;
 
 /// Rows per block: the block's scores live on the stack and its rows stay in
 /// cache between scoring and accumulation.
-const BLOCK: usize = 256;
+pub(crate) const BLOCK: usize = 256;
 
 /// Stopping rule and retrieval criterion of the dynamics.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -207,7 +207,7 @@ fn step(patterns: &Patterns, x: &[f64], lambda: f64, next: &mut [f64]) -> FirstS
 
 /// `row . x` with `f64` accumulation in four independent lanes, which the
 /// compiler turns into SIMD code.
-fn dot(row: &[f32], x: &[f64]) -> f64 {
+pub(crate) fn dot(row: &[f32], x: &[f64]) -> f64 {
     const LANES: usize = 4;
     let mut lanes = [0.0_f64; LANES];
     let rows = row.chunks_exact(LANES);

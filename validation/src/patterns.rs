@@ -102,6 +102,11 @@ impl Patterns {
         &self.data
     }
 
+    /// Pattern `mu` (0-based; panics past `P`).
+    pub fn row(&self, mu: usize) -> &[f32] {
+        &self.data[mu * self.n..(mu + 1) * self.n]
+    }
+
     /// All patterns in order.
     pub fn rows(&self) -> std::slice::ChunksExact<'_, f32> {
         self.data.chunks_exact(self.n)
