@@ -249,11 +249,10 @@ struct Stepper<'a> {
     /// Scores of the last full pass (empty without pruning).
     z: Vec<f64>,
     candidates: Option<Candidates>,
-    /// Full passes to make before the next attempt to draw candidates:
-    /// after `k` failed attempts in a row, `2^k - 1` (a run where nothing
-    /// can be pruned pays for few attempts).
-    passes_before_draw: u32,
-    failed_draws: u32,
+    /// Whether the last full pass suggests that a candidate set can be
+    /// drawn (see [`Stepper::worth_drawing`]); the next full pass records
+    /// its scores only then.
+    promising: bool,
     /// Pruned steps made so far.
     pruned: usize,
 }
@@ -283,8 +282,7 @@ impl<'a> Stepper<'a> {
                 Vec::new()
             },
             candidates: None,
-            passes_before_draw: 0,
-            failed_draws: 0,
+            promising: pruning,
             pruned: 0,
         }
     }
@@ -295,26 +293,35 @@ impl<'a> Stepper<'a> {
         if let Some(c) = &self.candidates {
             let drift = lambda * patterns.max_norm() * distance(x, &c.anchor);
             let rows = c.rows.iter().map(|&mu| patterns.row(mu));
-            let (observed, ln_z) = step(rows, x, lambda, next, None);
-            if c.ln_excluded + drift + ROUNDING_SLACK - ln_z <= self.ln_tolerance {
+            let pass = step(rows, x, lambda, next, None);
+            if c.ln_excluded + drift + ROUNDING_SLACK - pass.ln_z <= self.ln_tolerance {
                 self.pruned += 1;
-                return observed;
+                return pass.observed;
             }
         }
-        if self.z.is_empty() || self.passes_before_draw > 0 {
-            self.passes_before_draw = self.passes_before_draw.saturating_sub(1);
-            self.candidates = None;
-            return step(patterns.rows(), x, lambda, next, None).0;
-        }
-        let (observed, ln_z) = step(patterns.rows(), x, lambda, next, Some(&mut self.z));
-        self.candidates = self.draw_candidates(ln_z, x);
-        if self.candidates.is_some() {
-            self.failed_draws = 0;
+        let recorded = self.promising;
+        let record = recorded.then_some(self.z.as_mut_slice());
+        let pass = step(patterns.rows(), x, lambda, next, record);
+        self.promising = !self.z.is_empty() && self.worth_drawing(&pass);
+        self.candidates = if recorded && self.promising {
+            self.draw_candidates(pass.ln_z, x)
         } else {
-            self.failed_draws = (self.failed_draws + 1).min(16);
-            self.passes_before_draw = (1 << self.failed_draws) - 1;
-        }
-        observed
+            None
+        };
+        pass.observed
+    }
+
+    /// A candidate set keeps at most an eighth of the patterns, so the
+    /// excluded ones include the eighth of all patterns just below the top
+    /// eighth, which weigh at least `(P/8) e^{q - ln Z}` with `q` the
+    /// lower quartile's mirror (the 3/4 quantile of the scores): a draw can
+    /// only succeed when that is within the budget. The quantile is
+    /// estimated as `mean + 0.674 sd`, exact for gaussian scores (a guide
+    /// to speed only: any candidate set keeps the stated bound).
+    fn worth_drawing(&self, pass: &Pass) -> bool {
+        let p = self.patterns.p() as f64;
+        let quartile = pass.mean_z + 0.674 * pass.sd_z;
+        (0.125 * p).ln() + quartile - pass.ln_z <= self.ln_tolerance - self.headroom
     }
 
     /// After a full pass at `anchor` (scores in `self.z`, partition
@@ -340,13 +347,14 @@ impl<'a> Stepper<'a> {
             }
             (excluded, cut) = (more, b);
         }
-        if excluded == 0.0 {
+        let kept: u64 = counts[..cut].iter().sum::<u64>() + 1;
+        if excluded == 0.0 || 8 * kept > z.len() as u64 {
             return None;
         }
-        let rows: Vec<usize> = (0..z.len())
+        let rows = (0..z.len())
             .filter(|&mu| mu == 0 || top - z[mu] < cut as f64)
             .collect();
-        (8 * rows.len() <= z.len()).then(|| Candidates {
+        Some(Candidates {
             anchor: anchor.to_vec(),
             rows,
             ln_excluded: excluded.ln() + ln_z,
@@ -354,18 +362,30 @@ impl<'a> Stepper<'a> {
     }
 }
 
+/// What a step learns about the scores at its state.
+struct Pass {
+    /// Softmax observables of xi^1.
+    observed: FirstStep,
+    /// `ln Z` over the rows summed.
+    ln_z: f64,
+    /// Mean score of those rows.
+    mean_z: f64,
+    /// Standard deviation of their scores.
+    sd_z: f64,
+}
+
 /// One step `next = sum_mu xi^mu softmax_mu(lambda xi^mu . x)` over `rows`
-/// (the first of which is xi^1), returning the softmax observables of
-/// xi^1 at `x` and `ln Z` over `rows`; the scores are written to `record`
-/// in row order when given.
+/// (the first of which is xi^1); the scores are written to `record` in row
+/// order when given.
 fn step<'r>(
     rows: impl Iterator<Item = &'r [f32]>,
     x: &[f64],
     lambda: f64,
     next: &mut [f64],
     mut record: Option<&mut [f64]>,
-) -> (FirstStep, f64) {
+) -> Pass {
     let mut partition = Partition::new();
+    let (mut z_sum, mut z_squares) = (0.0, 0.0);
     let mut z = [0.0_f64; BLOCK];
     let mut z1 = f64::NEG_INFINITY;
     let mut best_other = f64::NEG_INFINITY;
@@ -390,6 +410,8 @@ fn step<'r>(
             &zb[..]
         };
         done += zb.len();
+        z_sum += zb.iter().sum::<f64>();
+        z_squares += zb.iter().map(|v| v * v).sum::<f64>();
         best_other = best_other.max(block_max(others));
         let factor = partition.raise_shift(block_max(zb));
         if factor != 1.0 {
@@ -404,11 +426,17 @@ fn step<'r>(
     }
     let total = partition.relative_sum();
     next.iter_mut().for_each(|v| *v /= total);
-    let observed = FirstStep {
-        w1: partition.weight_of(z1),
-        xi1_largest: z1 > best_other,
-    };
-    (observed, partition.ln())
+    Pass {
+        observed: FirstStep {
+            w1: partition.weight_of(z1),
+            xi1_largest: z1 > best_other,
+        },
+        ln_z: partition.ln(),
+        mean_z: z_sum / done as f64,
+        sd_z: (z_squares / done as f64 - (z_sum / done as f64).powi(2))
+            .max(0.0)
+            .sqrt(),
+    }
 }
 
 /// `row . x` with `f64` accumulation in four independent lanes, which the
@@ -486,8 +514,13 @@ mod tests {
             }
         }
         let mut next = vec![0.0; n];
-        let (fs, ln_z) = step(pats.rows(), &x, lambda, &mut next, None);
-        assert!((ln_z - (zmax + total.ln())).abs() < 1e-12);
+        let pass = step(pats.rows(), &x, lambda, &mut next, None);
+        let fs = pass.observed;
+        assert!((pass.ln_z - (zmax + total.ln())).abs() < 1e-12);
+        let mean = z.iter().sum::<f64>() / p as f64;
+        let var = z.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / p as f64;
+        assert!((pass.mean_z - mean).abs() < 1e-12);
+        assert!((pass.sd_z - var.sqrt()).abs() < 1e-9);
         assert!(distance(&next, &expected) < 1e-12);
         assert!((fs.w1 - w[0] / total).abs() < 1e-14);
         assert_eq!(fs.xi1_largest, z[1..].iter().all(|&v| z[0] > v));
