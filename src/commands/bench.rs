@@ -5,7 +5,7 @@
 use anyhow::Result;
 use damcap_theory::ensemble::{Iid, PatternLaw, NAMES};
 use damcap_theory::law::Family;
-use damcap_validation::all_patterns::{check_self_weights, CheckMode};
+use damcap_validation::all_patterns::{check_self_weights, CheckMode, STATES};
 use damcap_validation::dynamics::{run_dynamics, scores, DynamicsParams};
 use damcap_validation::patterns::Patterns;
 use damcap_validation::seeds::trial_rng;
@@ -230,8 +230,8 @@ const ALL_PATTERNS_BUDGET: f64 = 2e10;
 /// Seconds per trial near the crossings, before and after the exact
 /// speed-ups, on the same patterns: the typical dynamics with a full pass
 /// at every step against pruned steps; the all-patterns check by one
-/// matrix-vector pass per pattern against likely failures first, 8 states
-/// per pass and early exit. Sampling the patterns is timed apart (the same
+/// matrix-vector pass per pattern against likely failures first,
+/// [`STATES`] states per pass and early exit. Sampling the patterns is timed apart (the same
 /// in both).
 fn reach(sizes: &[usize], trials: u64) -> Result<()> {
     let cases = [
@@ -261,7 +261,7 @@ fn reach(sizes: &[usize], trials: u64) -> Result<()> {
         "reach: seconds per trial near the crossing, mean of {trials} trials (best of two timings each), one core; before -> after (speed-up)"
     );
     println!("  typical: dynamics from xi^1 (max 100 steps), full passes -> pruned steps");
-    println!("  all patterns: one matrix-vector pass per pattern -> likely failures first, 8 states per pass, early exit");
+    println!("  all patterns: one matrix-vector pass per pattern -> likely failures first, {STATES} states per pass, early exit");
     for case in &cases {
         for &n in sizes {
             typical_row(case, n, trials)?;

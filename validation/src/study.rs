@@ -105,7 +105,7 @@ impl StudyParams {
     /// Estimated cost of one trial at size `n` and grid value `x`, in
     /// multiply-adds (for progress bars and work caps, not for results):
     /// the dynamics reads the `P x N` matrix once per step (about
-    /// [`TYPICAL_STEPS`] steps); the all-patterns check scores `P` states
+    /// [`TYPICAL_STEPS`] steps); the all-patterns check scores at most `P` states
     /// against it; the exact first step draws `P` scores (times `N` for law
     /// files without a lattice), or `N + 1` level counts for binary patterns.
     ///
