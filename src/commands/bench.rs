@@ -7,7 +7,7 @@ use damcap_theory::ensemble::{Iid, PatternLaw, NAMES};
 use damcap_theory::law::Family;
 use damcap_validation::all_patterns::{check_self_weights, CheckMode, STATES};
 use damcap_validation::dynamics::{run_dynamics, scores, DynamicsParams};
-use damcap_validation::patterns::Patterns;
+use damcap_validation::patterns::{matrix_bytes, Patterns};
 use damcap_validation::seeds::trial_rng;
 use std::hint::black_box;
 use std::time::Instant;
@@ -223,6 +223,10 @@ struct ReachCase {
     alpha_all: f64,
 }
 
+/// Typical trials whose pattern matrix exceeds this many bytes are left
+/// out of the reach table.
+const TYPICAL_BUDGET: u128 = 1 << 30;
+
 /// All-patterns trials above this many multiply-adds (`P^2 N`, the cost
 /// of a retrieved trial) are left out of the reach table.
 const ALL_PATTERNS_BUDGET: f64 = 2e10;
@@ -256,7 +260,16 @@ fn reach(sizes: &[usize], trials: u64) -> Result<()> {
             alpha_typical: 0.45,
             alpha_all: 0.35,
         },
+        // Far in the frozen phase, where pruned steps can skip patterns.
+        ReachCase {
+            name: "binary",
+            law: PatternLaw::Binary,
+            lambda: 4.0,
+            alpha_typical: 0.6,
+            alpha_all: 0.35,
+        },
     ];
+    anyhow::ensure!(trials > 0, "--reach-trials must be at least 1");
     println!(
         "reach: seconds per trial near the crossing, mean of {trials} trials (best of two timings each), one core; before -> after (speed-up)"
     );
@@ -290,6 +303,17 @@ fn pattern_count(alpha: f64, n: usize) -> usize {
 /// Times the full and the pruned dynamics on the same trials.
 fn typical_row(case: &ReachCase, n: usize, trials: u64) -> Result<()> {
     let p = pattern_count(case.alpha_typical, n);
+    let bytes = matrix_bytes(n, p as u64);
+    if bytes > TYPICAL_BUDGET {
+        println!(
+            "  {:<8} lambda {:<3} N {n:>2}  typical      alpha {:.2} P {p:>8}: skipped (a {:.1} GB matrix)",
+            case.name,
+            case.lambda,
+            case.alpha_typical,
+            bytes as f64 / 1e9
+        );
+        return Ok(());
+    }
     let params = DynamicsParams {
         max_steps: 100,
         ..DynamicsParams::default()
@@ -315,7 +339,7 @@ fn typical_row(case: &ReachCase, n: usize, trials: u64) -> Result<()> {
     }
     let k = trials as f64;
     println!(
-        "  {:<8} lambda {:<3} N {n:>2}  typical      alpha {:.2} P {p:>8}: sample {:.4} s, {:.4} s -> {:.4} s ({:.2}x; {pruned} of {steps} steps pruned)",
+        "  {:<8} lambda {:<3} N {n:>2}  typical      alpha {:.2} P {p:>8}: sample {:.1e} s, {:.1e} s -> {:.1e} s ({:.2}x; {pruned} of {steps} steps pruned)",
         case.name,
         case.lambda,
         case.alpha_typical,
@@ -358,7 +382,7 @@ fn all_patterns_row(case: &ReachCase, n: usize, trials: u64) -> Result<()> {
     }
     let k = trials as f64;
     println!(
-        "{head} {:.4} s -> {:.4} s ({:.1}x; {retrieved} of {trials} retrieved)",
+        "{head} {:.1e} s -> {:.1e} s ({:.1}x; {retrieved} of {trials} retrieved)",
         before / k,
         after / k,
         before / after
