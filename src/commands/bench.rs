@@ -5,8 +5,9 @@
 use anyhow::{bail, Result};
 use damcap_theory::ensemble::{Iid, PatternLaw, NAMES};
 use damcap_theory::law::Family;
-use damcap_validation::dynamics::scores;
-use damcap_validation::patterns::Patterns;
+use damcap_validation::all_patterns::{check_self_weights, CheckMode, STATES};
+use damcap_validation::dynamics::{run_dynamics, scores, DynamicsParams};
+use damcap_validation::patterns::{matrix_bytes, Patterns};
 use damcap_validation::seeds::trial_rng;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -33,6 +34,12 @@ pub struct Args {
     /// Directory of the figure configs whose theory figures are timed.
     #[arg(long, default_value = "configs")]
     configs: PathBuf,
+    /// Sizes N of the reach table (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "16,24,32")]
+    reach_sizes: Vec<usize>,
+    /// Trials per entry of the reach table.
+    #[arg(long, default_value_t = 4)]
+    reach_trials: u64,
 }
 
 /// Seconds taken by a scan of all built-in ensembles on a rayon pool of
@@ -116,7 +123,8 @@ pub fn run(args: &Args) -> Result<()> {
     );
     law_files(args.law_points)?;
     figures(&args.configs)?;
-    kernel(args.n, args.patterns)
+    kernel(args.n, args.patterns)?;
+    reach(&args.reach_sizes, args.reach_trials)
 }
 
 /// Seconds allowed for all theory figures, and for the law-comparison one.
@@ -301,6 +309,185 @@ fn kernel(n: usize, p: usize) -> Result<()> {
         bandwidth / 1e9,
         4.0 * entries / 1e9,
         400.0 * entries / bandwidth
+    );
+    Ok(())
+}
+
+/// One row family of the reach table: a law at one `lambda`, with the
+/// loads near its committed crossings.
+struct ReachCase {
+    name: &'static str,
+    law: PatternLaw,
+    lambda: f64,
+    /// Load of the typical-dynamics trials.
+    alpha_typical: f64,
+    /// Load of the all-patterns trials.
+    alpha_all: f64,
+}
+
+/// Typical trials whose pattern matrix exceeds this many bytes are left
+/// out of the reach table.
+const TYPICAL_BUDGET: u128 = 1 << 30;
+
+/// All-patterns trials above this many multiply-adds (`P^2 N`, the cost
+/// of a retrieved trial) are left out of the reach table.
+const ALL_PATTERNS_BUDGET: f64 = 2e10;
+
+/// Seconds per trial near the crossings, before and after the exact
+/// speed-ups, on the same patterns: the typical dynamics with a full pass
+/// at every step against pruned steps; the all-patterns check by one
+/// matrix-vector pass per pattern against likely failures first,
+/// [`STATES`] states per pass and early exit. Sampling the patterns is timed apart (the same
+/// in both).
+fn reach(sizes: &[usize], trials: u64) -> Result<()> {
+    let cases = [
+        ReachCase {
+            name: "gaussian",
+            law: PatternLaw::Gaussian,
+            lambda: 0.5,
+            alpha_typical: 0.27,
+            alpha_all: 0.16,
+        },
+        ReachCase {
+            name: "gaussian",
+            law: PatternLaw::Gaussian,
+            lambda: 2.0,
+            alpha_typical: 0.47,
+            alpha_all: 0.22,
+        },
+        ReachCase {
+            name: "binary",
+            law: PatternLaw::Binary,
+            lambda: 1.0,
+            alpha_typical: 0.45,
+            alpha_all: 0.35,
+        },
+        // Far in the frozen phase, where pruned steps can skip patterns.
+        ReachCase {
+            name: "binary",
+            law: PatternLaw::Binary,
+            lambda: 4.0,
+            alpha_typical: 0.6,
+            alpha_all: 0.35,
+        },
+    ];
+    anyhow::ensure!(trials > 0, "--reach-trials must be at least 1");
+    println!(
+        "reach: seconds per trial near the crossing, mean of {trials} trials (best of two timings each), one core; before -> after (speed-up)"
+    );
+    println!("  typical: dynamics from xi^1 (max 100 steps), full passes -> pruned steps");
+    println!("  all patterns: one matrix-vector pass per pattern -> likely failures first, {STATES} states per pass, early exit");
+    for case in &cases {
+        for &n in sizes {
+            typical_row(case, n, trials)?;
+            all_patterns_row(case, n, trials)?;
+        }
+    }
+    Ok(())
+}
+
+/// The result of `f` and the better of two timings of it, in seconds
+/// (the machine is shared).
+fn best_of_two<T, F: FnMut() -> T>(mut f: F) -> (T, f64) {
+    let start = Instant::now();
+    f();
+    let first = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let out = f();
+    (out, first.min(start.elapsed().as_secs_f64()))
+}
+
+/// `P = round(e^{alpha N})`.
+fn pattern_count(alpha: f64, n: usize) -> usize {
+    (alpha * n as f64).exp().round() as usize
+}
+
+/// Times the full and the pruned dynamics on the same trials.
+fn typical_row(case: &ReachCase, n: usize, trials: u64) -> Result<()> {
+    let p = pattern_count(case.alpha_typical, n);
+    let bytes = matrix_bytes(n, p as u64);
+    if bytes > TYPICAL_BUDGET {
+        println!(
+            "  {:<8} lambda {:<3} N {n:>2}  typical      alpha {:.2} P {p:>8}: skipped (a {:.1} GB matrix)",
+            case.name,
+            case.lambda,
+            case.alpha_typical,
+            bytes as f64 / 1e9
+        );
+        return Ok(());
+    }
+    let params = DynamicsParams {
+        max_steps: 100,
+        ..DynamicsParams::default()
+    };
+    let (mut sample, mut before, mut after, mut pruned, mut steps) = (0.0, 0.0, 0.0, 0, 0);
+    for t in 0..trials {
+        let start = Instant::now();
+        let patterns = Patterns::sample(&case.law, n, p, 8 << 30, &mut trial_rng(t))?;
+        sample += start.elapsed().as_secs_f64();
+        let x0: Vec<f64> = patterns.xi1().iter().map(|&v| f64::from(v)).collect();
+        let (full, seconds) =
+            best_of_two(|| run_dynamics(&patterns, &x0, case.lambda, &params.full()));
+        before += seconds;
+        let (fast, seconds) = best_of_two(|| run_dynamics(&patterns, &x0, case.lambda, &params));
+        after += seconds;
+        let (full, fast) = (full?, fast?);
+        anyhow::ensure!(
+            fast.retrieved == full.retrieved && fast.steps == full.steps,
+            "pruned and full dynamics disagree at {} N = {n}, trial {t}",
+            case.name
+        );
+        (pruned, steps) = (pruned + fast.pruned_steps, steps + fast.steps);
+    }
+    let k = trials as f64;
+    println!(
+        "  {:<8} lambda {:<3} N {n:>2}  typical      alpha {:.2} P {p:>8}: sample {:.1e} s, {:.1e} s -> {:.1e} s ({:.2}x; {pruned} of {steps} steps pruned)",
+        case.name,
+        case.lambda,
+        case.alpha_typical,
+        sample / k,
+        before / k,
+        after / k,
+        before / after
+    );
+    Ok(())
+}
+
+/// Times the reference and the early-exit all-patterns checks on the same
+/// trials, unless a retrieved trial would exceed [`ALL_PATTERNS_BUDGET`].
+fn all_patterns_row(case: &ReachCase, n: usize, trials: u64) -> Result<()> {
+    let p = pattern_count(case.alpha_all, n);
+    let head = format!(
+        "  {:<8} lambda {:<3} N {n:>2}  all patterns alpha {:.2} P {p:>8}:",
+        case.name, case.lambda, case.alpha_all
+    );
+    let cost = (p as f64).powi(2) * n as f64;
+    if cost > ALL_PATTERNS_BUDGET {
+        println!("{head} skipped (a retrieved trial costs P^2 N = {cost:.1e} multiply-adds)");
+        return Ok(());
+    }
+    let (mut before, mut after, mut retrieved) = (0.0, 0.0, 0);
+    for t in 0..trials {
+        let patterns = Patterns::sample(&case.law, n, p, 8 << 30, &mut trial_rng(t))?;
+        let (full, seconds) =
+            best_of_two(|| check_self_weights(&patterns, case.lambda, CheckMode::Reference));
+        before += seconds;
+        let (fast, seconds) =
+            best_of_two(|| check_self_weights(&patterns, case.lambda, CheckMode::EarlyExit));
+        after += seconds;
+        anyhow::ensure!(
+            fast.retrieved == full.retrieved,
+            "early-exit and full checks disagree at {} N = {n}, trial {t}",
+            case.name
+        );
+        retrieved += u64::from(full.retrieved);
+    }
+    let k = trials as f64;
+    println!(
+        "{head} {:.1e} s -> {:.1e} s ({:.1}x; {retrieved} of {trials} retrieved)",
+        before / k,
+        after / k,
+        before / after
     );
     Ok(())
 }

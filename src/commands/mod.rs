@@ -37,7 +37,7 @@ pub fn count(text: &str) -> Result<usize, String> {
 }
 
 /// Checks a run's outputs against its config, its law files and each
-/// other ([`output::plan_outputs`]) before any work; `ensembles` are the
+/// other ([`crate::output::plan_outputs`]) before any work; `ensembles` are the
 /// config's ensemble names or law-file paths.
 pub fn plan_run(config: &Path, ensembles: &[String], outputs: &[(&str, &Path)]) -> Result<()> {
     let mut inputs = vec![("config", config)];

@@ -37,7 +37,10 @@ pub struct RawRow {
     pub final_overlap: f64,
     /// Steps of the dynamics.
     pub steps: usize,
-    /// Softmax weight of `xi^1` at the first step.
+    /// Softmax weight of `xi^1` at the first step; for an all-patterns
+    /// trial, the smallest self-weight if retrieved, else the first failing
+    /// self-weight found (an upper bound on the smallest, see
+    /// [`TrialRecord::w1_first`]).
     pub w1_first: f64,
     /// Softmax weight of `xi^1` at the final state.
     pub w1_last: f64,

@@ -7,6 +7,19 @@
 //! kernel, and the weighted sum of rows is accumulated online against a
 //! running maximum score (log-sum-exp), so the softmax is stable
 //! for any `lambda` and the matrix is read from memory only once per step.
+//!
+//! Pruned steps (exact to a stated tolerance). A full pass at a state `a`
+//! records every score `z_mu(a) = lambda xi^mu . a`. At a later state `x`,
+//! `|z_mu(x) - z_mu(a)| <= lambda |xi^mu| |x - a|` (Cauchy-Schwarz), so
+//! the patterns far below the top score at `a` (the excluded ones, whose
+//! summed weight `S` the pass bounds) weigh together at most
+//! `S e^{lambda max|xi| |x - a|}` at `x`. A step sums over the remaining
+//! candidates only when that bound is at most
+//! [`DynamicsParams::prune_tolerance`] times the candidates' own partition
+//! sum; otherwise it makes a full pass and draws a new candidate set. A
+//! pruned step's new state then differs from the full step's by at most
+//! `2 prune_tolerance max|xi|` (the left-out mass times the largest
+//! distance between two states in the hull of the patterns).
 
 use crate::first_step::FirstStep;
 use crate::partition::{block_max, Partition};
@@ -15,9 +28,9 @@ use crate::ValidationError;
 
 /// Rows per block: the block's scores live on the stack and its rows stay in
 /// cache between scoring and accumulation.
-const BLOCK: usize = 256;
+pub(crate) const BLOCK: usize = 256;
 
-/// Stopping rule and retrieval criterion of the dynamics.
+/// Stopping rule, retrieval criterion and pruning of the dynamics.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DynamicsParams {
     /// Converged when `|x' - x| / sqrt(N)` falls below this.
@@ -28,6 +41,16 @@ pub struct DynamicsParams {
     /// is at least this and `xi^1` carries more than half of the softmax
     /// weight there (docs/theory.md §7).
     pub retrieval_threshold: f64,
+    /// Largest softmax mass, relative to the partition function, that a
+    /// pruned step may leave out (module doc); 0 makes a full pass at every
+    /// step. The default 1e-13 moves each step's state by at most
+    /// `2e-13 max|xi|` (below 1e-11 for `N <= 48`) from the full step's.
+    pub prune_tolerance: f64,
+    /// Nats of slack left, when a candidate set is drawn, for the motion of
+    /// the state before the next full pass: the excluded patterns' mass is
+    /// at most `prune_tolerance e^{-prune_headroom}` at the pass. Changes
+    /// the speed only (default 6).
+    pub prune_headroom: f64,
 }
 
 impl Default for DynamicsParams {
@@ -36,11 +59,21 @@ impl Default for DynamicsParams {
             tolerance: 1e-6,
             max_steps: 1000,
             retrieval_threshold: 0.9,
+            prune_tolerance: 1e-13,
+            prune_headroom: 6.0,
         }
     }
 }
 
 impl DynamicsParams {
+    /// The same dynamics with a full pass at every step.
+    pub fn full(self) -> Self {
+        Self {
+            prune_tolerance: 0.0,
+            ..self
+        }
+    }
+
     /// Checks that the parameters make sense.
     ///
     /// # Errors
@@ -63,9 +96,25 @@ impl DynamicsParams {
                 self.retrieval_threshold
             )));
         }
+        if !(0.0..=MAX_PRUNE_TOLERANCE).contains(&self.prune_tolerance) {
+            return Err(ValidationError::InvalidParameter(format!(
+                "prune tolerance is a left-out softmax mass in [0, {MAX_PRUNE_TOLERANCE:e}], got {}",
+                self.prune_tolerance
+            )));
+        }
+        if !(self.prune_headroom >= 0.0 && self.prune_headroom.is_finite()) {
+            return Err(ValidationError::InvalidParameter(format!(
+                "prune headroom must be finite and >= 0 nats, got {}",
+                self.prune_headroom
+            )));
+        }
         Ok(())
     }
 }
+
+/// Largest [`DynamicsParams::prune_tolerance`] accepted: pruning must not
+/// approximate the dynamics.
+pub const MAX_PRUNE_TOLERANCE: f64 = 1e-9;
 
 /// What one run of the dynamics from `x0` produced.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -86,6 +135,8 @@ pub struct Outcome {
     pub steps: usize,
     /// Whether the tolerance was met within `max_steps`.
     pub converged: bool,
+    /// Steps summed over a candidate set instead of a full pass.
+    pub pruned_steps: usize,
 }
 
 /// Scores `s_mu = xi^mu . x` of all patterns against `x`, written to `out`
@@ -121,16 +172,27 @@ pub fn run_dynamics(
     lambda: f64,
     params: &DynamicsParams,
 ) -> Result<Outcome, ValidationError> {
+    run_to_state(patterns, x0, lambda, params).map(|(outcome, _)| outcome)
+}
+
+/// [`run_dynamics`], also returning the final state.
+fn run_to_state(
+    patterns: &Patterns,
+    x0: &[f64],
+    lambda: f64,
+    params: &DynamicsParams,
+) -> Result<(Outcome, Vec<f64>), ValidationError> {
     check_state(patterns, x0)?;
     damcap_theory::check_lambda(lambda)?;
     params.validate()?;
     let scale = (patterns.n() as f64).sqrt();
     let mut x = x0.to_vec();
     let mut next = vec![0.0; x.len()];
+    let mut stepper = Stepper::new(patterns, lambda, params);
     // One step: returns xi^1's softmax observables at the current state and
     // whether the move was below tolerance; leaves the new state in `x`.
-    let advance = |x: &mut Vec<f64>, next: &mut Vec<f64>| {
-        let observed = step(patterns, x, lambda, next);
+    let mut advance = |x: &mut Vec<f64>, next: &mut Vec<f64>| {
+        let observed = stepper.step(x, next);
         let small = distance(x, next) / scale < params.tolerance;
         std::mem::swap(x, next);
         (observed, small)
@@ -143,14 +205,16 @@ pub fn run_dynamics(
         steps += 1;
     }
     let final_overlap = normalised_overlap(&x, patterns.xi1());
-    Ok(Outcome {
+    let outcome = Outcome {
         first_step,
         final_overlap,
         final_weight: last_step.w1,
         retrieved: final_overlap >= params.retrieval_threshold && last_step.w1 > 0.5,
         steps,
         converged,
-    })
+        pruned_steps: stepper.pruned,
+    };
+    Ok((outcome, x))
 }
 
 /// The state must have dimension `N` and finite entries.
@@ -165,32 +229,195 @@ fn check_state(patterns: &Patterns, x: &[f64]) -> Result<(), ValidationError> {
     Ok(())
 }
 
-/// One step `next = sum_mu xi^mu softmax_mu(lambda xi^mu . x)`, returning
-/// the softmax observables of xi^1 at `x`.
-fn step(patterns: &Patterns, x: &[f64], lambda: f64, next: &mut [f64]) -> FirstStep {
-    let n = patterns.n();
+/// Margin in nats added to the bound on the excluded patterns' scores for
+/// the rounding of `f64` scores (about `N 2^-52 lambda |xi| |x|`, below
+/// 1e-12 nats at any size the simulation reaches).
+const ROUNDING_SLACK: f64 = 1e-9;
+
+/// Unit-width bins of the gap below the top score used to draw candidate
+/// sets; larger gaps share the last bin.
+const GAP_BINS: usize = 128;
+
+/// Makes the steps of one run, by full passes or over a candidate set
+/// (module doc).
+struct Stepper<'a> {
+    patterns: &'a Patterns,
+    lambda: f64,
+    /// `ln prune_tolerance` (`-inf` without pruning).
+    ln_tolerance: f64,
+    headroom: f64,
+    /// Scores of the last full pass (empty without pruning).
+    z: Vec<f64>,
+    candidates: Option<Candidates>,
+    /// Whether the last full pass suggests that a candidate set can be
+    /// drawn (see [`Stepper::worth_drawing`]); the next full pass records
+    /// its scores only then.
+    promising: bool,
+    /// Pruned steps made so far.
+    pruned: usize,
+}
+
+/// The patterns a pruned step sums over, drawn at a full pass.
+struct Candidates {
+    /// State of the full pass.
+    anchor: Vec<f64>,
+    /// Candidate rows, ascending, starting with xi^1 (row 0).
+    rows: Vec<usize>,
+    /// Upper bound on `ln sum_{excluded} e^{z_mu(anchor)}`.
+    ln_excluded: f64,
+}
+
+impl<'a> Stepper<'a> {
+    fn new(patterns: &'a Patterns, lambda: f64, params: &DynamicsParams) -> Self {
+        let ln_tolerance = params.prune_tolerance.ln();
+        let pruning = ln_tolerance > f64::NEG_INFINITY;
+        Self {
+            patterns,
+            lambda,
+            ln_tolerance,
+            headroom: params.prune_headroom,
+            z: if pruning {
+                vec![0.0; patterns.p()]
+            } else {
+                Vec::new()
+            },
+            candidates: None,
+            promising: pruning,
+            pruned: 0,
+        }
+    }
+
+    /// One step from `x` into `next`; returns xi^1's observables at `x`.
+    fn step(&mut self, x: &[f64], next: &mut [f64]) -> FirstStep {
+        let (patterns, lambda) = (self.patterns, self.lambda);
+        if let Some(c) = &self.candidates {
+            let drift = lambda * patterns.max_norm() * distance(x, &c.anchor);
+            let rows = c.rows.iter().map(|&mu| patterns.row(mu));
+            let pass = step(rows, x, lambda, next, None);
+            if c.ln_excluded + drift + ROUNDING_SLACK - pass.ln_z <= self.ln_tolerance {
+                self.pruned += 1;
+                return pass.observed;
+            }
+        }
+        let recorded = self.promising;
+        let record = recorded.then_some(self.z.as_mut_slice());
+        let pass = step(patterns.rows(), x, lambda, next, record);
+        self.promising = !self.z.is_empty() && self.worth_drawing(&pass);
+        self.candidates = if recorded && self.promising {
+            self.draw_candidates(pass.ln_z, x)
+        } else {
+            None
+        };
+        pass.observed
+    }
+
+    /// A candidate set keeps at most an eighth of the patterns, so the
+    /// excluded ones include the eighth of all patterns just below the top
+    /// eighth, which weigh at least `(P/8) e^{q - ln Z}` with `q` the
+    /// lower quartile's mirror (the 3/4 quantile of the scores): a draw can
+    /// only succeed when that is within the budget. The quantile is
+    /// estimated as `mean + 0.674 sd`, exact for gaussian scores (a guide
+    /// to speed only: any candidate set keeps the stated bound).
+    fn worth_drawing(&self, pass: &Pass) -> bool {
+        let p = self.patterns.p() as f64;
+        let quartile = pass.mean_z + 0.674 * pass.sd_z;
+        (0.125 * p).ln() + quartile - pass.ln_z <= self.ln_tolerance - self.headroom
+    }
+
+    /// After a full pass at `anchor` (scores in `self.z`, partition
+    /// function `e^{ln_z}`): the candidate set whose excluded patterns weigh
+    /// at most `prune_tolerance e^{-headroom}`, or `None` when nothing can be
+    /// excluded or more than an eighth of the patterns remain (a pruned
+    /// step would then save little).
+    fn draw_candidates(&self, ln_z: f64, anchor: &[f64]) -> Option<Candidates> {
+        let z = &self.z;
+        let top = block_max(z);
+        // A pattern in bin b is at least b nats below the top, so weighs at
+        // most e^{top - b - ln_z}.
+        let mut counts = [0u64; GAP_BINS + 1];
+        for &v in z {
+            counts[(top - v).min(GAP_BINS as f64) as usize] += 1;
+        }
+        let budget = (self.ln_tolerance - self.headroom).exp();
+        let (mut excluded, mut cut) = (0.0, GAP_BINS + 1);
+        for b in (0..=GAP_BINS).rev() {
+            let more = excluded + counts[b] as f64 * (top - b as f64 - ln_z).exp();
+            if more > budget {
+                break;
+            }
+            (excluded, cut) = (more, b);
+        }
+        let kept: u64 = counts[..cut].iter().sum::<u64>() + 1;
+        if excluded == 0.0 || 8 * kept > z.len() as u64 {
+            return None;
+        }
+        let rows = (0..z.len())
+            .filter(|&mu| mu == 0 || top - z[mu] < cut as f64)
+            .collect();
+        Some(Candidates {
+            anchor: anchor.to_vec(),
+            rows,
+            ln_excluded: excluded.ln() + ln_z,
+        })
+    }
+}
+
+/// What a step learns about the scores at its state.
+struct Pass {
+    /// Softmax observables of xi^1.
+    observed: FirstStep,
+    /// `ln Z` over the rows summed.
+    ln_z: f64,
+    /// Mean score of those rows.
+    mean_z: f64,
+    /// Standard deviation of their scores.
+    sd_z: f64,
+}
+
+/// One step `next = sum_mu xi^mu softmax_mu(lambda xi^mu . x)` over `rows`
+/// (the first of which is xi^1); the scores are written to `record` in row
+/// order when given.
+fn step<'r>(
+    rows: impl Iterator<Item = &'r [f32]>,
+    x: &[f64],
+    lambda: f64,
+    next: &mut [f64],
+    mut record: Option<&mut [f64]>,
+) -> Pass {
     let mut partition = Partition::new();
+    let (mut z_sum, mut z_squares) = (0.0, 0.0);
     let mut z = [0.0_f64; BLOCK];
     let mut z1 = f64::NEG_INFINITY;
     let mut best_other = f64::NEG_INFINITY;
+    let mut block: Vec<&[f32]> = Vec::with_capacity(BLOCK);
+    let mut rows = rows.peekable();
+    let mut done = 0;
     next.fill(0.0);
-    for (b, block) in patterns.as_slice().chunks(BLOCK * n).enumerate() {
-        let zb = &mut z[..block.len() / n];
-        for (zi, row) in zb.iter_mut().zip(block.chunks_exact(n)) {
+    while rows.peek().is_some() {
+        block.clear();
+        block.extend(rows.by_ref().take(BLOCK));
+        let zb = &mut z[..block.len()];
+        for (zi, row) in zb.iter_mut().zip(&block) {
             *zi = lambda * dot(row, x);
         }
-        let others = if b == 0 {
+        if let Some(out) = record.as_deref_mut() {
+            out[done..done + zb.len()].copy_from_slice(zb);
+        }
+        let others = if done == 0 {
             z1 = zb[0];
             &zb[1..]
         } else {
             &zb[..]
         };
+        done += zb.len();
+        z_sum += zb.iter().sum::<f64>();
+        z_squares += zb.iter().map(|v| v * v).sum::<f64>();
         best_other = best_other.max(block_max(others));
         let factor = partition.raise_shift(block_max(zb));
         if factor != 1.0 {
             next.iter_mut().for_each(|v| *v *= factor);
         }
-        for (&zi, row) in zb.iter().zip(block.chunks_exact(n)) {
+        for (&zi, row) in zb.iter().zip(&block) {
             let w = partition.add(zi);
             if w > 0.0 {
                 axpy(w, row, next);
@@ -199,15 +426,22 @@ fn step(patterns: &Patterns, x: &[f64], lambda: f64, next: &mut [f64]) -> FirstS
     }
     let total = partition.relative_sum();
     next.iter_mut().for_each(|v| *v /= total);
-    FirstStep {
-        w1: partition.weight_of(z1),
-        xi1_largest: z1 > best_other,
+    Pass {
+        observed: FirstStep {
+            w1: partition.weight_of(z1),
+            xi1_largest: z1 > best_other,
+        },
+        ln_z: partition.ln(),
+        mean_z: z_sum / done as f64,
+        sd_z: (z_squares / done as f64 - (z_sum / done as f64).powi(2))
+            .max(0.0)
+            .sqrt(),
     }
 }
 
 /// `row . x` with `f64` accumulation in four independent lanes, which the
 /// compiler turns into SIMD code.
-fn dot(row: &[f32], x: &[f64]) -> f64 {
+pub(crate) fn dot(row: &[f32], x: &[f64]) -> f64 {
     const LANES: usize = 4;
     let mut lanes = [0.0_f64; LANES];
     let rows = row.chunks_exact(LANES);
@@ -280,10 +514,82 @@ mod tests {
             }
         }
         let mut next = vec![0.0; n];
-        let fs = step(&pats, &x, lambda, &mut next);
+        let pass = step(pats.rows(), &x, lambda, &mut next, None);
+        let fs = pass.observed;
+        assert!((pass.ln_z - (zmax + total.ln())).abs() < 1e-12);
+        let mean = z.iter().sum::<f64>() / p as f64;
+        let var = z.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / p as f64;
+        assert!((pass.mean_z - mean).abs() < 1e-12);
+        assert!((pass.sd_z - var.sqrt()).abs() < 1e-9);
         assert!(distance(&next, &expected) < 1e-12);
         assert!((fs.w1 - w[0] / total).abs() < 1e-14);
         assert_eq!(fs.xi1_largest, z[1..].iter().all(|&v| z[0] > v));
+    }
+
+    /// Pruned against full dynamics on 104 runs: gaussian, spherical,
+    /// binary and a ternary law file; lambda from 1 (paramagnetic runs from
+    /// xi^1 above the crossing, which decay over many steps with most
+    /// patterns mattering) to 5 (frozen, few candidates); starts at xi^1
+    /// and at overlap 0.6. Final states agree to 1e-9 (the stated bound is
+    /// 2 prune_tolerance max|xi| per step, about 2e-12 here), and flags,
+    /// step counts and convergence are identical; pruning is really used.
+    #[test]
+    fn pruned_dynamics_equals_full_dynamics() {
+        let ternary = PatternLaw::Iid(std::sync::Arc::new(
+            damcap_theory::law::EntryLaw::new(damcap_theory::law::Family::Ternary {
+                zero_probability: 0.5,
+            })
+            .unwrap(),
+        ));
+        let cases = [
+            (PatternLaw::Gaussian, 8.0, 16, 0.4, 1.0),
+            (PatternLaw::Gaussian, 5.0, 16, 0.4, 0.6),
+            (PatternLaw::Gaussian, 2.0, 16, 0.5, 1.0),
+            (PatternLaw::Spherical, 4.0, 16, 0.5, 0.6),
+            (PatternLaw::Binary, 6.0, 16, 0.4, 0.6),
+            (ternary, 3.0, 14, 0.4, 0.6),
+            (PatternLaw::Gaussian, 1.0, 16, 0.5, 1.0),
+            (PatternLaw::Binary, 1.1, 16, 0.6, 1.0),
+        ];
+        // A tighter tolerance than the studies' 1e-6 lengthens the runs.
+        let params = DynamicsParams {
+            max_steps: 200,
+            tolerance: 1e-10,
+            ..DynamicsParams::default()
+        };
+        let (mut runs, mut pruned_runs, mut retrieved, mut long_runs) = (0, 0, 0, 0);
+        for (c, (law, lambda, n, alpha, rho)) in cases.iter().enumerate() {
+            let p = (alpha * *n as f64).exp().round() as usize;
+            for seed in 0..13 {
+                let mut rng = trial_rng(100 * c as u64 + seed);
+                let pats = Patterns::sample(law, *n, p, DEFAULT_MEMORY_LIMIT, &mut rng).unwrap();
+                let x0 = crate::patterns::initial_state(law, pats.xi1(), *rho, &mut rng).unwrap();
+                let (full, x_full) = run_to_state(&pats, &x0, *lambda, &params.full()).unwrap();
+                let (fast, x_fast) = run_to_state(&pats, &x0, *lambda, &params).unwrap();
+                let what = format!("{law:?} lambda {lambda} rho {rho} seed {seed}");
+                assert_eq!(full.pruned_steps, 0, "{what}");
+                assert!(distance(&x_full, &x_fast) <= 1e-9, "{what}");
+                assert_eq!(
+                    (fast.retrieved, fast.steps, fast.converged),
+                    (full.retrieved, full.steps, full.converged),
+                    "{what}"
+                );
+                assert!(
+                    (fast.final_weight - full.final_weight).abs() <= 1e-9,
+                    "{what}"
+                );
+                runs += 1;
+                pruned_runs += usize::from(fast.pruned_steps > 0);
+                retrieved += usize::from(full.retrieved);
+                long_runs += usize::from(full.steps >= 10);
+            }
+        }
+        assert_eq!(runs, 104);
+        assert!(pruned_runs >= 30, "pruning used in {pruned_runs} runs");
+        assert!(
+            (20..=84).contains(&retrieved) && long_runs >= 10,
+            "{retrieved} {long_runs}"
+        );
     }
 
     /// The exposed kernel agrees with a naive dot product and rejects
@@ -357,6 +663,18 @@ mod tests {
             DynamicsParams { max_steps: 0, ..ok },
             DynamicsParams {
                 retrieval_threshold: 1.5,
+                ..ok
+            },
+            DynamicsParams {
+                prune_tolerance: 1e-3,
+                ..ok
+            },
+            DynamicsParams {
+                prune_tolerance: f64::NAN,
+                ..ok
+            },
+            DynamicsParams {
+                prune_headroom: -1.0,
                 ..ok
             },
         ] {

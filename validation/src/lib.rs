@@ -3,6 +3,7 @@
 //!
 //! - [`patterns`]: pattern matrices and initial states of each ensemble;
 //! - [`dynamics`]: the real softmax dynamics, run to a fixed point;
+//! - [`all_patterns`]: whether every pattern is retrieved, first failure first;
 //! - [`first_step`]: exact sampling of the first step without patterns;
 //! - [`estimators`]: retrieval fractions, crossing points, extrapolation
 //!   in `N`;
@@ -19,6 +20,7 @@
 
 #![warn(clippy::missing_errors_doc)]
 
+pub mod all_patterns;
 pub mod checkpoint;
 pub mod dynamics;
 pub mod entries;

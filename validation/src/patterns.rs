@@ -20,6 +20,8 @@ pub const DEFAULT_MEMORY_LIMIT: u64 = 4 << 30;
 pub struct Patterns {
     n: usize,
     data: Vec<f32>,
+    /// Largest Euclidean norm of a row (for the pruned dynamics' bounds).
+    max_norm: f64,
 }
 
 /// Bytes needed to store `p` patterns of dimension `n` in `f32`.
@@ -64,7 +66,7 @@ impl Patterns {
             })?;
         data.resize(len, 0.0);
         sampler::for_law(law).fill_patterns(&mut data, n, rng);
-        Ok(Self { n, data })
+        Ok(Self::new(n, data))
     }
 
     /// Wraps given row-major data as `data.len() / n` patterns of dimension
@@ -79,7 +81,23 @@ impl Patterns {
                 data.len()
             )));
         }
-        Ok(Self { n, data })
+        Ok(Self::new(n, data))
+    }
+
+    /// Wraps whole rows of length `n`, measuring the largest norm.
+    fn new(n: usize, data: Vec<f32>) -> Self {
+        let max_norm = data
+            .chunks_exact(n)
+            .map(|r| r.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>())
+            .fold(0.0, f64::max)
+            .sqrt();
+        Self { n, data, max_norm }
+    }
+
+    /// Largest Euclidean norm `max_mu |xi^mu|` (in `f64`, from the `f32`
+    /// entries).
+    pub fn max_norm(&self) -> f64 {
+        self.max_norm
     }
 
     /// Dimension `N`.
@@ -100,6 +118,11 @@ impl Patterns {
     /// The row-major entries.
     pub fn as_slice(&self) -> &[f32] {
         &self.data
+    }
+
+    /// Pattern `mu` (0-based; panics past `P`).
+    pub fn row(&self, mu: usize) -> &[f32] {
+        &self.data[mu * self.n..(mu + 1) * self.n]
     }
 
     /// All patterns in order.

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::checkpoint::Done;
 use crate::estimators::{FiniteSizeForm, SuccessCount};
 use crate::spec::{name_hash, Observable, Plan};
-use crate::study::{analyse, Analysis, Method, SizeCounts, SizeCrossing, TrialRecord};
+use crate::study::{analyse, Analysis, Method, SizeCounts, SizeCrossing, StudyKind, TrialRecord};
 use crate::ValidationError;
 
 /// Alternative retrieval criteria whose crossings are reported beside the
@@ -100,6 +100,11 @@ pub struct StudyReport {
     pub beta: Option<f64>,
     /// Overlap threshold of the retrieval criterion.
     pub criterion: f64,
+    /// Softmax mass a pruned step of the dynamics may leave out, relative
+    /// to the partition function ([`crate::dynamics::DynamicsParams::prune_tolerance`]:
+    /// each step's state within `2 prune_tolerance max|xi|` of the full
+    /// step's); absent where the dynamics does not run.
+    pub prune_tolerance: Option<f64>,
     /// The theory value.
     pub theory: f64,
     /// The crossing extrapolated to `N -> infinity`.
@@ -170,6 +175,12 @@ pub fn agrees(observable: Observable, theory: f64, extrapolated: f64, ci: (f64, 
     }
 }
 
+/// Whether the study's trials run the several-step dynamics.
+fn runs_dynamics(plan: &Plan) -> bool {
+    plan.params.method == Method::Dynamics
+        && !matches!(plan.params.kind, StudyKind::AllPatterns { .. })
+}
+
 /// The report of one finished study.
 ///
 /// # Errors
@@ -197,6 +208,7 @@ pub fn report(
         alpha: s.alpha,
         beta: s.beta,
         criterion: s.criterion,
+        prune_tolerance: runs_dynamics(plan).then_some(plan.params.dynamics.prune_tolerance),
         theory: plan.theory,
         extrapolated: ex.a_inf(),
         ci_low: ci.0,

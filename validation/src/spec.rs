@@ -312,6 +312,7 @@ impl Plan {
                 tolerance: 1e-6,
                 max_steps: spec.max_steps,
                 retrieval_threshold: spec.criterion,
+                ..DynamicsParams::default()
             },
             memory_limit,
         };

@@ -21,7 +21,8 @@ use damcap_theory::ensemble::PatternLaw;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::dynamics::{scores, DynamicsParams};
+use crate::all_patterns::{check_self_weights, CheckMode};
+use crate::dynamics::DynamicsParams;
 use crate::estimators::{
     estimate_crossing, extrapolate, Extrapolation, FiniteSizeForm, SizePoint, SuccessCount,
 };
@@ -104,7 +105,7 @@ impl StudyParams {
     /// Estimated cost of one trial at size `n` and grid value `x`, in
     /// multiply-adds (for progress bars and work caps, not for results):
     /// the dynamics reads the `P x N` matrix once per step (about
-    /// [`TYPICAL_STEPS`] steps); the all-patterns check scores `P` states
+    /// [`TYPICAL_STEPS`] steps); the all-patterns check scores at most `P` states
     /// against it; the exact first step draws `P` scores (times `N` for law
     /// files without a lattice), or `N + 1` level counts for binary patterns.
     ///
@@ -161,8 +162,11 @@ pub struct TrialRecord {
     pub final_overlap: f64,
     /// Steps of the dynamics (1 for first-step and all-patterns trials).
     pub steps: usize,
-    /// Softmax weight of `xi^1` in the first step (the smallest over
-    /// patterns for the all-patterns study).
+    /// Softmax weight of `xi^1` in the first step. For the all-patterns
+    /// study, each pattern's weight at itself: the smallest of them when
+    /// the trial is retrieved; when it is not, the check stopped at the
+    /// first failing pattern and this is that pattern's weight (at most
+    /// 1/2, an upper bound on the smallest).
     pub w1_first: f64,
     /// Softmax weight of `xi^1` at the final state (NaN unless the dynamics ran).
     pub w1_last: f64,
@@ -234,7 +238,10 @@ pub fn run_point(
 /// state after one step cannot serve: in the paramagnetic phase the tilted
 /// mean of the others points along `x` too, so the overlap alone does not
 /// reveal a failure.) An exact duplicate caps the weight at 1/2 and counts
-/// as a failure, as in the theory. The record keeps the smallest weight.
+/// as a failure, as in the theory. The check stops at the first failing
+/// pattern ([`CheckMode::EarlyExit`]): `w1_first` is the smallest weight
+/// of a retrieved trial, and for a failed trial the first failing weight
+/// found, at most 1/2 and an upper bound on the smallest.
 fn all_patterns_trial(
     setup: &Setup,
     limit: u64,
@@ -242,28 +249,14 @@ fn all_patterns_trial(
 ) -> Result<TrialRecord, ValidationError> {
     let p = usize::try_from(setup.pattern_count()?).unwrap_or(usize::MAX);
     let patterns = Patterns::sample(&setup.law, setup.n, p, limit, &mut trial_rng(seed))?;
-    let mut s = vec![0.0; p];
-    let mut worst = f64::INFINITY;
-    for (mu, row) in patterns.rows().enumerate() {
-        let x: Vec<f64> = row.iter().map(|&v| f64::from(v)).collect();
-        scores(&patterns, &x, &mut s)?;
-        let z_max = s
-            .iter()
-            .fold(f64::NEG_INFINITY, |m, &v| m.max(setup.lambda * v));
-        let log_sum = z_max
-            + s.iter()
-                .map(|&v| (setup.lambda * v - z_max).exp())
-                .sum::<f64>()
-                .ln();
-        worst = worst.min((setup.lambda * s[mu] - log_sum).exp());
-    }
+    let check = check_self_weights(&patterns, setup.lambda, CheckMode::EarlyExit);
     Ok(TrialRecord {
         trial: 0,
         seed,
-        retrieved: worst > 0.5,
+        retrieved: check.retrieved,
         final_overlap: f64::NAN,
         steps: 1,
-        w1_first: worst,
+        w1_first: check.weight,
         w1_last: f64::NAN,
     })
 }

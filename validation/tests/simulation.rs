@@ -24,7 +24,8 @@ fn retrieved_fraction(trials: &[Trial]) -> f64 {
 }
 
 /// One and two worker threads give bit-identical trials, for the full
-/// dynamics and for the first-step sampler.
+/// dynamics, for the pruned dynamics (lambda = 5, where most steps after
+/// the first sum over a candidate set) and for the first-step sampler.
 #[test]
 fn results_do_not_depend_on_thread_count() {
     let setup = Setup {
@@ -34,13 +35,20 @@ fn results_do_not_depend_on_thread_count() {
         lambda: 1.0,
         start: Start::Overlap(0.8),
     };
+    let frozen = Setup {
+        n: 16,
+        lambda: 5.0,
+        start: Start::Overlap(0.6),
+        ..setup.clone()
+    };
     let key = SeedKey::new(42, &[0, 12, 3]);
     let params = DynamicsParams::default();
     let run = |threads| {
         pool(threads).install(|| {
             (
-                run_trials(&setup, &params, DEFAULT_MEMORY_LIMIT, &key, 60).unwrap(),
+                run_trials(&setup, &params.full(), DEFAULT_MEMORY_LIMIT, &key, 60).unwrap(),
                 run_first_step_trials(&setup, &key, 200).unwrap(),
+                run_trials(&frozen, &params, DEFAULT_MEMORY_LIMIT, &key, 60).unwrap(),
             )
         })
     };

@@ -1,0 +1,303 @@
+//! The all-patterns check of a pattern matrix: is every pattern retrieved,
+//! i.e. does each `xi^mu` carry more than half of its own softmax weight
+//! at `x = xi^mu`, `w_mu(xi^mu) > 1/2`?
+//!
+//! The outcome is decided by the first failing pattern, so the fast check
+//! ([`CheckMode::EarlyExit`]) visits the patterns in the order in which the
+//! theory's failure routes make them likely to fail (exact duplicates,
+//! whose weight is capped at 1/2, then atypically small squared norms, the
+//! self-overlap route), scores [`STATES`] start states at once against each
+//! block of rows (every row is read once per group of states instead of
+//! once per state), and stops at the first weight `<= 1/2`.
+//!
+//! Each state's weight is computed with exactly the arithmetic of the
+//! one-state-at-a-time reference ([`CheckMode::Reference`]): the same dot
+//! product (f64 accumulation in four lanes), the same blocks of rows for
+//! the online log-sum-exp. The weights are therefore bitwise identical
+//! whatever the order, grouping or exit, so the retrieved flag is the
+//! reference's, and so is the smallest weight when every pattern passes.
+//! After an early exit only the first failing weight is known: it is at
+//! most 1/2 and an upper bound on the smallest weight.
+
+use crate::dynamics::{dot, BLOCK};
+use crate::partition::Partition;
+use crate::patterns::Patterns;
+
+/// Start states scored together against each block of rows (four keep
+/// their 16 accumulators in registers; eight measured no faster).
+pub const STATES: usize = 4;
+
+/// How the check visits the patterns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckMode {
+    /// Every pattern in storage order, one matrix-vector pass each (the
+    /// algorithm before early exit; kept for tests and benchmarks).
+    Reference,
+    /// Likely failures first, [`STATES`] states per pass, stop at the first
+    /// failure.
+    EarlyExit,
+}
+
+/// Outcome of the all-patterns check.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SelfCheck {
+    /// Every pattern carries more than half of its own weight.
+    pub retrieved: bool,
+    /// The smallest self-weight when `retrieved` (or after a full check);
+    /// after an early exit, the first failing weight (`<= 1/2`, an upper
+    /// bound on the smallest).
+    pub weight: f64,
+    /// Patterns whose self-weight was computed.
+    pub checked: usize,
+}
+
+/// Runs the all-patterns check of `patterns` at inverse temperature `lambda`.
+pub fn check_self_weights(patterns: &Patterns, lambda: f64, mode: CheckMode) -> SelfCheck {
+    match mode {
+        CheckMode::Reference => reference(patterns, lambda),
+        CheckMode::EarlyExit => early_exit(patterns, lambda),
+    }
+}
+
+/// One full matrix-vector pass per pattern, in storage order.
+fn reference(patterns: &Patterns, lambda: f64) -> SelfCheck {
+    let mut z = vec![0.0; patterns.p()];
+    let mut worst = f64::INFINITY;
+    for (mu, row) in patterns.rows().enumerate() {
+        let x = widen(row);
+        for (zi, r) in z.iter_mut().zip(patterns.rows()) {
+            *zi = lambda * dot(r, &x);
+        }
+        let mut partition = Partition::new();
+        z.chunks(BLOCK).for_each(|b| partition.add_block(b));
+        worst = worst.min(partition.weight_of(z[mu]));
+    }
+    SelfCheck {
+        retrieved: worst > 0.5,
+        weight: worst,
+        checked: patterns.p(),
+    }
+}
+
+/// Likely failures first, [`STATES`] states per pass, first failure decides.
+fn early_exit(patterns: &Patterns, lambda: f64) -> SelfCheck {
+    let mut worst = f64::INFINITY;
+    let mut checked = 0;
+    for group in failure_order(patterns).chunks(STATES) {
+        for w in group_weights(patterns, lambda, group) {
+            checked += 1;
+            if w <= 0.5 {
+                return SelfCheck {
+                    retrieved: false,
+                    weight: w,
+                    checked,
+                };
+            }
+            worst = worst.min(w);
+        }
+    }
+    SelfCheck {
+        retrieved: true,
+        weight: worst,
+        checked,
+    }
+}
+
+/// Pattern indices, likely failures first: patterns with an exact
+/// duplicate (weight at most 1/2), then by squared norm ascending (a small
+/// self-overlap `|xi|^2` is the single-pattern failure route), ties in
+/// storage order.
+pub fn failure_order(patterns: &Patterns) -> Vec<usize> {
+    let bits = |mu: usize| patterns.row(mu).iter().map(|v| v.to_bits());
+    let mut order: Vec<usize> = (0..patterns.p()).collect();
+    order.sort_unstable_by(|&a, &b| bits(a).cmp(bits(b)));
+    let mut duplicated = vec![false; order.len()];
+    for pair in order.windows(2) {
+        if patterns.row(pair[0]) == patterns.row(pair[1]) {
+            duplicated[pair[0]] = true;
+            duplicated[pair[1]] = true;
+        }
+    }
+    let norms: Vec<f64> = patterns
+        .rows()
+        .map(|r| r.iter().map(|&v| f64::from(v).powi(2)).sum())
+        .collect();
+    order.sort_unstable_by(|&a, &b| {
+        duplicated[b]
+            .cmp(&duplicated[a])
+            .then(norms[a].total_cmp(&norms[b]))
+            .then(a.cmp(&b))
+    });
+    order
+}
+
+/// Self-weights `w_mu(xi^mu)` of the patterns `group` (at most [`STATES`]),
+/// from one pass over the matrix.
+fn group_weights(patterns: &Patterns, lambda: f64, group: &[usize]) -> Vec<f64> {
+    let n = patterns.n();
+    // A short last group is padded with copies of its last state.
+    let states: Vec<Vec<f64>> = (0..STATES)
+        .map(|k| widen(patterns.row(group[k.min(group.len() - 1)])))
+        .collect();
+    let xs: [&[f64]; STATES] = std::array::from_fn(|k| states[k].as_slice());
+    let mut partitions = [Partition::new(); STATES];
+    let mut z = [[0.0_f64; BLOCK]; STATES];
+    for block in patterns.as_slice().chunks(BLOCK * n) {
+        let len = block.len() / n;
+        for (r, row) in block.chunks_exact(n).enumerate() {
+            for (k, d) in dots(row, &xs).into_iter().enumerate() {
+                z[k][r] = lambda * d;
+            }
+        }
+        for (partition, zk) in partitions.iter_mut().zip(&z) {
+            partition.add_block(&zk[..len]);
+        }
+    }
+    group
+        .iter()
+        .zip(&partitions)
+        .map(|(&mu, partition)| {
+            let row = patterns.row(mu);
+            partition.weight_of(lambda * dot(row, &widen(row)))
+        })
+        .collect()
+}
+
+/// `row . x_k` for [`STATES`] states at once, each with exactly the
+/// operations of [`dot`] (same lanes, same order), so the results are
+/// bitwise equal to it while the row is loaded once.
+fn dots(row: &[f32], xs: &[&[f64]; STATES]) -> [f64; STATES] {
+    const LANES: usize = 4;
+    let mut lanes = [[0.0_f64; LANES]; STATES];
+    let chunks = row.chunks_exact(LANES);
+    let head = row.len() - chunks.remainder().len();
+    let tail = chunks.remainder();
+    for (c, r) in chunks.enumerate() {
+        for (acc, x) in lanes.iter_mut().zip(xs) {
+            let xv = &x[c * LANES..(c + 1) * LANES];
+            for ((a, &v), b) in acc.iter_mut().zip(r).zip(xv) {
+                *a += f64::from(v) * b;
+            }
+        }
+    }
+    std::array::from_fn(|k| {
+        let t: f64 = tail
+            .iter()
+            .zip(&xs[k][head..])
+            .map(|(&a, b)| f64::from(a) * b)
+            .sum();
+        lanes[k].iter().sum::<f64>() + t
+    })
+}
+
+/// A pattern row as an `f64` state.
+fn widen(row: &[f32]) -> Vec<f64> {
+    row.iter().map(|&v| f64::from(v)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::patterns::DEFAULT_MEMORY_LIMIT;
+    use crate::seeds::trial_rng;
+    use damcap_theory::ensemble::PatternLaw;
+    use damcap_theory::law::{EntryLaw, Family};
+    use std::sync::Arc;
+
+    fn sample(law: &PatternLaw, n: usize, alpha: f64, seed: u64) -> Patterns {
+        let p = (alpha * n as f64).exp().round() as usize;
+        Patterns::sample(law, n, p, DEFAULT_MEMORY_LIMIT, &mut trial_rng(seed)).unwrap()
+    }
+
+    /// The multi-state kernel is bitwise the one-state kernel, for lengths
+    /// with and without a remainder after the four lanes.
+    #[test]
+    fn multi_state_dots_equal_dot_bitwise() {
+        for n in [1, 4, 7, 13, 32] {
+            let pats = sample(&PatternLaw::Gaussian, n, 0.5, 30 + n as u64);
+            let states: Vec<Vec<f64>> = (0..STATES)
+                .map(|k| {
+                    (0..n)
+                        .map(|i| ((i * 7 + k * 3) as f64 * 0.37).sin())
+                        .collect()
+                })
+                .collect();
+            let xs: [&[f64]; STATES] = std::array::from_fn(|k| states[k].as_slice());
+            for row in pats.rows() {
+                let many = dots(row, &xs);
+                for (d, x) in many.iter().zip(&xs) {
+                    assert_eq!(d.to_bits(), dot(row, x).to_bits(), "N = {n}");
+                }
+            }
+        }
+    }
+
+    /// Exact duplicates come first, then squared norms ascending.
+    #[test]
+    fn likely_failures_come_first() {
+        let rows = [
+            [3.0f32, 0.0], // |xi|^2 = 9
+            [1.0, 1.0],    // 2, duplicated below
+            [0.5, 0.0],    // 0.25
+            [2.0, 0.0],    // 4
+            [1.0, 1.0],
+        ];
+        let pats = Patterns::from_rows(2, rows.concat()).unwrap();
+        assert_eq!(failure_order(&pats), vec![1, 4, 2, 3, 0]);
+    }
+
+    /// The early-exit check against the reference (one matrix-vector pass
+    /// per pattern, no exit) on 132 trials: gaussian, spherical, binary and
+    /// a ternary law file, several lambda, loads around each crossing
+    /// (binary ones with exact duplicates), P from 20 to 403 (over one
+    /// block of rows, not a multiple of the group size). Flags are
+    /// identical; a retrieved trial's smallest weight is bitwise the
+    /// reference's (same arithmetic per state); a failed trial's recorded
+    /// weight is a failing weight no smaller than the true smallest one.
+    #[test]
+    fn early_exit_equals_full_check() {
+        let ternary = PatternLaw::Iid(Arc::new(
+            EntryLaw::new(Family::Ternary {
+                zero_probability: 0.5,
+            })
+            .unwrap(),
+        ));
+        let cases = [
+            (PatternLaw::Gaussian, 0.5, 12, 0.1),
+            (PatternLaw::Gaussian, 0.5, 12, 0.18),
+            (PatternLaw::Gaussian, 0.5, 12, 0.25),
+            (PatternLaw::Gaussian, 2.0, 12, 0.3),
+            (PatternLaw::Gaussian, 2.0, 12, 0.5),
+            (PatternLaw::Spherical, 1.0, 10, 0.3),
+            (PatternLaw::Spherical, 1.0, 10, 0.6),
+            (PatternLaw::Binary, 1.0, 10, 0.3),
+            (PatternLaw::Binary, 1.0, 10, 0.4),
+            (ternary.clone(), 1.0, 10, 0.2),
+            (ternary, 1.0, 10, 0.35),
+        ];
+        let (mut retrieved, mut failed, mut duplicates, mut early) = (0, 0, 0, 0);
+        for (c, (law, lambda, n, alpha)) in cases.iter().enumerate() {
+            for seed in 0..12 {
+                let pats = sample(law, *n, *alpha, 1000 * c as u64 + seed);
+                let full = check_self_weights(&pats, *lambda, CheckMode::Reference);
+                let fast = check_self_weights(&pats, *lambda, CheckMode::EarlyExit);
+                let what = format!("{law:?} lambda {lambda} N {n} alpha {alpha} seed {seed}");
+                assert_eq!(fast.retrieved, full.retrieved, "{what}");
+                if full.retrieved {
+                    retrieved += 1;
+                    assert_eq!(fast.weight.to_bits(), full.weight.to_bits(), "{what}");
+                    assert_eq!(fast.checked, pats.p(), "{what}");
+                } else {
+                    failed += 1;
+                    assert!(fast.weight <= 0.5 && fast.weight >= full.weight, "{what}");
+                    early += usize::from(fast.checked < pats.p());
+                    let order = failure_order(&pats);
+                    duplicates += usize::from(pats.row(order[0]) == pats.row(order[1]));
+                }
+            }
+        }
+        assert_eq!(retrieved + failed, 132);
+        assert!(retrieved >= 20 && failed >= 20, "{retrieved} / {failed}");
+        assert!(duplicates >= 3 && early >= 20, "{duplicates} / {early}");
+    }
+}
