@@ -3,6 +3,7 @@
 //! never silently falls back to a default.
 
 use anyhow::{bail, Result};
+use damcap_theory::law::{line_col, toml_fix};
 use damcap_validation::StudySpec;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -197,34 +198,6 @@ pub fn locate_toml_error(text: &str, e: &toml::de::Error, examples: &str) -> Str
         "{line}:{col}: {message}{} (see the documented examples in {examples})",
         toml_fix(&message)
     )
-}
-
-/// The fix for a serde/TOML message that does not say it: remove or
-/// rename an unknown key, add a missing one.
-pub fn toml_fix(message: &str) -> String {
-    let quoted = |prefix: &str| {
-        message
-            .strip_prefix(prefix)
-            .and_then(|rest| rest.split('`').next())
-            .map(str::to_string)
-    };
-    if let Some(key) = quoted("unknown field `") {
-        format!("; remove `{key}` or correct its spelling")
-    } else if let Some(key) = quoted("missing field `") {
-        format!("; add the key `{key}`")
-    } else if message.starts_with("invalid type") || message.starts_with("invalid value") {
-        "; give a value of the expected type".to_string()
-    } else {
-        String::new()
-    }
-}
-
-/// 1-based line and column of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-    (line, col)
 }
 
 #[cfg(test)]

@@ -12,7 +12,8 @@
 //! ([`damcap_theory::LawFile`]) and refuses laws it cannot use; this module
 //! reads the file and names it in errors.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
+use damcap_theory::law::describe_error;
 use damcap_theory::{Iid, LawFile};
 use std::path::Path;
 
@@ -42,26 +43,14 @@ pub fn load(path: &Path) -> Result<Loaded> {
 /// Parses law-file text; `path` names the file in errors and gives the
 /// default name.
 fn parse(text: &str, path: &Path) -> Result<Loaded> {
-    let file = LawFile::parse(text).map_err(|e| {
-        let text = e.to_string();
-        let hint = if text.contains("unknown field `family`") {
-            "; the law's keys go under a [law] table".to_string()
-        } else {
-            let message = text.splitn(3, ':').nth(2).unwrap_or("").trim_start();
-            crate::config::toml_fix(message)
-        };
-        anyhow::anyhow!(
-            "{}:{e} (see the documented examples in configs/ensembles/){hint}",
-            path.display()
-        )
-    })?;
+    let shown = path.display().to_string();
+    let describe = |e: damcap_theory::TheoryError| anyhow::anyhow!(describe_error(&shown, &e));
+    let file = LawFile::parse(text).map_err(describe)?;
     let default_name = path
         .file_stem()
         .map_or_else(|| "law".to_string(), |s| s.to_string_lossy().into_owned());
     let description = file.description.clone();
-    let ensemble = file
-        .into_ensemble(&default_name)
-        .with_context(|| format!("law file {}", path.display()))?;
+    let ensemble = file.into_ensemble(&default_name).map_err(describe)?;
     Ok(Loaded {
         ensemble,
         description,

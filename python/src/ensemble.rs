@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use damcap_theory::law::describe_error;
 use damcap_theory::{ensemble, Ensemble, Iid, LawFile};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -49,31 +50,27 @@ pub struct Loaded {
 }
 
 /// Reads and parses the law file at `path`; errors name the file as the
-/// CLI's do.
+/// CLI's do (the theory's `describe_error`; reading refuses anything but a
+/// regular file, as the CLI's `read_input` does).
 pub fn load(path: &Path) -> PyResult<Loaded> {
-    let shown = path.display();
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let shown = path.display().to_string();
+    let unreadable = |reason: String| {
         value_error(format!(
-            "cannot read law file {shown} (give a built-in ensemble name or the path of a law file): {e}"
+            "cannot read law file {shown}: {reason}; give a built-in ensemble name or the path of a TOML law file"
         ))
-    })?;
-    let file = LawFile::parse(&text).map_err(|e| {
-        let hint = if e.to_string().contains("unknown field `family`") {
-            "; the law's keys go under a [law] table"
-        } else {
-            ""
-        };
-        value_error(format!(
-            "{shown}:{e} (see the documented examples in configs/ensembles/){hint}"
-        ))
-    })?;
+    };
+    let meta = std::fs::metadata(path).map_err(|e| unreadable(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(unreadable("it is not a regular file".into()));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| unreadable(e.to_string()))?;
+    let describe = |e: damcap_theory::TheoryError| value_error(describe_error(&shown, &e));
+    let file = LawFile::parse(&text).map_err(describe)?;
     let default_name = path
         .file_stem()
         .map_or_else(|| "law".to_string(), |s| s.to_string_lossy().into_owned());
     let description = file.description.clone();
-    let ensemble = file
-        .into_ensemble(&default_name)
-        .map_err(|e| value_error(format!("law file {shown}: {e}")))?;
+    let ensemble = file.into_ensemble(&default_name).map_err(describe)?;
     Ok(Loaded {
         ensemble,
         description,

@@ -42,12 +42,14 @@ def test_a_large_array_is_shared_among_threads(tmp_path):
 
 
 def test_the_gil_is_released_during_evaluation():
-    lams = np.linspace(0.05, 8.0, 100_000)
+    # Gaussian alpha_c (a root per point, tens of microseconds) keeps the
+    # call long enough to count ticks in it.
+    lams = np.linspace(0.05, 8.0, 40_000)
     window = {}
 
     def work():
         window["start"] = time.perf_counter()
-        damcap.alpha_c_lower("binary", lams)
+        damcap.alpha_c_lower("gaussian", lams)
         window["end"] = time.perf_counter()
 
     worker = threading.Thread(target=work)

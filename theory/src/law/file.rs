@@ -115,8 +115,47 @@ fn key_line(text: &str, message: &str) -> Option<(usize, usize)> {
         })
 }
 
-/// 1-based line and column of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
+/// The one-line message of an error met while loading the law file shown
+/// as `file`: where it is, what is wrong and how to fix it. Every front
+/// end (the CLI, the Python module) reports law files with it, so their
+/// messages agree.
+pub fn describe_error(file: &str, error: &TheoryError) -> String {
+    match error {
+        TheoryError::LawSyntax { message, .. } => {
+            let hint = if message.contains("unknown field `family`") {
+                "; the law's keys go under a [law] table".to_string()
+            } else {
+                toml_fix(message)
+            };
+            format!("{file}:{error} (see the documented examples in configs/ensembles/){hint}")
+        }
+        other => format!("law file {file}: {other}"),
+    }
+}
+
+/// The fix for a serde/TOML message that does not say it: remove or
+/// rename an unknown key, add a missing one, give a value of the right
+/// type (empty when there is nothing to add).
+pub fn toml_fix(message: &str) -> String {
+    let quoted = |prefix: &str| {
+        message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_string)
+    };
+    if let Some(key) = quoted("unknown field `") {
+        format!("; remove `{key}` or correct its spelling")
+    } else if let Some(key) = quoted("missing field `") {
+        format!("; add the key `{key}`")
+    } else if message.starts_with("invalid type") || message.starts_with("invalid value") {
+        "; give a value of the expected type".to_string()
+    } else {
+        String::new()
+    }
+}
+
+/// 1-based line and column of a byte offset (for TOML error locations).
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;

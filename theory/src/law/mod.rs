@@ -21,7 +21,7 @@ mod fixed;
 mod integrate;
 mod standardise;
 
-pub use file::{from_toml, LawFile};
+pub use file::{describe_error, from_toml, line_col, toml_fix, LawFile};
 pub(crate) use fixed::Tilts;
 pub use integrate::Integral;
 
