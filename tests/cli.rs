@@ -372,16 +372,24 @@ fn validate_writes_summary_overlay_and_resumes() {
     assert_eq!(json(&again), v);
 }
 
-/// Runs `damcap validate` on a config made by [`validate_config`] with its
-/// dynamics study, sends `signal` (as `kill` takes it) once the first
-/// dynamics point has been saved, and waits for the process.
-fn signal_after_first_dynamics_point(config: &Path, signal: &str) -> Output {
+/// Runs `damcap validate` (with `extra` arguments, e.g. a shard) on a
+/// config made by [`validate_config`] with its dynamics study, sends
+/// `signal` (as `kill` takes it) once the first dynamics point has been
+/// saved to `raw` (a file name beside the config), and waits for the
+/// process.
+fn signal_after_first_dynamics_point(
+    config: &Path,
+    extra: &[&str],
+    raw: &str,
+    signal: &str,
+) -> Output {
     let child = Command::new(env!("CARGO_BIN_EXE_damcap"))
         .args(["validate", config.to_str().unwrap()])
+        .args(extra)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let raw = config.with_file_name("raw.csv");
+    let raw = config.with_file_name(raw);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     while !std::fs::read_to_string(&raw)
         .unwrap_or_default()
@@ -405,7 +413,7 @@ fn validate_ctrl_c_keeps_finished_points_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let config = validate_config(dir.path(), true);
     let raw = dir.path().join("raw.csv");
-    let out = signal_after_first_dynamics_point(&config, "-INT");
+    let out = signal_after_first_dynamics_point(&config, &[], "raw.csv", "-INT");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("rerun the same command to resume"));
     let kept = std::fs::read_to_string(&raw).unwrap();
@@ -767,7 +775,8 @@ fn validate_refuses_bad_studies_before_any_work() {
 }
 
 /// SIGTERM stops like Ctrl-C, and after SIGKILL the checkpoint is whole:
-/// either way the resumed run ends with the raw CSV of an uninterrupted run.
+/// either way the resumed run ends with the raw CSV of an uninterrupted run,
+/// sharded or not.
 #[test]
 fn resume_after_sigterm_and_sigkill_is_exact() {
     let reference = tempfile::tempdir().unwrap();
@@ -778,12 +787,23 @@ fn resume_after_sigterm_and_sigkill_is_exact() {
         let dir = tempfile::tempdir().unwrap();
         let config = validate_config(dir.path(), true);
         let raw = dir.path().join("raw.csv");
-        let out = signal_after_first_dynamics_point(&config, signal);
+        let out = signal_after_first_dynamics_point(&config, &[], "raw.csv", signal);
         assert!(!out.status.success(), "{signal}");
         assert!(!dir.path().join("summary.json").exists(), "{signal}");
         assert_success(&damcap(&["validate", config.to_str().unwrap()]));
         assert_eq!(std::fs::read(&raw).unwrap(), expected, "{signal}");
     }
+    // A shard killed and resumed, merged with the other: the same raw CSV.
+    let dir = tempfile::tempdir().unwrap();
+    let config = validate_config(dir.path(), true);
+    let path = config.to_str().unwrap();
+    let shard = ["--shard", "1/2"];
+    let out = signal_after_first_dynamics_point(&config, &shard, "raw.shard-1-of-2.csv", "-KILL");
+    assert!(!out.status.success());
+    assert_success(&damcap(&["validate", path, "--shard", "1/2"]));
+    assert_success(&damcap(&["validate", path, "--shard", "2/2"]));
+    assert_success(&damcap(&["merge", path, "--shards", "2"]));
+    assert_eq!(std::fs::read(dir.path().join("raw.csv")).unwrap(), expected);
 }
 
 /// A fresh clone lacks the untracked `plots/validation/`: validate creates
