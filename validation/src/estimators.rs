@@ -601,7 +601,7 @@ mod tests {
                 assert_eq!(crossing, estimate_crossing(&points, 200, 0.95, 0).unwrap());
             }
         }
-        assert_coverage(covered as usize, data_sets as usize, 0.95, "crossing");
+        assert_coverage(covered, data_sets as usize, 0.95, "crossing");
         let ratio = sigma_sum / data_sets as f64 / std_dev(&crossings);
         assert!(
             (ratio - 1.0).abs() < 0.12,
