@@ -388,12 +388,80 @@ mod tests {
         };
         let (one, two) = (run(1), run(2));
         assert_eq!(one.len(), 16);
+        assert!(one
+            .iter()
+            .zip(0..)
+            .all(|(r, t)| r.trial == t && r.seed == key.trial(t)));
         for (a, b) in one.iter().zip(&two) {
             assert_eq!(
                 (a.seed, a.retrieved, a.w1_first.to_bits()),
                 (b.seed, b.retrieved, b.w1_first.to_bits())
             );
         }
+    }
+
+    /// At lambda = 1000 the softmax exponents reach 1000 N = 12 000, far
+    /// beyond `f64`'s range: the weights stay exact only because the
+    /// log-sum-exp is shifted by the largest exponent. Three distinct
+    /// spherical patterns (`xi . xi' < N = xi . xi`) each keep all of their
+    /// own weight.
+    #[test]
+    fn all_patterns_weights_survive_huge_lambda() {
+        let p = params(
+            StudyKind::AllPatterns { lambda: 1000.0 },
+            PatternLaw::Spherical,
+            Method::Dynamics,
+        );
+        let records = run_point(&p, 12, 0.1, &SeedKey::new(5, &[1]), 20).unwrap();
+        assert!(
+            records
+                .iter()
+                .all(|r| r.retrieved && r.w1_first > 1.0 - 1e-9 && r.w1_first <= 1.0),
+            "{records:?}"
+        );
+    }
+
+    /// The first-step method runs the typical study: binary patterns at
+    /// lambda = 1, far below alpha_1 = 1 - ln cosh 1 = 0.566 (alpha = 0.2,
+    /// N = 32), retrieve in nearly every trial, and far above it (alpha =
+    /// 0.9) in nearly none.
+    #[test]
+    fn first_step_method_runs_typical_studies() {
+        let p = params(
+            StudyKind::Typical { lambda: 1.0 },
+            PatternLaw::Binary,
+            Method::FirstStep,
+        );
+        let key = SeedKey::new(6, &[1]);
+        let count = |alpha| {
+            let records = run_point(&p, 32, alpha, &key, 100).unwrap();
+            assert!(records
+                .iter()
+                .zip(0..)
+                .all(|(r, t)| r.trial == t && r.steps == 1));
+            records.iter().filter(|r| r.retrieved).count()
+        };
+        assert!(count(0.2) >= 95 && count(0.9) <= 5);
+    }
+
+    /// The dynamics method runs the typical study through the real
+    /// dynamics (several steps, a finite final overlap), not the
+    /// all-patterns check: spherical patterns at lambda = 1, alpha = 0.1,
+    /// far below alpha_1 = 0.62, retrieve in every one of 10 trials at N = 10.
+    #[test]
+    fn dynamics_method_runs_typical_studies() {
+        let p = params(
+            StudyKind::Typical { lambda: 1.0 },
+            PatternLaw::Spherical,
+            Method::Dynamics,
+        );
+        let records = run_point(&p, 10, 0.1, &SeedKey::new(8, &[1]), 10).unwrap();
+        assert!(
+            records
+                .iter()
+                .all(|r| r.retrieved && r.steps >= 2 && r.final_overlap.is_finite()),
+            "{records:?}"
+        );
     }
 
     #[test]
