@@ -599,6 +599,7 @@ mod tests {
             sigma_sum += crossing.sigma();
             if data_set == 0 {
                 assert_eq!(crossing, estimate_crossing(&points, 200, 0.95, 0).unwrap());
+                assert_eq!(crossing.replicates + crossing.failed_replicates, 200);
             }
         }
         assert_coverage(covered, data_sets as usize, 0.95, "crossing");
@@ -607,6 +608,41 @@ mod tests {
             (ratio - 1.0).abs() < 0.12,
             "mean sigma / spread of the crossings = {ratio}"
         );
+    }
+
+    /// `sigma` is the half-width over the two-sided normal quantile, from
+    /// the normal table: z = 1.959964 at 95%, 0.674490 at 50%.
+    #[test]
+    fn sigma_is_half_width_over_the_normal_quantile() {
+        let fit = LogisticFit {
+            crossing: 0.0,
+            width: 1.0,
+            iterations: 1,
+        };
+        for (confidence, z) in [(0.95, 1.959_964), (0.5, 0.674_490)] {
+            let crossing = Crossing {
+                fit,
+                confidence,
+                lower: -z,
+                upper: z,
+                replicates: 2,
+                failed_replicates: 0,
+            };
+            assert!((crossing.sigma() - 1.0).abs() < 1e-6, "{confidence}");
+        }
+    }
+
+    /// Two bootstrap replicates are the minimum: fewer is an error, and two
+    /// that both fit give an interval.
+    #[test]
+    fn bootstrap_needs_two_replicates() {
+        let points = synthetic_counts(&mut trial_rng(3), 0.4, 0.03, 100);
+        for replicates in [0, 1] {
+            assert!(estimate_crossing(&points, replicates, 0.95, 1).is_err());
+        }
+        let two = estimate_crossing(&points, 2, 0.95, 1).unwrap();
+        assert_eq!((two.replicates, two.failed_replicates), (2, 0));
+        assert!(two.lower < two.upper);
     }
 
     /// Noiseless data built from known coefficients are fitted exactly by
