@@ -440,6 +440,8 @@ mod tests {
             Patterns::sample(&PatternLaw::Binary, 0, 5, DEFAULT_MEMORY_LIMIT, &mut rng).is_err()
         );
         assert!(initial_state(&PatternLaw::Binary, &[1.0, -1.0], 1.5, &mut rng).is_err());
+        assert!(initial_state(&PatternLaw::Binary, &[1.0], 0.5, &mut rng).is_err());
+        assert!(initial_state(&PatternLaw::Binary, &[1.0, -1.0], 0.5, &mut rng).is_ok());
         assert!(Patterns::from_rows(3, vec![0.0; 7]).is_err());
     }
 }
