@@ -50,7 +50,9 @@ fn thresholds_json_has_the_contract_keys() {
     ]));
     assert_eq!(v["ensemble"], "gaussian");
     assert_eq!(v["lambda"], 0.5);
-    assert!((v["alpha_1"].as_f64().unwrap() - 0.375).abs() < 1e-12);
+    // Closed form for gaussian patterns below lambda = 1:
+    // alpha_1 = lambda - lambda^2 / 2 = 0.375.
+    assert!((v["alpha_1"].as_f64().unwrap() - (0.5 - 0.5 * 0.5 / 2.0)).abs() < 1e-12);
     assert!(v["alpha_c_lower"].as_f64().unwrap() < 0.375);
 }
 
@@ -73,7 +75,10 @@ fn basin_json_has_rho_min_and_phase() {
         "0.2",
         "--json",
     ]));
-    assert!((v["rho_min"].as_f64().unwrap() - 0.4f64.sqrt()).abs() < 1e-12);
+    // Gaussian, I(u) = u^2 / 2: the REM is frozen (I(Lambda'(lambda)) =
+    // lambda^2 / 2 = 2 > alpha), phi = lambda u_max with I(u_max) = alpha,
+    // and one step retrieves iff lambda rho > phi: rho_min = sqrt(2 alpha).
+    assert!((v["rho_min"].as_f64().unwrap() - (2.0f64 * 0.2).sqrt()).abs() < 1e-12);
     assert_eq!(v["phase"], "frozen");
     let above = json(&damcap(&[
         "basin",
@@ -85,6 +90,7 @@ fn basin_json_has_rho_min_and_phase() {
         "0.6",
         "--json",
     ]));
+    // alpha = 0.6 is above alpha_1 = 1/2 (gaussian, lambda >= 1): no basin.
     assert!(above["rho_min"].is_null());
 }
 
@@ -100,7 +106,10 @@ fn lambda_star_json() {
         "1",
         "--json",
     ]));
-    assert!((v["lambda_star"].as_f64().unwrap() - (1.0 - 0.4f64.sqrt())).abs() < 1e-12);
+    // Gaussian from xi^1 (rho = 1), paramagnetic REM: retrieval iff
+    // lambda > alpha + lambda^2 / 2, i.e. lambda > 1 - sqrt(1 - 2 alpha).
+    let closed_form = 1.0 - (1.0f64 - 2.0 * 0.3).sqrt();
+    assert!((v["lambda_star"].as_f64().unwrap() - closed_form).abs() < 1e-12);
 }
 
 #[test]
@@ -255,6 +264,9 @@ fn attention_scaling_json_has_a_1_and_a_c() {
         "--json",
     ]));
     let (a1, ac) = (v["a_1"].as_f64().unwrap(), v["a_c"].as_f64().unwrap());
+    // Expansion a_1 = beta - beta^2 / (2 sqrt N) + O(N^{-3/2}) (sqrt N = 16;
+    // the binary remainder is 2 beta^4 / 24 / N^{3/2} = 1e-4); a pinned norm
+    // gives a_c = a_1.
     assert!((a1 - (1.5 - 1.5 * 1.5 / 32.0)).abs() < 1e-3 && (ac - a1).abs() < 1e-9);
     let limit = json(&damcap(&[
         "thresholds",
@@ -361,6 +373,7 @@ fn validate_writes_summary_overlay_and_resumes() {
         assert!(!study[key].is_null(), "missing {key}");
     }
     assert_eq!(study["observable"], "alpha_1");
+    // Binary closed form: alpha_1 = lambda - ln cosh lambda.
     assert!((study["theory"].as_f64().unwrap() - (1.0 - 1f64.cosh().ln())).abs() < 1e-12);
     let raw = std::fs::read_to_string(dir.path().join("raw.csv")).unwrap();
     assert_eq!(raw.lines().count(), 1 + 3 * 7 * 60);
@@ -374,13 +387,13 @@ fn validate_writes_summary_overlay_and_resumes() {
 
 /// Runs `damcap validate` (with `extra` arguments, e.g. a shard) on a
 /// config made by [`validate_config`] with its dynamics study, sends
-/// `signal` (as `kill` takes it) once the first dynamics point has been
+/// `signal` (as `kill` takes it) once a point of study `study` has been
 /// saved to `raw` (a file name beside the config), and waits for the
 /// process.
-fn signal_after_first_dynamics_point(
+fn signal_after_saved_point(
     config: &Path,
     extra: &[&str],
-    raw: &str,
+    (raw, study): (&str, &str),
     signal: &str,
 ) -> Output {
     let child = Command::new(env!("CARGO_BIN_EXE_damcap"))
@@ -393,11 +406,11 @@ fn signal_after_first_dynamics_point(
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     while !std::fs::read_to_string(&raw)
         .unwrap_or_default()
-        .contains("\ndyn,")
+        .contains(&format!("\n{study},"))
     {
         assert!(
             std::time::Instant::now() < deadline,
-            "no dynamics point saved"
+            "no {study} point saved"
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
@@ -413,7 +426,7 @@ fn validate_ctrl_c_keeps_finished_points_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let config = validate_config(dir.path(), true);
     let raw = dir.path().join("raw.csv");
-    let out = signal_after_first_dynamics_point(&config, &[], "raw.csv", "-INT");
+    let out = signal_after_saved_point(&config, &[], ("raw.csv", "dyn"), "-INT");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("rerun the same command to resume"));
     let kept = std::fs::read_to_string(&raw).unwrap();
@@ -461,6 +474,41 @@ fn validate_grid_without_crossing_is_named() {
     assert_clean_failure(&out, "stays below 1/2 over the whole grid");
 }
 
+/// Root of an increasing function on `[lo, hi]`, by bisection.
+fn bisect(f: impl Fn(f64) -> f64, mut lo: f64, mut hi: f64) -> f64 {
+    assert!(f(lo) < 0.0 && f(hi) > 0.0, "no sign change on [{lo}, {hi}]");
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if f(mid) < 0.0 {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+/// alpha_c of ternary patterns (0 with probability 1/2, else +-sqrt 2),
+/// derived by hand, independently of the theory crate's convex duality:
+/// - `E_b e^{t a b}` is 1 for `a = 0` and `1/2 + cosh(2t)/2 = cosh^2 t`
+///   for `a = +-sqrt 2`, so `Lambda(t) = ln cosh t`, the binary one;
+/// - if a fraction `f` of xi^1's entries is non-zero (`s = c = 2f`), the
+///   others' overlaps have `Lambda_c(t) = c ln cosh t`, and xi^1 fails
+///   when `phi >= lambda c`. In the paramagnetic phase this reads
+///   `alpha >= c alpha_1(lambda)`; the frozen phase would need
+///   `alpha >= c ln 2`, impossible there (`alpha < c I(tanh lambda) < c ln 2`);
+/// - the cheapest failing `f` is `alpha / (2 alpha_1)`, at the cost
+///   `KL(f || 1/2) = f ln(2f) + (1 - f) ln(2(1 - f))`, and the union bound
+///   holds while that cost exceeds alpha.
+fn ternary_alpha_c(lambda: f64) -> f64 {
+    let alpha_1 = lambda - lambda.cosh().ln();
+    let cost = |alpha: f64| {
+        let f = alpha / (2.0 * alpha_1);
+        f * (2.0 * f).ln() + (1.0 - f) * (2.0 * (1.0 - f)).ln()
+    };
+    bisect(|alpha| alpha - cost(alpha), 1e-9, alpha_1)
+}
+
 /// A law file of `configs/ensembles/`, by absolute path.
 fn law_file(name: &str) -> String {
     format!(
@@ -481,9 +529,10 @@ fn law_files_work_wherever_an_ensemble_is_taken() {
         "--json",
     ]));
     assert_eq!(t["ensemble"], "ternary");
+    // Ternary Lambda(t) = ln cosh t, as binary (see `ternary_alpha_c`).
     let binary_alpha_1 = 1.0 - 1f64.cosh().ln();
     assert!((t["alpha_1"].as_f64().unwrap() - binary_alpha_1).abs() < 1e-9);
-    assert!((t["alpha_c_lower"].as_f64().unwrap() - 0.211_564_789_779).abs() < 1e-9);
+    assert!((t["alpha_c_lower"].as_f64().unwrap() - ternary_alpha_c(1.0)).abs() < 1e-9);
     assert_eq!(t["alpha_c_route"], "self-overlap");
     let b = json(&damcap(&[
         "basin",
@@ -495,7 +544,11 @@ fn law_files_work_wherever_an_ensemble_is_taken() {
         "0.2",
         "--json",
     ]));
-    assert!((b["rho_min"].as_f64().unwrap() - 0.610_345_674_46).abs() < 1e-9);
+    // Frozen REM with the binary rate (I(tanh 1) = 0.328 > alpha = 0.2):
+    // rho_min = u_max with I(u_max) = alpha, as for gaussian patterns above.
+    let binary_rate = |u: f64| (1.0 + u) / 2.0 * (1.0 + u).ln() + (1.0 - u) / 2.0 * (1.0 - u).ln();
+    let u_max = bisect(|u| binary_rate(u) - 0.2, 0.0, 1.0 - 1e-15);
+    assert!((b["rho_min"].as_f64().unwrap() - u_max).abs() < 1e-9);
     // The +-1 law file and the built-in binary ensemble agree.
     let file = json(&damcap(&[
         "thresholds",
@@ -530,11 +583,14 @@ fn law_command_reports_the_standardised_law() {
     ]));
     assert_eq!(v["name"], "uniform");
     assert_eq!(v["family"]["family"], "uniform");
-    assert!((v["fourth_moment"].as_f64().unwrap() - 1.8).abs() < 1e-12);
+    // Uniform on [-sqrt 3, sqrt 3] (variance 1): E a^4 = 3^2 / 5 = 9/5.
+    assert!((v["fourth_moment"].as_f64().unwrap() - 9.0 / 5.0).abs() < 1e-12);
     assert!(v["cgf_error"].as_f64().unwrap() < 1e-12);
     assert!(v["alpha_c_lower"].as_f64().unwrap() < v["alpha_1"].as_f64().unwrap());
     let text = damcap(&["law", &law_file("sparse-binary")]);
     let text = String::from_utf8(text.stdout).unwrap();
+    // Bernoulli(0.1) standardised: mean 0.1, sd sqrt(0.1 * 0.9) = 0.3, so
+    // 0 -> -0.1 / 0.3 = -1/3 and 1 -> 0.9 / 0.3 = 3.
     assert!(
         text.contains("-0.333333 (p 0.900000), 3.000000 (p 0.100000)"),
         "{text}"
@@ -787,7 +843,7 @@ fn resume_after_sigterm_and_sigkill_is_exact() {
         let dir = tempfile::tempdir().unwrap();
         let config = validate_config(dir.path(), true);
         let raw = dir.path().join("raw.csv");
-        let out = signal_after_first_dynamics_point(&config, &[], "raw.csv", signal);
+        let out = signal_after_saved_point(&config, &[], ("raw.csv", "fs"), signal);
         assert!(!out.status.success(), "{signal}");
         assert!(!dir.path().join("summary.json").exists(), "{signal}");
         assert_success(&damcap(&["validate", config.to_str().unwrap()]));
@@ -798,7 +854,9 @@ fn resume_after_sigterm_and_sigkill_is_exact() {
     let config = validate_config(dir.path(), true);
     let path = config.to_str().unwrap();
     let shard = ["--shard", "1/2"];
-    let out = signal_after_first_dynamics_point(&config, &shard, "raw.shard-1-of-2.csv", "-KILL");
+    // The first point (a fast first-step one) is saved at once; the
+    // dynamics points are still to come when the kill arrives.
+    let out = signal_after_saved_point(&config, &shard, ("raw.shard-1-of-2.csv", "fs"), "-KILL");
     assert!(!out.status.success());
     assert_success(&damcap(&["validate", path, "--shard", "1/2"]));
     assert_success(&damcap(&["validate", path, "--shard", "2/2"]));
@@ -861,4 +919,127 @@ fn validate_outputs_never_clobber_inputs_or_each_other() {
     assert!(std::fs::read_to_string(&target)
         .unwrap()
         .starts_with("study,n,"));
+}
+
+/// Runs `damcap validate` on `tests/configs/validate-{ensemble}.toml` in a
+/// fresh directory (the config's outputs are relative) and returns the
+/// summary's studies.
+fn run_ci_validate_config(ensemble: &str) -> Vec<serde_json::Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "{}/tests/configs/validate-{ensemble}.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_damcap"))
+        .args(["validate", &config, "--json"])
+        .current_dir(dir.path())
+        .output()
+        .expect("damcap runs");
+    let v = json(&out);
+    assert!(dir.path().join("summary.json").exists());
+    v["studies"].as_array().unwrap().clone()
+}
+
+/// A number from the JSON output of `damcap <args> --json`.
+fn cli_number(args: &[&str], key: &str) -> f64 {
+    let mut args = args.to_vec();
+    args.push("--json");
+    json(&damcap(&args))[key].as_f64().unwrap()
+}
+
+/// Every study's extrapolated threshold agrees with its theory value within
+/// its 95% interval, and the summary says so.
+fn assert_agreement(studies: &[serde_json::Value]) {
+    for s in studies {
+        let (theory, low, high) = (
+            s["theory"].as_f64().unwrap(),
+            s["ci_low"].as_f64().unwrap(),
+            s["ci_high"].as_f64().unwrap(),
+        );
+        assert!(
+            low <= theory && theory <= high && s["agrees"] == true,
+            "{}: theory {theory} outside [{low}, {high}] (extrapolated {})",
+            s["name"],
+            s["extrapolated"]
+        );
+    }
+}
+
+/// The theory value of each study, by name.
+fn theory_of(studies: &[serde_json::Value], name: &str) -> f64 {
+    studies
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no study {name}"))["theory"]
+        .as_f64()
+        .unwrap()
+}
+
+/// Gaussian patterns at lambda = 0.5, end to end: both extrapolations agree
+/// with the theory; the alpha_1 study is compared with alpha_1 (closed form
+/// lambda - lambda^2 / 2 = 0.375) and the all-patterns study with the
+/// all-patterns bound alpha_c_lower of `damcap thresholds`, not with
+/// alpha_1 (0.22 away, far outside the interval).
+#[test]
+fn validate_gaussian_agrees_with_theory() {
+    let studies = run_ci_validate_config("gaussian");
+    assert_agreement(&studies);
+    let args = ["thresholds", "--ensemble", "gaussian", "--lambda", "0.5"];
+    assert!((theory_of(&studies, "typical-first-step") - 0.375).abs() < 1e-12);
+    let alpha_c = cli_number(&args, "alpha_c_lower");
+    assert!((cli_number(&args, "alpha_1") - alpha_c).abs() > 0.1);
+    assert_eq!(theory_of(&studies, "all-patterns"), alpha_c);
+}
+
+/// Spherical patterns at lambda = 1, end to end. Theory: alpha_1 = alpha_c
+/// = 1 - Lambda(1), with Lambda(1) = u* + ln(1 - u*^2) / 2 at the maximiser
+/// u* = (sqrt 5 - 1) / 2 (docs/theory.md §3).
+#[test]
+fn validate_spherical_agrees_with_theory() {
+    let studies = run_ci_validate_config("spherical");
+    assert_agreement(&studies);
+    let u = (5f64.sqrt() - 1.0) / 2.0;
+    let alpha_1 = 1.0 - (u + 0.5 * (1.0 - u * u).ln());
+    let args = ["thresholds", "--ensemble", "spherical", "--lambda", "1"];
+    for (name, key) in [
+        ("typical-first-step", "alpha_1"),
+        ("all-patterns", "alpha_c_lower"),
+    ] {
+        assert!((theory_of(&studies, name) - alpha_1).abs() < 1e-9, "{name}");
+        assert_eq!(theory_of(&studies, name), cli_number(&args, key));
+    }
+}
+
+/// Binary patterns at lambda = 1, end to end. Theory: alpha_1 = 1 - ln cosh
+/// 1 (closed form); alpha_c = ln 2 / 2 (a pattern fails only through an
+/// exact duplicate, probability e^{-N ln 2} each, against e^{alpha N}
+/// others); lambda_*(alpha = 0.3) from `damcap lambda-star` (paramagnetic
+/// REM: the root of lambda - ln cosh lambda = alpha). Each study must use its own
+/// theory value: alpha_1 and alpha_c differ by 0.22.
+#[test]
+fn validate_binary_agrees_with_theory() {
+    let studies = run_ci_validate_config("binary");
+    assert_agreement(&studies);
+    let alpha_1 = 1.0 - 1f64.cosh().ln();
+    assert!((theory_of(&studies, "typical-first-step") - alpha_1).abs() < 1e-12);
+    let alpha_c = theory_of(&studies, "all-patterns");
+    assert!((alpha_c - 2f64.ln() / 2.0).abs() < 1e-9, "{alpha_c}");
+    let args = ["thresholds", "--ensemble", "binary", "--lambda", "1"];
+    assert_eq!(alpha_c, cli_number(&args, "alpha_c_lower"));
+    let lambda_star = theory_of(&studies, "lambda-scan");
+    let closed = bisect(|l| l - l.cosh().ln() - 0.3, 0.01, 3.0);
+    assert!(
+        (lambda_star - closed).abs() < 1e-9,
+        "{lambda_star} vs {closed}"
+    );
+    let star_args = [
+        "lambda-star",
+        "--ensemble",
+        "binary",
+        "--alpha",
+        "0.3",
+        "--rho",
+        "1",
+    ];
+    assert_eq!(lambda_star, cli_number(&star_args, "lambda_star"));
 }

@@ -162,6 +162,34 @@ mod tests {
         assert!((Gaussian.norm_variance().unwrap() - 2.0).abs() < 1e-6);
     }
 
+    /// The reported expansions are the closed forms of the module doc:
+    /// `a_1 ~ beta - beta^2 / (2 sqrt N)` for every ensemble; gaussian
+    /// (`v = 2`) `a_c ~ beta - 2 beta^{3/2} N^{-1/4}`; pinned norms
+    /// `a_c ~ a_1`. The exact gaussian `a_c` agrees with its expansion to
+    /// leading order: the gap times `N^{1/4}` vanishes as N grows (0.006
+    /// at beta = 1.5, N = 10^12, against the coefficient 2 beta^{3/2} =
+    /// 3.7 itself, which a wrong coefficient would leave in the gap).
+    #[test]
+    fn expansions_are_the_closed_forms() {
+        let (beta, n): (f64, f64) = (1.5, 1e12);
+        for e in [&Gaussian as &dyn Ensemble, &Spherical, &Binary] {
+            let t = attention_thresholds(e, beta, Some(n)).unwrap();
+            let a_1 = beta - beta * beta / (2.0 * n.sqrt());
+            assert!((t.a_1_expansion - a_1).abs() < 1e-12, "{}", e.name());
+            let a_c = match e.name() {
+                "gaussian" => beta - 2.0 * beta.powf(1.5) * n.powf(-0.25),
+                _ => a_1,
+            };
+            assert!((t.a_c_expansion - a_c).abs() < 1e-9, "{}", e.name());
+        }
+        let g = attention_thresholds(&Gaussian, beta, Some(n)).unwrap();
+        let gap = (g.a_c - g.a_c_expansion) * n.powf(0.25);
+        assert!(
+            gap.abs() < 0.05,
+            "gaussian a_c - expansion = {gap} N^(-1/4)"
+        );
+    }
+
     #[test]
     fn pinned_norms_have_a_c_equal_a_1() {
         for e in [&Spherical as &dyn Ensemble, &Binary] {

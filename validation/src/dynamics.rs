@@ -645,6 +645,35 @@ mod tests {
         assert!((out.final_overlap - 1.0).abs() < 1e-12);
     }
 
+    /// Retrieval needs both halves of the criterion. An exact duplicate of
+    /// xi^1 leaves the state at xi^1 (overlap 1) with the weight split
+    /// exactly 1/2 : 1/2, so it is not retrieved. And one step from
+    /// `x0 = (1, 0.9)` with orthogonal patterns `(1, 0)`, `(0, 1)` at
+    /// lambda = 1 gives xi^1 the weight `1 / (1 + e^{-0.1}) = 0.525 > 1/2`
+    /// but the state `(0.525, 0.475)` has overlap `0.742 < 0.9`.
+    #[test]
+    fn retrieval_needs_overlap_and_weight() {
+        let duplicate = Patterns::from_rows(4, [1.0, -1.0, 1.0, -1.0].repeat(2)).unwrap();
+        let xi1 = [1.0, -1.0, 1.0, -1.0];
+        let out = run_dynamics(&duplicate, &xi1, 2.0, &DynamicsParams::default()).unwrap();
+        assert!(
+            (out.final_overlap - 1.0).abs() < 1e-12 && (out.final_weight - 0.5).abs() < 1e-12,
+            "{out:?}"
+        );
+        assert!(!out.retrieved, "{out:?}");
+        let orthogonal = Patterns::from_rows(2, vec![1.0, 0.0, 0.0, 1.0]).unwrap();
+        let one_step = DynamicsParams {
+            max_steps: 1,
+            ..DynamicsParams::default()
+        };
+        let out = run_dynamics(&orthogonal, &[1.0, 0.9], 1.0, &one_step).unwrap();
+        let w1 = 1.0 / (1.0 + (-0.1f64).exp());
+        assert!((out.final_weight - w1).abs() < 1e-12, "{out:?}");
+        let overlap = w1 / (w1 * w1 + (1.0 - w1).powi(2)).sqrt();
+        assert!((out.final_overlap - overlap).abs() < 1e-12, "{out:?}");
+        assert!(!out.retrieved, "{out:?}");
+    }
+
     /// Bad parameters are errors.
     #[test]
     fn bad_input_is_rejected() {

@@ -184,6 +184,8 @@ pub fn initial_state(
 mod tests {
     use super::*;
     use crate::seeds::trial_rng;
+    use damcap_theory::law::{EntryLaw, Family};
+    use std::sync::Arc;
 
     const LAWS: [PatternLaw; 3] = [
         PatternLaw::Gaussian,
@@ -279,6 +281,82 @@ mod tests {
         }
     }
 
+    /// Mean and variance of a sample, and the standard errors of both
+    /// (the latter from the sample's central fourth moment).
+    fn moments_with_errors(values: &[f64]) -> ((f64, f64), (f64, f64)) {
+        let k = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / k;
+        let central = |p: i32| values.iter().map(|v| (v - mean).powi(p)).sum::<f64>() / k;
+        let (var, m4) = (central(2), central(4));
+        (
+            (mean, (var / k).sqrt()),
+            (var, ((m4 - var * var) / k).sqrt()),
+        )
+    }
+
+    /// The law of a start at overlap rho, checked on the products
+    /// `x0_i xi1_i` of its entries with those of xi^1 (i.i.d. over `i` and
+    /// over fresh patterns): `m = x0 . xi1 / N` is their mean, so their
+    /// mean must be rho and their variance `N Var(m)`, from each
+    /// construction of [`initial_state`] with `E xi^2 = 1`:
+    /// - gaussian, `x0_i = rho a + sqrt(1 - rho^2) z`: products
+    ///   `rho a^2 + sqrt(1 - rho^2) z a`, variance `2 rho^2 + (1 - rho^2)
+    ///   = 1 + rho^2`;
+    /// - binary, sign kept with probability `(1 + rho)/2`: products `+-1`
+    ///   with mean rho, variance `1 - rho^2`;
+    /// - a law file, entry kept with probability rho, else redrawn `b`:
+    ///   products `a^2` or `a b`, second moment `rho E a^4 + (1 - rho)`,
+    ///   variance `rho E a^4 + 1 - rho - rho^2` (ternary with P(0) = 1/2,
+    ///   entries 0, +-sqrt 2: `E a^4 = 2`).
+    ///
+    /// The start's own entries keep `E x0_i^2 = 1`. Each sample moment
+    /// must lie within 5 of its standard errors (200 000 products).
+    #[test]
+    fn starts_follow_their_law() {
+        let ternary = EntryLaw::new(Family::Ternary {
+            zero_probability: 0.5,
+        })
+        .unwrap();
+        let m4 = ternary.fourth_moment();
+        assert!((m4 - 2.0).abs() < 1e-12, "ternary E a^4 = {m4}");
+        type Variance = fn(f64, f64) -> f64;
+        let cases: [(PatternLaw, Variance); 3] = [
+            (PatternLaw::Gaussian, |rho, _| 1.0 + rho * rho),
+            (PatternLaw::Binary, |rho, _| 1.0 - rho * rho),
+            (PatternLaw::Iid(Arc::new(ternary)), |rho, m4| {
+                rho * m4 + 1.0 - rho - rho * rho
+            }),
+        ];
+        let (n, reps) = (100, 2000);
+        let mut rng = trial_rng(11);
+        for (law, variance) in cases {
+            for rho in [0.0, 0.3, 0.75, 1.0] {
+                let (mut products, mut squares) = (Vec::new(), Vec::new());
+                for _ in 0..reps {
+                    let pats =
+                        Patterns::sample(&law, n, 1, DEFAULT_MEMORY_LIMIT, &mut rng).unwrap();
+                    let x0 = initial_state(&law, pats.xi1(), rho, &mut rng).unwrap();
+                    for (x, &a) in x0.iter().zip(pats.xi1()) {
+                        products.push(x * f64::from(a));
+                        squares.push(x * x);
+                    }
+                }
+                let close = |(value, se): (f64, f64), expected: f64| {
+                    (value - expected).abs() <= 5.0 * se + 1e-12
+                };
+                let (mean, var) = moments_with_errors(&products);
+                assert!(close(mean, rho), "{law:?} rho={rho}: mean {mean:?}");
+                let expected = variance(rho, m4);
+                assert!(
+                    close(var, expected),
+                    "{law:?} rho={rho}: variance {var:?}, expected {expected}"
+                );
+                let (q, _) = moments_with_errors(&squares);
+                assert!(close(q, 1.0), "{law:?} rho={rho}: E x0^2 {q:?}");
+            }
+        }
+    }
+
     /// Bad parameters are errors, not panics, and the memory guard refuses
     /// before allocating.
     #[test]
@@ -290,6 +368,8 @@ mod tests {
             Patterns::sample(&PatternLaw::Binary, 0, 5, DEFAULT_MEMORY_LIMIT, &mut rng).is_err()
         );
         assert!(initial_state(&PatternLaw::Binary, &[1.0, -1.0], 1.5, &mut rng).is_err());
+        assert!(initial_state(&PatternLaw::Binary, &[1.0], 0.5, &mut rng).is_err());
+        assert!(initial_state(&PatternLaw::Binary, &[1.0, -1.0], 0.5, &mut rng).is_ok());
         assert!(Patterns::from_rows(3, vec![0.0; 7]).is_err());
     }
 }

@@ -15,7 +15,8 @@ use crate::spec::Plan;
 use crate::study::run_point;
 use crate::ValidationError;
 
-/// How often the checkpoint is rewritten while points finish: often enough
+/// How often the checkpoint is rewritten while points finish (the first
+/// finished point is saved at once): often enough
 /// that a hard kill loses seconds of work, rarely enough that fast
 /// first-step points are not dominated by rewriting the file.
 pub const SAVE_INTERVAL: Duration = Duration::from_secs(2);
@@ -138,7 +139,8 @@ fn run_points(
     progress: &dyn Progress,
     interrupt: &AtomicBool,
 ) -> Result<RunOutcome, ValidationError> {
-    let mut last_save = Instant::now();
+    // None until the first save, which follows the first finished point.
+    let mut last_save: Option<Instant> = None;
     let mut unsaved = false;
     for &(plan, n, k) in todo {
         if interrupt.load(Ordering::SeqCst) {
@@ -158,9 +160,9 @@ fn run_points(
         };
         store.insert(name, n, k, (x, records));
         unsaved = true;
-        if last_save.elapsed() >= SAVE_INTERVAL {
+        if last_save.is_none_or(|t| t.elapsed() >= SAVE_INTERVAL) {
             store.save()?;
-            (last_save, unsaved) = (Instant::now(), false);
+            (last_save, unsaved) = (Some(Instant::now()), false);
         }
         progress.advance(plan.point_work(n, k));
     }

@@ -438,12 +438,80 @@ mod tests {
         };
         let (one, two) = (run(1), run(2));
         assert_eq!(one.len(), 16);
+        assert!(one
+            .iter()
+            .zip(0..)
+            .all(|(r, t)| r.trial == t && r.seed == key.trial(t)));
         for (a, b) in one.iter().zip(&two) {
             assert_eq!(
                 (a.seed, a.retrieved, a.w1_first.to_bits()),
                 (b.seed, b.retrieved, b.w1_first.to_bits())
             );
         }
+    }
+
+    /// At lambda = 1000 the softmax exponents reach 1000 N = 12 000, far
+    /// beyond `f64`'s range: the weights stay exact only because the
+    /// log-sum-exp is shifted by the largest exponent. Three distinct
+    /// spherical patterns (`xi . xi' < N = xi . xi`) each keep all of their
+    /// own weight.
+    #[test]
+    fn all_patterns_weights_survive_huge_lambda() {
+        let p = params(
+            StudyKind::AllPatterns { lambda: 1000.0 },
+            PatternLaw::Spherical,
+            Method::Dynamics,
+        );
+        let records = run_point(&p, 12, 0.1, &SeedKey::new(5, &[1]), 20).unwrap();
+        assert!(
+            records
+                .iter()
+                .all(|r| r.retrieved && r.w1_first > 1.0 - 1e-9 && r.w1_first <= 1.0),
+            "{records:?}"
+        );
+    }
+
+    /// The first-step method runs the typical study: binary patterns at
+    /// lambda = 1, far below alpha_1 = 1 - ln cosh 1 = 0.566 (alpha = 0.2,
+    /// N = 32), retrieve in nearly every trial, and far above it (alpha =
+    /// 0.9) in nearly none.
+    #[test]
+    fn first_step_method_runs_typical_studies() {
+        let p = params(
+            StudyKind::Typical { lambda: 1.0 },
+            PatternLaw::Binary,
+            Method::FirstStep,
+        );
+        let key = SeedKey::new(6, &[1]);
+        let count = |alpha| {
+            let records = run_point(&p, 32, alpha, &key, 100).unwrap();
+            assert!(records
+                .iter()
+                .zip(0..)
+                .all(|(r, t)| r.trial == t && r.steps == 1));
+            records.iter().filter(|r| r.retrieved).count()
+        };
+        assert!(count(0.2) >= 95 && count(0.9) <= 5);
+    }
+
+    /// The dynamics method runs the typical study through the real
+    /// dynamics (several steps, a finite final overlap), not the
+    /// all-patterns check: spherical patterns at lambda = 1, alpha = 0.1,
+    /// far below alpha_1 = 0.62, retrieve in every one of 10 trials at N = 10.
+    #[test]
+    fn dynamics_method_runs_typical_studies() {
+        let p = params(
+            StudyKind::Typical { lambda: 1.0 },
+            PatternLaw::Spherical,
+            Method::Dynamics,
+        );
+        let records = run_point(&p, 10, 0.1, &SeedKey::new(8, &[1]), 10).unwrap();
+        assert!(
+            records
+                .iter()
+                .all(|r| r.retrieved && r.steps >= 2 && r.final_overlap.is_finite()),
+            "{records:?}"
+        );
     }
 
     #[test]
@@ -454,6 +522,132 @@ mod tests {
             Method::FirstStep,
         );
         assert!(run_point(&p, 10, 0.3, &SeedKey::new(1, &[]), 4).is_err());
+    }
+
+    /// Counts of `trials` Bernoulli trials at each grid value from the
+    /// logistic curve with `crossing` and `width`.
+    fn drawn_counts(
+        rng: &mut crate::seeds::TrialRng,
+        grid: &[f64],
+        crossing: f64,
+        width: f64,
+        trials: u64,
+    ) -> Vec<SuccessCount> {
+        use rand_distr::{Binomial, Distribution};
+        grid.iter()
+            .map(|&x| {
+                let p = 1.0 / (1.0 + ((x - crossing) / width).exp());
+                SuccessCount {
+                    alpha: x,
+                    successes: Binomial::new(trials, p).unwrap().sample(rng),
+                    trials,
+                }
+            })
+            .collect()
+    }
+
+    /// Coverage of `trials` intervals must lie within three binomial
+    /// standard deviations of 95% (a correct interval fails with
+    /// probability 0.3%; one 30% wider covers about 98.9%, one 30%
+    /// narrower about 83%).
+    fn assert_coverage(covered: usize, trials: usize, what: &str) {
+        let expected = CONFIDENCE * trials as f64;
+        let tolerance = 3.0 * (expected * (1.0 - CONFIDENCE)).sqrt();
+        assert!(
+            (covered as f64 - expected).abs() <= tolerance,
+            "{what}: coverage {covered}/{trials}, expected {expected} +- {tolerance:.1}"
+        );
+    }
+
+    /// The whole analysis on 500 simulated studies with a known answer:
+    /// at N = 10, 20, 40, 80 the crossing is 0.3 + 0.5 / N, the width 0.03,
+    /// 100 trials at each of 15 grid values. Checked on both sides:
+    /// - the 2000 per-size 95% intervals cover their true crossing in
+    ///   95% +- 3 binomial standard deviations ([1871, 1929]);
+    /// - the 500 intervals of `a_inf` cover 0.3 in 95% +- 3 standard
+    ///   deviations ([460, 490]);
+    /// - the standard error of `a_inf` averages the spread of `a_inf` over
+    ///   the studies to within 12% (4 standard errors of a standard
+    ///   deviation of 500 values; a sigma 30% off misses by 25% or more).
+    #[test]
+    fn analysis_intervals_are_calibrated() {
+        let grid: Vec<f64> = (0..15).map(|k| 0.2 + 0.02 * k as f64).collect();
+        let truth = |n: usize| 0.3 + 0.5 / n as f64;
+        let studies = 500;
+        let (mut size_covered, mut inf_covered) = (0, 0);
+        let (mut a_infs, mut se_sum) = (Vec::new(), 0.0);
+        for study in 0..studies {
+            let mut rng = trial_rng(crate::seeds::trial_seed(17, &[study]));
+            let sizes: Vec<SizeCounts> = [10, 20, 40, 80]
+                .into_iter()
+                .map(|n| SizeCounts {
+                    n,
+                    counts: drawn_counts(&mut rng, &grid, truth(n), 0.03, 100),
+                })
+                .collect();
+            let a = analyse(&sizes, 100, study, FiniteSizeForm::InverseN).unwrap();
+            for s in &a.sizes {
+                size_covered += usize::from(s.ci_low <= truth(s.n) && truth(s.n) <= s.ci_high);
+            }
+            let e = &a.extrapolation;
+            inf_covered += usize::from(e.a_inf_lower <= 0.3 && 0.3 <= e.a_inf_upper);
+            a_infs.push(e.a_inf());
+            se_sum += e.std_errors[0];
+        }
+        assert_coverage(size_covered, 4 * studies as usize, "per-size crossings");
+        assert_coverage(inf_covered, studies as usize, "a_inf");
+        let m = a_infs.len() as f64;
+        let mean = a_infs.iter().sum::<f64>() / m;
+        let spread = (a_infs.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (m - 1.0)).sqrt();
+        let ratio = se_sum / m / spread;
+        assert!(
+            (ratio - 1.0).abs() < 0.12,
+            "mean se / spread of a_inf = {ratio}"
+        );
+    }
+
+    /// Transitions far sharper than the grid (width 0.0001, step 0.02, 40
+    /// trials: every point is all successes or all failures) at a true
+    /// crossing drawn uniformly inside a grid cell, for 1000 sizes: the
+    /// interval is exactly that cell (width one step, covering the truth
+    /// every time: 30% narrower would miss 30% of them), and `sigma`, that
+    /// of a uniform law on the cell, `step / sqrt(12)`, matches the root
+    /// mean square error of the crossing to within 10% (the mean of 1000
+    /// squared errors of a uniform law is good to 2.8%, its root to 1.4%).
+    #[test]
+    fn unresolved_transitions_get_the_grid_cell() {
+        let step = 0.02;
+        let grid: Vec<f64> = (0..15).map(|k| 0.2 + step * k as f64).collect();
+        let (mut covered, mut square_error, mut sigma_sum, mut count) = (0, 0.0, 0.0, 0);
+        for study in 0..500 {
+            let mut rng = trial_rng(crate::seeds::trial_seed(18, &[study]));
+            let truth: Vec<f64> = (0..2)
+                .map(|_| 0.3 + step * rand::RngExt::random::<f64>(&mut rng))
+                .collect();
+            let sizes: Vec<SizeCounts> = [10, 20]
+                .into_iter()
+                .zip(&truth)
+                .map(|(n, &t)| SizeCounts {
+                    n,
+                    counts: drawn_counts(&mut rng, &grid, t, 0.0001, 40),
+                })
+                .collect();
+            let a = analyse(&sizes, 100, study, FiniteSizeForm::InverseN).unwrap();
+            for (s, &t) in a.sizes.iter().zip(&truth) {
+                assert!((s.ci_high - s.ci_low - step).abs() < 1e-9, "{s:?}");
+                covered += usize::from(s.ci_low <= t && t <= s.ci_high);
+                square_error += (s.crossing - t).powi(2);
+                sigma_sum += s.sigma;
+                count += 1;
+            }
+        }
+        assert_eq!(covered, count, "the grid cell must contain the truth");
+        let rms = (square_error / count as f64).sqrt();
+        assert!(
+            (sigma_sum / count as f64 / rms - 1.0).abs() < 0.1,
+            "mean sigma {} vs rms error {rms}",
+            sigma_sum / count as f64
+        );
     }
 
     /// Noise-free counts from a logistic curve whose crossing moves as
