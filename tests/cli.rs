@@ -1043,3 +1043,14 @@ fn validate_binary_agrees_with_theory() {
     ];
     assert_eq!(lambda_star, cli_number(&star_args, "lambda_star"));
 }
+
+/// `phase-diagram` draws figures only: a simulation config is refused with
+/// the command that runs it, before any simulation.
+#[test]
+fn phase_diagram_refuses_a_validate_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = small_validate_config(dir.path(), 5);
+    let out = damcap(&["phase-diagram", config.to_str().unwrap()]);
+    assert_clean_failure(&out, "damcap validate");
+    assert!(!dir.path().join("raw.csv").exists());
+}

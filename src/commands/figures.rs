@@ -27,9 +27,18 @@ pub struct Args {
     validate: bool,
 }
 
-/// Runs one config file.
+/// `damcap phase-diagram`: draws the figure of one figure config (a
+/// simulation config is refused: it belongs to `damcap validate`).
 pub fn run_config(path: &Path) -> Result<()> {
-    run(config::load(path)?, path)
+    let config = config::load(path)?;
+    if matches!(config, Config::Validate(_)) {
+        bail!(
+            "{} is a simulation config (kind = \"validate\"): run it with `damcap validate {}`",
+            path.display(),
+            path.display()
+        );
+    }
+    run(config, path)
 }
 
 /// Runs one parsed config, read from `path`.
