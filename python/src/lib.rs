@@ -6,11 +6,10 @@ mod ensemble;
 mod points;
 
 use damcap_theory::attention::{attention_thresholds, AttentionThresholds};
-use damcap_theory::law::Shape;
-use damcap_theory::{basins, phase, thresholds, Ensemble, FailureRoute, Family};
+use damcap_theory::law::LawSummary;
+use damcap_theory::{basins, phase, thresholds};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use serde::Serialize;
 use std::path::PathBuf;
 
 use crate::ensemble::value_error;
@@ -295,51 +294,6 @@ fn scan<'py>(
     Ok(dict)
 }
 
-/// A law file standardised, with its thresholds at one lambda: the fields
-/// of `damcap law --json`.
-#[derive(Serialize)]
-struct LawReport {
-    name: String,
-    description: Option<String>,
-    family: Family,
-    standardised: String,
-    fourth_moment: f64,
-    overlap_max: f64,
-    alpha_max: f64,
-    lambda: f64,
-    cgf: f64,
-    cgf_error: f64,
-    alpha_1: f64,
-    alpha_c_lower: f64,
-    alpha_c_route: FailureRoute,
-}
-
-/// The report on a loaded law at `lambda`, as the CLI builds it.
-fn law_report(
-    loaded: &ensemble::Loaded,
-    lambda: f64,
-) -> Result<LawReport, damcap_theory::TheoryError> {
-    let e = &loaded.ensemble;
-    let bound = thresholds::alpha_c_lower(e, lambda)?;
-    let cgf = e.cgf_with_error(lambda);
-    let shape: &Shape = e.law().shape();
-    Ok(LawReport {
-        name: e.name().to_string(),
-        description: loaded.description.clone(),
-        family: e.law().family().clone(),
-        standardised: shape.to_string(),
-        fourth_moment: e.law().fourth_moment(),
-        overlap_max: e.overlap_max(),
-        alpha_max: e.alpha_max(),
-        lambda,
-        cgf: cgf.value,
-        cgf_error: cgf.error,
-        alpha_1: thresholds::alpha_1(e, lambda)?,
-        alpha_c_lower: bound.alpha_c_lower,
-        alpha_c_route: bound.route,
-    })
-}
-
 /// What damcap makes of a law file (`damcap law PATH --json`).
 ///
 /// Parameters
@@ -356,7 +310,8 @@ fn law_report(
 ///     dict), "standardised" (the law with mean 0 and variance 1, in
 ///     words), "fourth_moment" (E a^4), "overlap_max", "alpha_max" (inf
 ///     for continuous laws; the CLI's JSON writes null), "lambda", "cgf"
-///     and "cgf_error" (Lambda(lambda) and its quadrature error estimate),
+///     and "cgf_error" (Lambda(lambda) and its quadrature error estimate;
+///     None where the quadrature cannot resolve it, the CLI's null),
 ///     "alpha_1", "alpha_c_lower", "alpha_c_route".
 ///
 /// Raises
@@ -368,7 +323,7 @@ fn law_report(
 fn law(py: Python<'_>, path: PathBuf, lam: f64) -> PyResult<Bound<'_, PyAny>> {
     let loaded = ensemble::load(&path)?;
     let report = py
-        .detach(|| law_report(&loaded, lam))
+        .detach(|| LawSummary::new(&loaded.ensemble, loaded.description, lam))
         .map_err(value_error)?;
     Ok(pythonize::pythonize(py, &report)?)
 }

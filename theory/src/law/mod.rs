@@ -20,10 +20,12 @@ mod file;
 mod fixed;
 mod integrate;
 mod standardise;
+mod summary;
 
 pub use file::{describe_error, from_toml, line_col, toml_fix, LawFile};
 pub(crate) use fixed::Tilts;
 pub use integrate::Integral;
+pub use summary::LawSummary;
 
 use std::sync::OnceLock;
 
