@@ -13,8 +13,8 @@
 //! reads the file and names it in errors.
 
 use anyhow::Result;
-use damcap_theory::law::describe_error;
-use damcap_theory::{Iid, LawFile};
+use damcap_theory::law::from_file_text;
+use damcap_theory::Iid;
 use std::path::Path;
 
 /// Whether a `--ensemble` value names a law file rather than a built-in.
@@ -43,14 +43,7 @@ pub fn load(path: &Path) -> Result<Loaded> {
 /// Parses law-file text; `path` names the file in errors and gives the
 /// default name.
 fn parse(text: &str, path: &Path) -> Result<Loaded> {
-    let shown = path.display().to_string();
-    let describe = |e: damcap_theory::TheoryError| anyhow::anyhow!(describe_error(&shown, &e));
-    let file = LawFile::parse(text).map_err(describe)?;
-    let default_name = path
-        .file_stem()
-        .map_or_else(|| "law".to_string(), |s| s.to_string_lossy().into_owned());
-    let description = file.description.clone();
-    let ensemble = file.into_ensemble(&default_name).map_err(describe)?;
+    let (ensemble, description) = from_file_text(text, path).map_err(anyhow::Error::msg)?;
     Ok(Loaded {
         ensemble,
         description,

@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use damcap_theory::law::describe_error;
-use damcap_theory::{ensemble, Ensemble, Iid, LawFile};
+use damcap_theory::law::from_file_text;
+use damcap_theory::{ensemble, Ensemble, Iid};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
@@ -50,7 +50,7 @@ pub struct Loaded {
 }
 
 /// Reads and parses the law file at `path`; errors name the file as the
-/// CLI's do (the theory's `describe_error`; reading refuses anything but a
+/// CLI's do (the theory's `from_file_text`; reading refuses anything but a
 /// regular file, as the CLI's `read_input` does).
 pub fn load(path: &Path) -> PyResult<Loaded> {
     let shown = path.display().to_string();
@@ -64,13 +64,7 @@ pub fn load(path: &Path) -> PyResult<Loaded> {
         return Err(unreadable("it is not a regular file".into()));
     }
     let text = std::fs::read_to_string(path).map_err(|e| unreadable(e.to_string()))?;
-    let describe = |e: damcap_theory::TheoryError| value_error(describe_error(&shown, &e));
-    let file = LawFile::parse(&text).map_err(describe)?;
-    let default_name = path
-        .file_stem()
-        .map_or_else(|| "law".to_string(), |s| s.to_string_lossy().into_owned());
-    let description = file.description.clone();
-    let ensemble = file.into_ensemble(&default_name).map_err(describe)?;
+    let (ensemble, description) = from_file_text(&text, path).map_err(value_error)?;
     Ok(Loaded {
         ensemble,
         description,

@@ -115,6 +115,24 @@ fn key_line(text: &str, message: &str) -> Option<(usize, usize)> {
         })
 }
 
+/// The ensemble and description of a law file whose text is `text`, read
+/// from `path` (which names it in errors and gives the default name, its
+/// stem). Errors are the one-line messages of [`describe_error`].
+///
+/// # Errors
+/// The message of [`describe_error`] for a syntax error or an unusable law.
+pub fn from_file_text(text: &str, path: &std::path::Path) -> Result<(Iid, Option<String>), String> {
+    let shown = path.display().to_string();
+    let describe = |e: TheoryError| describe_error(&shown, &e);
+    let file = LawFile::parse(text).map_err(describe)?;
+    let default_name = path
+        .file_stem()
+        .map_or_else(|| "law".to_string(), |s| s.to_string_lossy().into_owned());
+    let description = file.description.clone();
+    let ensemble = file.into_ensemble(&default_name).map_err(describe)?;
+    Ok((ensemble, description))
+}
+
 /// The one-line message of an error met while loading the law file shown
 /// as `file`: where it is, what is wrong and how to fix it. Every front
 /// end (the CLI, the Python module) reports law files with it, so their

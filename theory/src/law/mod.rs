@@ -22,7 +22,7 @@ mod integrate;
 mod standardise;
 mod summary;
 
-pub use file::{describe_error, from_toml, line_col, toml_fix, LawFile};
+pub use file::{describe_error, from_file_text, from_toml, line_col, toml_fix, LawFile};
 pub(crate) use fixed::Tilts;
 pub use integrate::Integral;
 pub use summary::LawSummary;
