@@ -269,7 +269,7 @@ fn matches_plan(
     plans.iter().any(|p| {
         p.spec.name == *study
             && p.spec.sizes.contains(n)
-            && p.grid
+            && p.grid(*n)
                 .get(*k)
                 .is_some_and(|g| (g - *x).abs() <= 1e-12 * g.abs().max(1.0))
             && records.len() as u64 == p.spec.trials

@@ -262,7 +262,7 @@ fn counts(plan: &Plan, done: &Done, retrieved: impl Fn(&TrialRecord) -> bool) ->
         .iter()
         .map(|&n| SizeCounts {
             n,
-            counts: (0..plan.grid.len())
+            counts: (0..plan.grid(n).len())
                 .map(|k| {
                     let (x, records) = &done[&(plan.spec.name.clone(), n, k)];
                     let successes = records.iter().filter(|r| retrieved(r)).count() as u64;

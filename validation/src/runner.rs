@@ -96,7 +96,7 @@ pub fn points(plans: &[Plan]) -> impl Iterator<Item = Todo<'_>> {
         p.spec
             .sizes
             .iter()
-            .flat_map(move |&n| (0..p.grid.len()).map(move |k| (p, n, k)))
+            .flat_map(move |&n| (0..p.grid(n).len()).map(move |k| (p, n, k)))
     })
 }
 
@@ -146,7 +146,7 @@ fn run_points(
         if interrupt.load(Ordering::SeqCst) {
             break;
         }
-        let x = plan.grid[k];
+        let x = plan.grid(n)[k];
         let name = &plan.spec.name;
         progress.point(&format!("{name}: N = {n}, x = {x:.4}"));
         let records = match run_point(&plan.params, n, x, &plan.key(n, k), plan.spec.trials) {

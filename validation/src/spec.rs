@@ -43,6 +43,15 @@ impl Observable {
         }
     }
 
+    /// The range of the scanned variable: loads, temperatures and `a` are
+    /// positive, overlaps lie in `(0, 1]`.
+    pub fn domain(self) -> (f64, f64) {
+        match self {
+            Observable::RhoMin => (0.0, 1.0),
+            _ => (0.0, f64::INFINITY),
+        }
+    }
+
     /// The variable its grid scans.
     pub fn scanned(self) -> &'static str {
         match self {
@@ -54,25 +63,90 @@ impl Observable {
     }
 }
 
-/// A uniform grid of the scanned variable.
+/// The scanned values at each size.
+///
+/// Two placements:
+/// - `{ min, max, points }`: the same uniform grid at every N;
+/// - `{ half_width, points }` (optionally with `min`, `max` as walls): an
+///   adaptive window of `points` values on `centre ± half_width`, where the
+///   centre is the predicted crossing at that N ([`predicted_crossing`]).
+///   The window is shifted, not shrunk, to stay inside the walls and the
+///   observable's domain, so trials go where the retrieval probability
+///   changes and not where `P = e^{alpha N}` is largest for nothing. The
+///   placement depends on the config alone, and every raw CSV row records
+///   its grid value.
 #[derive(Debug, Deserialize, Clone, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Grid {
-    /// First value.
-    pub min: f64,
-    /// Last value.
-    pub max: f64,
+    /// First value (uniform grid), or lower wall (adaptive window).
+    #[serde(default)]
+    pub min: Option<f64>,
+    /// Last value (uniform grid), or upper wall (adaptive window).
+    #[serde(default)]
+    pub max: Option<f64>,
     /// Number of values (>= 3).
     pub points: usize,
+    /// Half the width of the adaptive window around the predicted crossing.
+    #[serde(default)]
+    pub half_width: Option<f64>,
 }
 
 impl Grid {
-    /// The grid values, `min` and `max` included.
-    pub fn values(&self) -> Vec<f64> {
+    /// The values at a size whose predicted crossing is `centre`, inside
+    /// the observable's `domain` (open at a zero end, closed at the other).
+    fn values(&self, centre: f64, domain: (f64, f64)) -> Vec<f64> {
+        let (lo, hi) = match self.half_width {
+            None => (self.min.unwrap_or(domain.0), self.max.unwrap_or(domain.1)),
+            Some(h) => {
+                let floor = self.min.unwrap_or(domain.0).max(domain.0);
+                let ceil = self.max.unwrap_or(domain.1).min(domain.1);
+                window(centre, h, floor, ceil)
+            }
+        };
         (0..self.points)
-            .map(|k| self.min + (self.max - self.min) * k as f64 / (self.points - 1) as f64)
+            .map(|k| lo + (hi - lo) * k as f64 / (self.points - 1) as f64)
             .collect()
     }
+
+    /// Whether the grid is well formed: a uniform grid with `min < max`,
+    /// or a window with a positive half width and ordered walls.
+    fn check(&self) -> Result<(), &'static str> {
+        if self.points < 3 {
+            return Err("the grid needs at least 3 points");
+        }
+        let finite = |v: Option<f64>| v.is_none_or(f64::is_finite);
+        if !finite(self.min) || !finite(self.max) {
+            return Err("the grid's min and max must be finite numbers");
+        }
+        if let (Some(a), Some(b)) = (self.min, self.max) {
+            if a >= b {
+                return Err("the grid needs min < max");
+            }
+        }
+        match self.half_width {
+            None if self.min.is_none() || self.max.is_none() => Err(
+                "give the grid either min and max (a uniform grid) or half_width \
+                 (a window around the predicted crossing at each N)",
+            ),
+            Some(h) if !(h > 0.0 && h.is_finite()) => {
+                Err("the grid's half_width must be a positive number")
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// `[centre - h, centre + h]` shifted to fit inside `[floor, ceil]`, or the
+/// whole of `[floor, ceil]` when it is narrower than `2 h`. A zero floor
+/// (a load, a temperature, an overlap) is kept out by a margin of 1e-3 of
+/// the window, since the scanned value must be positive.
+fn window(centre: f64, h: f64, floor: f64, ceil: f64) -> (f64, f64) {
+    let floor = if floor == 0.0 { 1e-3 * h } else { floor };
+    if ceil - floor <= 2.0 * h {
+        return (floor, ceil);
+    }
+    let lo = (centre - h).clamp(floor, ceil - 2.0 * h);
+    (lo, lo + 2.0 * h)
 }
 
 /// One simulation study, as written in a validate config (`[[study]]`).
@@ -228,11 +302,7 @@ impl StudySpec {
                 self.trials, self.grid.points
             )));
         }
-        let g = &self.grid;
-        let ordered = g.min < g.max && g.min.is_finite() && g.max.is_finite();
-        if g.points < 3 || !ordered {
-            return Err(self.error("the grid needs min < max and at least 3 points"));
-        }
+        self.grid.check().map_err(|e| self.error(e))?;
         if self.trials < 10 || self.bootstrap < 20 {
             return Err(self.error("use at least 10 trials per point and 20 bootstrap replicates"));
         }
@@ -273,6 +343,12 @@ pub fn theory_value(kind: &StudyKind, e: &dyn Ensemble) -> Result<f64, Validatio
     })
 }
 
+/// The crossing expected at size `n`, the centre of an adaptive grid
+/// window: the `N -> infinity` theory value.
+fn predicted_crossing(theory: f64, _n: usize) -> f64 {
+    theory
+}
+
 /// A study resolved against the theory: its simulation parameters, grid,
 /// seeds and theory value.
 #[derive(Clone, Debug)]
@@ -281,8 +357,8 @@ pub struct Plan {
     pub spec: StudySpec,
     /// Everything that defines its trials.
     pub params: StudyParams,
-    /// The grid values.
-    pub grid: Vec<f64>,
+    /// The grid values at each size, in the order of `spec.sizes`.
+    pub grids: Vec<Vec<f64>>,
     /// The theory value its crossing is compared with.
     pub theory: f64,
     master_seed: u64,
@@ -316,9 +392,16 @@ impl Plan {
             },
             memory_limit,
         };
-        let grid = spec.grid.values();
-        for &n in &spec.sizes {
-            for &x in &grid {
+        let grids: Vec<Vec<f64>> = spec
+            .sizes
+            .iter()
+            .map(|&n| {
+                spec.grid
+                    .values(predicted_crossing(theory, n), spec.observable.domain())
+            })
+            .collect();
+        for (&n, grid) in spec.sizes.iter().zip(&grids) {
+            for &x in grid {
                 params
                     .trial_cost(n, x)
                     .and_then(|_| params.check_memory(n, x, spec.trials))
@@ -332,10 +415,19 @@ impl Plan {
         Ok(Plan {
             spec: spec.clone(),
             params,
-            grid,
+            grids,
             theory,
             master_seed,
         })
+    }
+
+    /// The grid values at size `n` (empty for a size not in the study).
+    pub fn grid(&self, n: usize) -> &[f64] {
+        self.spec
+            .sizes
+            .iter()
+            .position(|&m| m == n)
+            .map_or(&[], |i| &self.grids[i])
     }
 
     /// Seeds of the trials at size `n`, grid index `k`: a function of the
@@ -350,7 +442,7 @@ impl Plan {
     /// Estimated multiply-adds of the point `(n, grid index k)`, all its
     /// trials together.
     pub fn point_work(&self, n: usize, k: usize) -> f64 {
-        self.params.trial_cost(n, self.grid[k]).unwrap_or(0.0) * self.spec.trials as f64
+        self.params.trial_cost(n, self.grid(n)[k]).unwrap_or(0.0) * self.spec.trials as f64
     }
 
     /// Estimated multiply-adds of the whole study.
@@ -359,7 +451,7 @@ impl Plan {
             .spec
             .sizes
             .iter()
-            .flat_map(|&n| (0..self.grid.len()).map(move |k| (n, k)));
+            .flat_map(|&n| (0..self.grid(n).len()).map(move |k| (n, k)));
         points.map(|(n, k)| self.point_work(n, k)).sum()
     }
 
@@ -374,4 +466,90 @@ pub(crate) fn name_hash(name: &str) -> u64 {
     name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use damcap_theory::by_name;
+
+    fn study(grid: &str) -> Result<StudySpec, toml::de::Error> {
+        toml::from_str(&format!(
+            "name = \"s\"\nobservable = \"alpha_1\"\nlambda = 0.5\nsizes = [8, 10, 12]\n\
+             grid = {grid}\ntrials = 10\n"
+        ))
+    }
+
+    fn plan(grid: &str) -> Result<Plan, ValidationError> {
+        let e = by_name("gaussian").expect("built-in");
+        Plan::new(&study(grid).expect("parses"), e.as_ref(), 1, 1 << 30)
+    }
+
+    /// A uniform grid is the same at every size, ends included.
+    #[test]
+    fn uniform_grid_is_shared_by_sizes() {
+        let p = plan("{ min = 0.1, max = 0.5, points = 5 }").expect("valid");
+        for n in [8, 10, 12] {
+            let g = p.grid(n);
+            assert_eq!(g.len(), 5);
+            assert!((g[0] - 0.1).abs() < 1e-15 && (g[4] - 0.5).abs() < 1e-15);
+            assert!((g[1] - 0.2).abs() < 1e-15, "uniform spacing, got {g:?}");
+        }
+        assert!(p.grid(9).is_empty(), "no grid at a size outside the study");
+    }
+
+    /// An adaptive window is centred on the predicted crossing (here
+    /// `alpha_1(0.5) = 0.5 - 0.5^2 / 2 = 0.375`, closed form §3), and is
+    /// shifted, keeping its width, to stay above a wall.
+    #[test]
+    fn adaptive_window_follows_the_prediction() {
+        let centred = plan("{ half_width = 0.05, points = 5 }").expect("valid");
+        let g = centred.grid(10);
+        assert!((g[2] - 0.375).abs() < 1e-12, "centre, got {g:?}");
+        assert!((g[0] - 0.325).abs() < 1e-12 && (g[4] - 0.425).abs() < 1e-12);
+
+        let walled = plan("{ half_width = 0.05, points = 5, min = 0.36 }").expect("valid");
+        let g = walled.grid(10);
+        assert!(
+            (g[0] - 0.36).abs() < 1e-12 && (g[4] - 0.46).abs() < 1e-12,
+            "{g:?}"
+        );
+
+        let narrow = plan("{ half_width = 0.5, points = 3, max = 0.4 }").expect("valid");
+        let g = narrow.grid(10);
+        assert!(
+            g[0] > 0.0 && g[0] < 1e-3,
+            "a load stays positive, got {g:?}"
+        );
+        assert!((g[2] - 0.4).abs() < 1e-12, "the walls bound a wide window");
+    }
+
+    /// Overlaps stay in (0, 1] whatever the window.
+    #[test]
+    fn windows_respect_the_domain() {
+        let (lo, hi) = window(0.98, 0.1, 0.0, 1.0);
+        assert!((hi - 1.0).abs() < 1e-15 && (lo - 0.8).abs() < 1e-15);
+        let (lo, hi) = window(0.01, 0.1, 0.0, 1.0);
+        assert!((lo - 1e-4).abs() < 1e-15 && (hi - lo - 0.2).abs() < 1e-15);
+    }
+
+    /// Ill-formed grids are refused with the fix in the message.
+    #[test]
+    fn bad_grids_are_named() {
+        let refusals = [
+            ("{ min = 0.5, max = 0.1, points = 5 }", "min < max"),
+            ("{ min = 0.1, points = 5 }", "either min and max"),
+            ("{ half_width = 0.0, points = 5 }", "positive"),
+            ("{ half_width = 0.1, points = 2 }", "at least 3 points"),
+            (
+                "{ half_width = 0.1, points = 5, min = 0.3, max = 0.2 }",
+                "min < max",
+            ),
+        ];
+        for (grid, fix) in refusals {
+            let err = plan(grid).expect_err(grid).to_string();
+            assert!(err.contains(fix), "{grid}: {err}");
+        }
+        assert!(study("{ half_width = 0.1, points = 5, centre = 1 }").is_err());
+    }
 }
