@@ -124,8 +124,36 @@ pub struct Validate {
     pub summary_json: PathBuf,
     /// SVG overlay of simulation and theory.
     pub svg: PathBuf,
+    /// GiB of pattern matrices allowed in memory at once (all threads
+    /// together); a point that needs more is refused before any work.
+    #[serde(default = "default_memory_gib")]
+    pub memory_gib: f64,
     /// The studies, run in order.
     pub study: Vec<StudySpec>,
+}
+
+/// Most GiB of pattern matrices a config may allow (`memory_gib`): far
+/// above any workstation, so the machine, not this cap, is the limit.
+const MAX_MEMORY_GIB: f64 = 4096.0;
+
+impl Validate {
+    /// The memory budget in bytes, refused unless `memory_gib` is a
+    /// positive number of GiB.
+    pub fn memory_limit(&self) -> Result<u64> {
+        let gib = self.memory_gib;
+        if !(gib > 0.0 && gib <= MAX_MEMORY_GIB) {
+            bail!(
+                "memory_gib = {gib} is not a usable budget: give a positive number of GiB \
+                 (at most {MAX_MEMORY_GIB}), at most the machine's free memory"
+            );
+        }
+        Ok((gib * f64::from(1u32 << 30)) as u64)
+    }
+}
+
+/// Default of [`Validate::memory_gib`]: fits a laptop next to other work.
+fn default_memory_gib() -> f64 {
+    4.0
 }
 
 /// Reads and parses a configuration file, with errors that name the file,

@@ -809,6 +809,21 @@ fn validate_refuses_bad_studies_before_any_work() {
         ),
         ("trials = 40", "trials = 1000000000000", "at most"),
         (
+            "seed = 5\n",
+            "seed = 5\nmemory_gib = 0\n",
+            "not a usable budget",
+        ),
+        (
+            "seed = 5\n",
+            "seed = 5\nmemory_gib = nan\n",
+            "not a usable budget",
+        ),
+        (
+            "seed = 5\n",
+            "seed = 5\nmemory_gib = 1e9\n",
+            "not a usable budget",
+        ),
+        (
             "method = \"first-step\"\n",
             "max_steps = 10\n",
             "exceeds the memory limit",

@@ -47,9 +47,6 @@ pub struct MergeArgs {
     json: bool,
 }
 
-/// Bytes of pattern matrices allowed in memory at once.
-const MEMORY_LIMIT: u64 = 4 << 30;
-
 /// `damcap validate`.
 pub fn run(args: &Args) -> Result<()> {
     let config = load(&args.config)?;
@@ -108,10 +105,11 @@ fn load(path: &Path) -> Result<Validate> {
 /// run's work estimated before any work.
 fn plan(config: &Validate, path: &Path, raw: &Path) -> Result<(Box<dyn Ensemble>, Vec<Plan>)> {
     let ensemble = super::ensemble(&config.ensemble)?;
+    let limit = config.memory_limit()?;
     let plans: Vec<Plan> = config
         .study
         .iter()
-        .map(|s| Plan::new(s, ensemble.as_ref(), config.seed, MEMORY_LIMIT))
+        .map(|s| Plan::new(s, ensemble.as_ref(), config.seed, limit))
         .collect::<Result<_, _>>()?;
     check_unique_names(&plans)?;
     let work: f64 = plans.iter().map(Plan::work).sum();
