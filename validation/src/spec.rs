@@ -69,7 +69,7 @@ impl Observable {
 /// - `{ min, max, points }`: the same uniform grid at every N;
 /// - `{ half_width, points }` (optionally with `min`, `max` as walls): an
 ///   adaptive window of `points` values on `centre ± half_width`, where the
-///   centre is the predicted crossing at that N ([`predicted_crossing`]).
+///   centre is the predicted crossing at that N.
 ///   The window is shifted, not shrunk, to stay inside the walls and the
 ///   observable's domain, so trials go where the retrieval probability
 ///   changes and not where `P = e^{alpha N}` is largest for nothing. The
