@@ -28,7 +28,8 @@ use crate::estimators::{
 };
 use crate::patterns::Patterns;
 use crate::seeds::{trial_rng, SeedKey};
-use crate::{per_matrix_budget, run_first_step_trials, run_trials, Setup, Start, ValidationError};
+use crate::streamed::run_dynamics_trials;
+use crate::{per_matrix_budget, run_first_step_trials, Setup, Start, ValidationError};
 
 /// What a study scans, with its fixed parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -126,14 +127,19 @@ impl StudyParams {
         })
     }
 
-    /// Bytes of pattern matrices alive at once when `trials` trials of the
-    /// point run on the current rayon pool (0 for the exact first step,
-    /// which builds no matrix).
+    /// Checks that the pattern matrices alive at once when `trials` trials
+    /// of the point run on the current rayon pool fit in
+    /// [`StudyParams::memory_limit`]: one per worker for the all-patterns
+    /// check. The dynamics always fits: it streams the patterns whose matrix
+    /// exceeds the cap and runs stored matrices one at a time when one per
+    /// worker does not fit ([`crate::streamed::run_dynamics_trials`]); the
+    /// exact first step builds no matrix.
     ///
     /// # Errors
     /// [`ValidationError::TooLarge`] above [`StudyParams::memory_limit`].
     pub fn check_memory(&self, n: usize, x: f64, trials: u64) -> Result<(), ValidationError> {
-        if self.method == Method::Dynamics {
+        let all_patterns = matches!(self.kind, StudyKind::AllPatterns { .. });
+        if self.method == Method::Dynamics && all_patterns {
             per_matrix_budget(
                 &self.kind.setup(self.law.clone(), n, x),
                 trials,
@@ -215,7 +221,8 @@ pub fn run_point(
         }
         Method::Dynamics => {
             Ok(
-                run_trials(&setup, &params.dynamics, params.memory_limit, key, trials)?
+                // Streamed when a matrix exceeds the memory cap (crate::streamed).
+                run_dynamics_trials(&setup, &params.dynamics, params.memory_limit, key, trials)?
                     .into_iter()
                     .map(|t| TrialRecord {
                         trial: t.trial,
