@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::checkpoint::Done;
 use crate::estimators::{FiniteSizeForm, SuccessCount};
 use crate::spec::{name_hash, Observable, Plan};
+use crate::streamed::streams;
 use crate::study::{analyse, Analysis, Method, SizeCounts, SizeCrossing, StudyKind, TrialRecord};
 use crate::ValidationError;
 
@@ -62,6 +63,11 @@ pub struct PointCount {
     pub successes: u64,
     /// All trials.
     pub trials: u64,
+    /// Whether the trials regenerated their patterns instead of storing
+    /// them (the matrix exceeded the memory cap; [`crate::streamed`]: the
+    /// same law from another generator). Written only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub streamed: bool,
 }
 
 /// The extrapolation under another finite-size form.
@@ -222,7 +228,7 @@ pub fn report(
         chi2_per_dof: ex.chi2_per_dof(),
         criterion_check: criterion_checks(plan, done, seed)?,
         form_check: form_checks(plan, &main, seed)?,
-        points: point_counts(&main),
+        points: point_counts(plan, &main),
         sizes: a.sizes,
     })
 }
@@ -365,7 +371,11 @@ fn form_checks(
 }
 
 /// Every point's success count, for the summary.
-fn point_counts(sizes: &[SizeCounts]) -> Vec<PointCount> {
+fn point_counts(plan: &Plan, sizes: &[SizeCounts]) -> Vec<PointCount> {
+    let streamed = |n, x| {
+        let setup = plan.params.kind.setup(plan.params.law.clone(), n, x);
+        runs_dynamics(plan) && streams(&setup, plan.params.memory_limit).unwrap_or(false)
+    };
     sizes
         .iter()
         .flat_map(|sc| {
@@ -374,6 +384,7 @@ fn point_counts(sizes: &[SizeCounts]) -> Vec<PointCount> {
                 x: c.alpha,
                 successes: c.successes,
                 trials: c.trials,
+                streamed: streamed(sc.n, c.alpha),
             })
         })
         .collect()

@@ -28,7 +28,7 @@ use crate::estimators::{
 };
 use crate::patterns::Patterns;
 use crate::seeds::{trial_rng, SeedKey};
-use crate::streamed::run_dynamics_trials;
+use crate::streamed::{run_dynamics_trials, streams, STREAMED_PASS_COST};
 use crate::{per_matrix_budget, run_first_step_trials, Setup, Start, ValidationError};
 
 /// What a study scans, with its fixed parameters.
@@ -106,7 +106,8 @@ impl StudyParams {
     /// Estimated cost of one trial at size `n` and grid value `x`, in
     /// multiply-adds (for progress bars and work caps, not for results):
     /// the dynamics reads the `P x N` matrix once per step (about
-    /// [`TYPICAL_STEPS`] steps); the all-patterns check scores at most `P` states
+    /// [`TYPICAL_STEPS`] steps; a streamed pass counts as
+    /// [`STREAMED_PASS_COST`] stored ones); the all-patterns check scores at most `P` states
     /// against it; the exact first step draws `P` scores (times `N` for law
     /// files without a lattice), or `N + 1` level counts for binary patterns.
     ///
@@ -118,7 +119,14 @@ impl StudyParams {
         let n = n as f64;
         Ok(match (self.method, self.kind) {
             (Method::Dynamics, StudyKind::AllPatterns { .. }) => p * p * n,
-            (Method::Dynamics, _) => p * n * TYPICAL_STEPS.min(self.dynamics.max_steps as f64),
+            (Method::Dynamics, _) => {
+                let pass = if streams(&setup, self.memory_limit)? {
+                    STREAMED_PASS_COST
+                } else {
+                    1.0
+                };
+                p * n * TYPICAL_STEPS.min(self.dynamics.max_steps as f64) * pass
+            }
             (Method::FirstStep, _) => match &self.law {
                 PatternLaw::Binary => n,
                 PatternLaw::Iid(_) => p.min(n * n) * n,
