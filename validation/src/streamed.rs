@@ -776,7 +776,8 @@ mod tests {
     /// A study point whose matrix exceeds the memory cap streams, a
     /// smaller one is stored, and the streamed trials do not depend on the
     /// thread count; a candidate budget of zero bytes turns pruning off
-    /// without changing the flags.
+    /// without changing the flags; stored matrices that fit one at a time
+    /// but not one per thread give the same trials as with room to spare.
     #[test]
     fn trials_stream_beyond_the_memory_cap() {
         let setup = Setup {
@@ -808,5 +809,9 @@ mod tests {
         }
         let stored = run(2, 1 << 20);
         assert_ne!(stored[0].w1_first, one[0].w1_first, "another generator");
+        // 2000 bytes hold one matrix but not one per thread: two threads
+        // run the stored trials one at a time, with the same results.
+        assert_eq!(run(2, 2000), stored);
+        assert_eq!(run(1, 2000), stored);
     }
 }
