@@ -409,4 +409,45 @@ mod tests {
         assert!(agrees(bound, 0.17, 0.16, (0.15, 0.17)));
         assert!(!agrees(bound, 0.17, 0.10, (0.08, 0.12)));
     }
+
+    /// A dynamics point is marked streamed exactly when its matrix exceeds
+    /// the memory limit: with 8192 bytes, `N = 12` at `alpha = 0.5`
+    /// (`P = 403`, 19 344 bytes) streams, `N = 10` there (`P = 148`, 5920
+    /// bytes) and `N = 12` at `alpha = 0.4` (`P = 122`, 5856 bytes) do
+    /// not; only marked points write the field.
+    #[test]
+    fn streamed_points_are_marked() {
+        let spec: crate::StudySpec = toml::from_str(
+            "name = \"s\"\nobservable = \"alpha_1\"\nlambda = 0.5\nsizes = [8, 10, 12]\n\
+             grid = { min = 0.3, max = 0.5, points = 3 }\ntrials = 10\n",
+        )
+        .expect("parses");
+        let gaussian = damcap_theory::by_name("gaussian").expect("built-in");
+        let plan = Plan::new(&spec, gaussian.as_ref(), 1, 8192).expect("valid");
+        let sizes: Vec<SizeCounts> = [8, 10, 12]
+            .into_iter()
+            .map(|n| SizeCounts {
+                n,
+                counts: [0.3, 0.4, 0.5]
+                    .map(|x| SuccessCount {
+                        alpha: x,
+                        successes: 5,
+                        trials: 10,
+                    })
+                    .to_vec(),
+            })
+            .collect();
+        let points = point_counts(&plan, &sizes);
+        let marked: Vec<(usize, f64)> = points
+            .iter()
+            .filter(|p| p.streamed)
+            .map(|p| (p.n, p.x))
+            .collect();
+        assert_eq!(marked, vec![(12, 0.5)]);
+        let json = serde_json::to_string(&points[0]).unwrap();
+        assert!(!json.contains("streamed"), "{json}");
+        assert!(serde_json::to_string(&points[8])
+            .unwrap()
+            .contains("\"streamed\":true"));
+    }
 }
