@@ -345,7 +345,9 @@ fn choose_cut(pass: &Partial, budget: f64) -> Option<(usize, u64, f64)> {
 }
 
 /// Regenerates the rows at `anchor` and keeps xi^1 and every row whose gap
-/// bin below `reference` is under `cut`, in row order.
+/// below `reference` is under `cut` (plus a rounding margin: the pass
+/// binned each score against its chunk's own reference, and a row left
+/// out here must lie in a bin `>= cut` there), in row order.
 fn collect_candidates(
     src: &StreamedPatterns,
     anchor: &[f64],
@@ -367,7 +369,8 @@ fn collect_candidates(
                     .chunks_exact(n)
                     .zip(first..)
                     .filter(|&(row, mu)| {
-                        mu == 0 || gap_bin(reference, score(row, anchor, lambda)) < cut
+                        let gap = reference - score(row, anchor, lambda);
+                        mu == 0 || gap < cut as f64 + ROUNDING_SLACK
                     })
                     .flat_map(|(row, _)| row.iter().copied())
                     .collect()
