@@ -11,7 +11,7 @@
 //! reading them from memory, and the largest `N` is limited by time, not
 //! by the memory cap.
 //!
-//! One step is one fused pass ([`full_pass`]): each chunk of rows yields
+//! One step is one fused pass ([`streamed_step`]): each chunk of rows yields
 //! its scores' maximum, its partition sum and its weighted sum of rows
 //! relative to that maximum (an online softmax); the chunks' partials are
 //! combined in chunk order after rescaling to the common maximum, so the

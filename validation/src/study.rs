@@ -190,7 +190,7 @@ pub struct TrialRecord {
 /// Trial `t` uses the seed `key.trial(t)`, whatever the thread count.
 ///
 /// # Errors
-/// [`ValidationError::InvalidParameter`] for the first-step method on an all-patterns study, and the errors of [`run_trials`] and [`run_first_step_trials`].
+/// [`ValidationError::InvalidParameter`] for the first-step method on an all-patterns study, and the errors of [`run_dynamics_trials`] and [`run_first_step_trials`].
 pub fn run_point(
     params: &StudyParams,
     n: usize,
