@@ -787,8 +787,9 @@ fn validate_prints_a_verdict_table() {
     );
 }
 
-/// Broken names and sizes, runaway trial counts and studies that would not
-/// fit in memory are refused at once, before any simulation.
+/// Broken names and sizes, runaway trial counts, dynamics beyond the work
+/// cap and all-patterns studies that would not fit in memory are refused
+/// at once, before any simulation.
 #[test]
 fn validate_refuses_bad_studies_before_any_work() {
     let dir = tempfile::tempdir().unwrap();
@@ -826,15 +827,22 @@ fn validate_refuses_bad_studies_before_any_work() {
         (
             "method = \"first-step\"\n",
             "max_steps = 10\n",
-            "exceeds the memory limit",
+            "above the cap",
         ),
+        ("method = \"first-step\"\n", "", "exceeds the memory limit"),
     ];
     for (from, to, needle) in cases {
         let original = std::fs::read_to_string(&config).unwrap();
         edit_config(&config, from, to);
+        if needle == "above the cap" {
+            // Dynamics at N = 48 and alpha = 0.7: P = e^33.6, streamed (no
+            // memory limit) but far beyond the work cap.
+            edit_config(&config, "sizes = [16, 24, 32]", "sizes = [16, 24, 48]");
+        }
         if needle == "exceeds the memory limit" {
-            // Dynamics at N = 64 and alpha = 0.7: P = e^44.8, far beyond memory.
-            edit_config(&config, "sizes = [16, 24, 32]", "sizes = [16, 32, 64]");
+            // All patterns at N = 32 and alpha = 0.7: P = e^22.4 stored
+            // patterns, 690 GB.
+            edit_config(&config, "\"alpha_1\"", "\"alpha_c\"");
         }
         let start = std::time::Instant::now();
         let out = damcap(&["validate", path]);

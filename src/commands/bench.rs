@@ -9,6 +9,7 @@ use damcap_validation::all_patterns::{check_self_weights, CheckMode, STATES};
 use damcap_validation::dynamics::{run_dynamics, scores, DynamicsParams};
 use damcap_validation::patterns::{matrix_bytes, Patterns};
 use damcap_validation::seeds::trial_rng;
+use damcap_validation::streamed::{streamed_step, StreamedPatterns};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -124,6 +125,7 @@ pub fn run(args: &Args) -> Result<()> {
     law_files(args.law_points)?;
     figures(&args.configs)?;
     kernel(args.n, args.patterns)?;
+    streamed(args.n, args.patterns)?;
     reach(&args.reach_sizes, args.reach_trials)
 }
 
@@ -309,6 +311,58 @@ fn kernel(n: usize, p: usize) -> Result<()> {
         bandwidth / 1e9,
         4.0 * entries / 1e9,
         400.0 * entries / bandwidth
+    );
+    Ok(())
+}
+
+/// Throughput of a streamed step (patterns regenerated, scored and
+/// summed in one pass, crate `damcap_validation::streamed`) against the
+/// stored-matrix step on the same gaussian patterns, one core each: the
+/// generation alone (normals per second), the whole streamed step and the
+/// stored step (two multiply-adds per entry: score and weighted sum).
+fn streamed(n: usize, p: usize) -> Result<()> {
+    let src = StreamedPatterns::new(&PatternLaw::Gaussian, n, p, 1)?;
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    let stored = one.install(|| src.to_stored(PATTERN_BYTES_CAP as u64))?;
+    let x: Vec<f64> = stored.xi1().iter().map(|&v| f64::from(v)).collect();
+    let entries = (n * p) as f64;
+    let mut rows = vec![0.0f32; n * 1024];
+    let generate = best_of(3, || {
+        for first in (0..p).step_by(1024) {
+            let len = 1024.min(p - first) * n;
+            src.fill_rows(first, black_box(&mut rows[..len]));
+        }
+    });
+    let mut next = vec![0.0; n];
+    let streamed = best_of(3, || {
+        one.install(|| streamed_step(&src, black_box(&x), 0.5, &mut next))
+            .expect("matching sizes");
+    });
+    let one_step = DynamicsParams {
+        max_steps: 1,
+        ..DynamicsParams::default()
+    }
+    .full();
+    let stored_step = best_of(3, || {
+        run_dynamics(&stored, black_box(&x), 0.5, &one_step).expect("valid input");
+    });
+    println!("streamed step: N = {n}, P = {p}, gaussian patterns, one core");
+    println!(
+        "  stored step       {:.3} s, {:.2} G multiply-adds/s   (baseline)",
+        stored_step,
+        2.0 * entries / stored_step / 1e9
+    );
+    println!(
+        "  generation        {:.3} s, {:.2} G normals/s",
+        generate,
+        entries / generate / 1e9
+    );
+    println!(
+        "  streamed step     {:.3} s, {:.2} G normals/s and {:.2} G multiply-adds/s: {:.1}x the stored step's time",
+        streamed,
+        entries / streamed / 1e9,
+        2.0 * entries / streamed / 1e9,
+        streamed / stored_step
     );
     Ok(())
 }

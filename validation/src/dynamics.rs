@@ -176,7 +176,7 @@ pub fn run_dynamics(
 }
 
 /// [`run_dynamics`], also returning the final state.
-fn run_to_state(
+pub(crate) fn run_to_state(
     patterns: &Patterns,
     x0: &[f64],
     lambda: f64,
@@ -232,11 +232,11 @@ fn check_state(patterns: &Patterns, x: &[f64]) -> Result<(), ValidationError> {
 /// Margin in nats added to the bound on the excluded patterns' scores for
 /// the rounding of `f64` scores (about `N 2^-52 lambda |xi| |x|`, below
 /// 1e-12 nats at any size the simulation reaches).
-const ROUNDING_SLACK: f64 = 1e-9;
+pub(crate) const ROUNDING_SLACK: f64 = 1e-9;
 
 /// Unit-width bins of the gap below the top score used to draw candidate
 /// sets; larger gaps share the last bin.
-const GAP_BINS: usize = 128;
+pub(crate) const GAP_BINS: usize = 128;
 
 /// Makes the steps of one run, by full passes or over a candidate set
 /// (module doc).

@@ -34,6 +34,7 @@ pub mod runner;
 pub mod sampler;
 pub mod seeds;
 pub mod spec;
+pub mod streamed;
 pub mod study;
 
 pub use checkpoint::Checkpoint;

@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::checkpoint::Done;
 use crate::estimators::{FiniteSizeForm, SuccessCount};
 use crate::spec::{name_hash, Observable, Plan};
+use crate::streamed::streams;
 use crate::study::{analyse, Analysis, Method, SizeCounts, SizeCrossing, StudyKind, TrialRecord};
 use crate::ValidationError;
 
@@ -62,6 +63,11 @@ pub struct PointCount {
     pub successes: u64,
     /// All trials.
     pub trials: u64,
+    /// Whether the trials regenerated their patterns instead of storing
+    /// them (the matrix exceeded the memory cap; [`crate::streamed`]: the
+    /// same law from another generator). Written only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub streamed: bool,
 }
 
 /// The extrapolation under another finite-size form.
@@ -222,7 +228,7 @@ pub fn report(
         chi2_per_dof: ex.chi2_per_dof(),
         criterion_check: criterion_checks(plan, done, seed)?,
         form_check: form_checks(plan, &main, seed)?,
-        points: point_counts(&main),
+        points: point_counts(plan, &main),
         sizes: a.sizes,
     })
 }
@@ -365,7 +371,11 @@ fn form_checks(
 }
 
 /// Every point's success count, for the summary.
-fn point_counts(sizes: &[SizeCounts]) -> Vec<PointCount> {
+fn point_counts(plan: &Plan, sizes: &[SizeCounts]) -> Vec<PointCount> {
+    let streamed = |n, x| {
+        let setup = plan.params.kind.setup(plan.params.law.clone(), n, x);
+        runs_dynamics(plan) && streams(&setup, plan.params.memory_limit).unwrap_or(false)
+    };
     sizes
         .iter()
         .flat_map(|sc| {
@@ -374,6 +384,7 @@ fn point_counts(sizes: &[SizeCounts]) -> Vec<PointCount> {
                 x: c.alpha,
                 successes: c.successes,
                 trials: c.trials,
+                streamed: streamed(sc.n, c.alpha),
             })
         })
         .collect()
@@ -397,5 +408,46 @@ mod tests {
         assert!(agrees(bound, 0.17, 0.30, (0.25, 0.35)));
         assert!(agrees(bound, 0.17, 0.16, (0.15, 0.17)));
         assert!(!agrees(bound, 0.17, 0.10, (0.08, 0.12)));
+    }
+
+    /// A dynamics point is marked streamed exactly when its matrix exceeds
+    /// the memory limit: with 8192 bytes, `N = 12` at `alpha = 0.5`
+    /// (`P = 403`, 19 344 bytes) streams, `N = 10` there (`P = 148`, 5920
+    /// bytes) and `N = 12` at `alpha = 0.4` (`P = 122`, 5856 bytes) do
+    /// not; only marked points write the field.
+    #[test]
+    fn streamed_points_are_marked() {
+        let spec: crate::StudySpec = toml::from_str(
+            "name = \"s\"\nobservable = \"alpha_1\"\nlambda = 0.5\nsizes = [8, 10, 12]\n\
+             grid = { min = 0.3, max = 0.5, points = 3 }\ntrials = 10\n",
+        )
+        .expect("parses");
+        let gaussian = damcap_theory::by_name("gaussian").expect("built-in");
+        let plan = Plan::new(&spec, gaussian.as_ref(), 1, 8192).expect("valid");
+        let sizes: Vec<SizeCounts> = [8, 10, 12]
+            .into_iter()
+            .map(|n| SizeCounts {
+                n,
+                counts: [0.3, 0.4, 0.5]
+                    .map(|x| SuccessCount {
+                        alpha: x,
+                        successes: 5,
+                        trials: 10,
+                    })
+                    .to_vec(),
+            })
+            .collect();
+        let points = point_counts(&plan, &sizes);
+        let marked: Vec<(usize, f64)> = points
+            .iter()
+            .filter(|p| p.streamed)
+            .map(|p| (p.n, p.x))
+            .collect();
+        assert_eq!(marked, vec![(12, 0.5)]);
+        let json = serde_json::to_string(&points[0]).unwrap();
+        assert!(!json.contains("streamed"), "{json}");
+        assert!(serde_json::to_string(&points[8])
+            .unwrap()
+            .contains("\"streamed\":true"));
     }
 }

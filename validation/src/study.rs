@@ -28,7 +28,8 @@ use crate::estimators::{
 };
 use crate::patterns::Patterns;
 use crate::seeds::{trial_rng, SeedKey};
-use crate::{per_matrix_budget, run_first_step_trials, run_trials, Setup, Start, ValidationError};
+use crate::streamed::{run_dynamics_trials, streams, STREAMED_PASS_COST};
+use crate::{per_matrix_budget, run_first_step_trials, Setup, Start, ValidationError};
 
 /// What a study scans, with its fixed parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -105,7 +106,8 @@ impl StudyParams {
     /// Estimated cost of one trial at size `n` and grid value `x`, in
     /// multiply-adds (for progress bars and work caps, not for results):
     /// the dynamics reads the `P x N` matrix once per step (about
-    /// [`TYPICAL_STEPS`] steps); the all-patterns check scores at most `P` states
+    /// [`TYPICAL_STEPS`] steps; a streamed pass counts as
+    /// [`STREAMED_PASS_COST`] stored ones); the all-patterns check scores at most `P` states
     /// against it; the exact first step draws `P` scores (times `N` for law
     /// files without a lattice), or `N + 1` level counts for binary patterns.
     ///
@@ -117,7 +119,14 @@ impl StudyParams {
         let n = n as f64;
         Ok(match (self.method, self.kind) {
             (Method::Dynamics, StudyKind::AllPatterns { .. }) => p * p * n,
-            (Method::Dynamics, _) => p * n * TYPICAL_STEPS.min(self.dynamics.max_steps as f64),
+            (Method::Dynamics, _) => {
+                let pass = if streams(&setup, self.memory_limit)? {
+                    STREAMED_PASS_COST
+                } else {
+                    1.0
+                };
+                p * n * TYPICAL_STEPS.min(self.dynamics.max_steps as f64) * pass
+            }
             (Method::FirstStep, _) => match &self.law {
                 PatternLaw::Binary => n,
                 PatternLaw::Iid(_) => p.min(n * n) * n,
@@ -126,14 +135,19 @@ impl StudyParams {
         })
     }
 
-    /// Bytes of pattern matrices alive at once when `trials` trials of the
-    /// point run on the current rayon pool (0 for the exact first step,
-    /// which builds no matrix).
+    /// Checks that the pattern matrices alive at once when `trials` trials
+    /// of the point run on the current rayon pool fit in
+    /// [`StudyParams::memory_limit`]: one per worker for the all-patterns
+    /// check. The dynamics always fits: it streams the patterns whose matrix
+    /// exceeds the cap and runs stored matrices one at a time when one per
+    /// worker does not fit ([`crate::streamed::run_dynamics_trials`]); the
+    /// exact first step builds no matrix.
     ///
     /// # Errors
     /// [`ValidationError::TooLarge`] above [`StudyParams::memory_limit`].
     pub fn check_memory(&self, n: usize, x: f64, trials: u64) -> Result<(), ValidationError> {
-        if self.method == Method::Dynamics {
+        let all_patterns = matches!(self.kind, StudyKind::AllPatterns { .. });
+        if self.method == Method::Dynamics && all_patterns {
             per_matrix_budget(
                 &self.kind.setup(self.law.clone(), n, x),
                 trials,
@@ -176,7 +190,7 @@ pub struct TrialRecord {
 /// Trial `t` uses the seed `key.trial(t)`, whatever the thread count.
 ///
 /// # Errors
-/// [`ValidationError::InvalidParameter`] for the first-step method on an all-patterns study, and the errors of [`run_trials`] and [`run_first_step_trials`].
+/// [`ValidationError::InvalidParameter`] for the first-step method on an all-patterns study, and the errors of [`run_dynamics_trials`] and [`run_first_step_trials`].
 pub fn run_point(
     params: &StudyParams,
     n: usize,
@@ -215,7 +229,8 @@ pub fn run_point(
         }
         Method::Dynamics => {
             Ok(
-                run_trials(&setup, &params.dynamics, params.memory_limit, key, trials)?
+                // Streamed when a matrix exceeds the memory cap (crate::streamed).
+                run_dynamics_trials(&setup, &params.dynamics, params.memory_limit, key, trials)?
                     .into_iter()
                     .map(|t| TrialRecord {
                         trial: t.trial,

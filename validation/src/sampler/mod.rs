@@ -20,7 +20,7 @@ use crate::{Setup, ValidationError};
 
 /// Sampling of one pattern ensemble, for the full dynamics and for the
 /// exact first step.
-pub trait Sampler {
+pub trait Sampler: Send + Sync {
     /// Fills row-major storage with i.i.d. patterns of dimension `n`
     /// (`data.len()` is a multiple of `n`), with `E|xi|^2 = N`.
     fn fill_patterns(&self, data: &mut [f32], n: usize, rng: &mut TrialRng);

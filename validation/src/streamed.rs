@@ -1,0 +1,820 @@
+//! Patterns larger than memory, streamed: the several-step dynamics without
+//! a pattern matrix.
+//!
+//! Pattern `mu` of a trial is a pure function of the trial's seed and of
+//! `mu` ([`StreamedPatterns`]): its entries come from a generator seeded
+//! by a hash of the two, fed to the law's own exact sampler
+//! ([`Sampler::fill_patterns`], one row at a time, so spherical rows are
+//! normalised whole). Any row can be regenerated at any time, in any
+//! order, on any thread, and comes out the same bit for bit, so each step
+//! of the dynamics regenerates the patterns block by block instead of
+//! reading them from memory, and the largest `N` is limited by time, not
+//! by the memory cap.
+//!
+//! One step is one fused pass ([`streamed_step`]): each chunk of rows yields
+//! its scores' maximum, its partition sum and its weighted sum of rows
+//! relative to that maximum (an online softmax); the chunks' partials are
+//! combined in chunk order after rescaling to the common maximum, so the
+//! result does not depend on how rayon spreads the chunks over threads.
+//! It equals the stored-matrix step of [`crate::dynamics`] up to the
+//! rounding of the sums' order.
+//!
+//! Pruning, as in [`crate::dynamics`] (same tolerance, same bound): each
+//! full pass also counts the scores in unit bins below an integer
+//! reference at least the top score; when the bins show a candidate set
+//! that excludes at most `prune_tolerance e^{-prune_headroom}` of the
+//! weight, keeps at most an eighth of the patterns and fits in the trial's
+//! memory budget, a second pass at the same state regenerates the rows and
+//! keeps the candidates (their scores are recomputed bit for bit, so the
+//! bins' bound holds for exactly the excluded rows). Later steps sum over
+//! the stored candidates while the bound `ln S_excluded + lambda max|xi|
+//! |x - anchor|` stays below the tolerance, and fall back to a full pass
+//! otherwise.
+
+use damcap_theory::ensemble::PatternLaw;
+use rand::SeedableRng;
+use rayon::prelude::*;
+
+use crate::dynamics::{dot, DynamicsParams, Outcome, GAP_BINS, ROUNDING_SLACK};
+use crate::first_step::FirstStep;
+use crate::partition::block_max;
+use crate::patterns::{initial_state, matrix_bytes, normalised_overlap, Patterns};
+use crate::sampler::{self, Sampler};
+use crate::seeds::{trial_rng, trial_seed, SeedKey, TrialRng};
+use crate::{Setup, Start, Trial, ValidationError};
+
+/// Cost of a streamed pass in units of a stored-matrix pass over the same
+/// patterns, for work estimates: about 4 for gaussian rows at N = 48
+/// (`damcap bench`, the streamed-step line), where drawing the normals
+/// takes twice as long as scoring and summing them.
+pub const STREAMED_PASS_COST: f64 = 4.0;
+
+/// Rows generated and scored together: their entries stay in cache between
+/// generation, scoring and accumulation.
+const CHUNK: usize = 1024;
+
+/// Chunks handed to rayon at once; their partials are combined in order
+/// before the next group starts (bounded memory, fixed order).
+const GROUP: usize = 64;
+
+/// Coordinate mixed into a trial's seed to key its pattern rows, so that
+/// rows never share a stream with the trial's own generator.
+const ROW_STREAM: u64 = 0x5354_5245_414d_4544;
+
+/// The `P` patterns of one trial, regenerated on demand: row `mu` is a
+/// pure function of the trial seed and `mu`.
+pub struct StreamedPatterns {
+    sampler: Box<dyn Sampler>,
+    n: usize,
+    p: usize,
+    /// Hash of the trial seed from which every row's seed derives.
+    key: u64,
+}
+
+impl StreamedPatterns {
+    /// The `p` patterns of dimension `n` of the trial with `seed`.
+    ///
+    /// # Errors
+    /// [`ValidationError::InvalidParameter`] for `n = 0` or `p = 0`.
+    pub fn new(law: &PatternLaw, n: usize, p: usize, seed: u64) -> Result<Self, ValidationError> {
+        if n == 0 || p == 0 {
+            return Err(ValidationError::InvalidParameter(format!(
+                "need at least one pattern of at least one entry, got N = {n}, P = {p}"
+            )));
+        }
+        Ok(Self {
+            sampler: sampler::for_law(law),
+            n,
+            p,
+            key: trial_seed(seed, &[ROW_STREAM]),
+        })
+    }
+
+    /// Dimension `N`.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Number of patterns `P`.
+    pub fn p(&self) -> usize {
+        self.p
+    }
+
+    /// Writes rows `first, first + 1, ...` into `out` (whole rows of
+    /// length `N`, not past row `P - 1`): each from its own generator,
+    /// a [`TrialRng`] seeded with a hash of the trial key and the row
+    /// index, fed to the law's sampler.
+    pub fn fill_rows(&self, first: usize, out: &mut [f32]) {
+        debug_assert!(first + out.len() / self.n <= self.p);
+        for (row, mu) in out.chunks_exact_mut(self.n).zip(first as u64..) {
+            let mut rng = TrialRng::seed_from_u64(trial_seed(self.key, &[mu]));
+            self.sampler.fill_patterns(row, self.n, &mut rng);
+        }
+    }
+
+    /// Row `mu`.
+    pub fn row(&self, mu: usize) -> Vec<f32> {
+        let mut row = vec![0.0; self.n];
+        self.fill_rows(mu, &mut row);
+        row
+    }
+
+    /// The same patterns as a stored matrix (for comparisons with the
+    /// stored-matrix dynamics).
+    ///
+    /// # Errors
+    /// [`ValidationError::TooLarge`] when the matrix exceeds `memory_limit`.
+    pub fn to_stored(&self, memory_limit: u64) -> Result<Patterns, ValidationError> {
+        let bytes = matrix_bytes(self.n, self.p as u64);
+        if bytes > u128::from(memory_limit) {
+            return Err(ValidationError::TooLarge {
+                bytes,
+                limit: memory_limit,
+            });
+        }
+        let mut data = vec![0.0; self.n * self.p];
+        data.par_chunks_mut(CHUNK * self.n)
+            .enumerate()
+            .for_each(|(c, block)| self.fill_rows(c * CHUNK, block));
+        Patterns::from_rows(self.n, data)
+    }
+}
+
+/// What one chunk of rows, or a whole pass, contributes to a step: the
+/// online softmax relative to the largest score, the scores' moments and
+/// their gap histogram.
+#[derive(Clone, Debug)]
+struct Partial {
+    /// Largest score seen (the reference of `sum` and `weighted`).
+    top: f64,
+    /// `sum_mu e^{z_mu - top}`.
+    sum: f64,
+    /// `sum_mu e^{z_mu - top} xi^mu`.
+    weighted: Vec<f64>,
+    /// Score of xi^1, when row 0 is among the rows.
+    z1: Option<f64>,
+    /// Largest score of the other rows.
+    best_other: f64,
+    /// Sum and sum of squares of the scores, and their count.
+    z_sum: f64,
+    z_squares: f64,
+    rows: usize,
+    /// Integer at least `top`; row `mu` counts in bin
+    /// `min(floor(reference - z_mu), GAP_BINS)`.
+    reference: f64,
+    bins: Vec<u64>,
+    /// Largest squared row norm (0 unless measured).
+    max_norm_sq: f64,
+}
+
+/// Score of a row (the same expression in every pass, so a recomputed
+/// score is bit-identical).
+fn score(row: &[f32], x: &[f64], lambda: f64) -> f64 {
+    lambda * dot(row, x)
+}
+
+/// Gap bin of a score below an integer reference.
+fn gap_bin(reference: f64, z: f64) -> usize {
+    (reference - z).min(GAP_BINS as f64) as usize
+}
+
+impl Partial {
+    /// The contribution of the rows in `block`, the first of which is row
+    /// `first`; their largest norm only when `norms` is set (it costs a
+    /// third more multiply-adds and is needed once per run).
+    fn of_rows(block: &[f32], n: usize, first: usize, x: &[f64], lambda: f64, norms: bool) -> Self {
+        let z: Vec<f64> = block.chunks_exact(n).map(|r| score(r, x, lambda)).collect();
+        let top = block_max(&z);
+        let reference = top.ceil();
+        let mut part = Partial {
+            top,
+            sum: 0.0,
+            weighted: vec![0.0; n],
+            z1: (first == 0).then(|| z[0]),
+            best_other: block_max(if first == 0 { &z[1..] } else { &z }),
+            z_sum: z.iter().sum(),
+            z_squares: z.iter().map(|v| v * v).sum(),
+            rows: z.len(),
+            reference,
+            bins: vec![0; GAP_BINS + 1],
+            max_norm_sq: 0.0,
+        };
+        for (&zi, row) in z.iter().zip(block.chunks_exact(n)) {
+            let w = (zi - top).exp();
+            part.sum += w;
+            if w > 0.0 {
+                for (y, &a) in part.weighted.iter_mut().zip(row) {
+                    *y += w * f64::from(a);
+                }
+            }
+            part.bins[gap_bin(reference, zi)] += 1;
+            if norms {
+                let sq = row.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>();
+                part.max_norm_sq = part.max_norm_sq.max(sq);
+            }
+        }
+        part
+    }
+
+    /// Adds the partial of the rows that follow.
+    fn merge(&mut self, other: Partial) {
+        let top = self.top.max(other.top);
+        let (a, b) = ((self.top - top).exp(), (other.top - top).exp());
+        self.sum = self.sum * a + other.sum * b;
+        for (y, o) in self.weighted.iter_mut().zip(&other.weighted) {
+            *y = *y * a + o * b;
+        }
+        self.top = top;
+        self.z1 = self.z1.or(other.z1);
+        self.best_other = self.best_other.max(other.best_other);
+        self.z_sum += other.z_sum;
+        self.z_squares += other.z_squares;
+        self.rows += other.rows;
+        let reference = self.reference.max(other.reference);
+        let mut bins = vec![0; GAP_BINS + 1];
+        for (part_ref, part_bins) in [(self.reference, &self.bins), (other.reference, &other.bins)]
+        {
+            let shift = (reference - part_ref) as usize;
+            for (b, &count) in part_bins.iter().enumerate() {
+                bins[(b + shift).min(GAP_BINS)] += count;
+            }
+        }
+        (self.reference, self.bins) = (reference, bins);
+        self.max_norm_sq = self.max_norm_sq.max(other.max_norm_sq);
+    }
+
+    /// `ln Z`.
+    fn ln_z(&self) -> f64 {
+        self.top + self.sum.ln()
+    }
+
+    /// The new state `sum_mu softmax_mu xi^mu`, written to `next`, and
+    /// xi^1's observables (xi^1 must be among the rows).
+    fn finish(&self, next: &mut [f64]) -> FirstStep {
+        for (v, w) in next.iter_mut().zip(&self.weighted) {
+            *v = w / self.sum;
+        }
+        let z1 = self.z1.expect("xi^1 is among the rows of every step");
+        FirstStep {
+            w1: (z1 - self.ln_z()).exp(),
+            xi1_largest: z1 > self.best_other,
+        }
+    }
+}
+
+/// One full pass over the streamed patterns at state `x`: the chunks in
+/// parallel, their partials combined in chunk order (with the largest row
+/// norm when `norms` is set).
+fn full_pass(src: &StreamedPatterns, x: &[f64], lambda: f64, norms: bool) -> Partial {
+    let n = src.n;
+    let chunks = src.p.div_ceil(CHUNK);
+    let mut total: Option<Partial> = None;
+    for group in (0..chunks).step_by(GROUP) {
+        let parts: Vec<Partial> = (group..chunks.min(group + GROUP))
+            .into_par_iter()
+            .map(|c| {
+                let first = c * CHUNK;
+                let rows = CHUNK.min(src.p - first);
+                let mut block = vec![0.0; rows * n];
+                src.fill_rows(first, &mut block);
+                Partial::of_rows(&block, n, first, x, lambda, norms)
+            })
+            .collect();
+        for part in parts {
+            match total.as_mut() {
+                Some(t) => t.merge(part),
+                None => total = Some(part),
+            }
+        }
+    }
+    total.expect("at least one pattern")
+}
+
+/// One full streamed step `next = sum_mu softmax_mu(lambda xi^mu . x)
+/// xi^mu` on the current rayon pool, returning xi^1's observables at `x`
+/// (the pass of every unpruned step, exposed so that its throughput can be
+/// timed).
+///
+/// # Errors
+/// [`ValidationError::InvalidParameter`] when `x` or `next` does not have `N` entries.
+pub fn streamed_step(
+    src: &StreamedPatterns,
+    x: &[f64],
+    lambda: f64,
+    next: &mut [f64],
+) -> Result<FirstStep, ValidationError> {
+    if x.len() != src.n || next.len() != src.n {
+        return Err(ValidationError::InvalidParameter(format!(
+            "state and next state must have N = {} entries, got {} and {}",
+            src.n,
+            x.len(),
+            next.len()
+        )));
+    }
+    Ok(full_pass(src, x, lambda, false).finish(next))
+}
+
+/// Rows kept by a candidate draw, with their entries.
+struct Candidates {
+    /// State of the full pass that drew them.
+    anchor: Vec<f64>,
+    /// Their entries, row-major, xi^1 first.
+    rows: Vec<f32>,
+    /// Upper bound on `ln sum_{excluded} e^{z_mu(anchor)}`.
+    ln_excluded: f64,
+}
+
+/// The smallest gap cut whose excluded rows (bins `>= cut`) weigh at most
+/// `budget` relative to `Z`, with the number of rows kept; `None` when
+/// nothing can be excluded.
+fn choose_cut(pass: &Partial, budget: f64) -> Option<(usize, u64, f64)> {
+    let ln_z = pass.ln_z();
+    let (mut excluded, mut cut) = (0.0, GAP_BINS + 1);
+    for b in (0..=GAP_BINS).rev() {
+        let more = excluded + pass.bins[b] as f64 * (pass.reference - b as f64 - ln_z).exp();
+        if more > budget {
+            break;
+        }
+        (excluded, cut) = (more, b);
+    }
+    if excluded == 0.0 {
+        return None;
+    }
+    let kept = pass.bins[..cut].iter().sum::<u64>() + 1;
+    Some((cut, kept, excluded.ln() + ln_z))
+}
+
+/// Regenerates the rows at `anchor` and keeps xi^1 and every row whose gap
+/// below `reference` is under `cut` (plus a rounding margin: the pass
+/// binned each score against its chunk's own reference, and a row left
+/// out here must lie in a bin `>= cut` there), in row order.
+fn collect_candidates(
+    src: &StreamedPatterns,
+    anchor: &[f64],
+    lambda: f64,
+    reference: f64,
+    cut: usize,
+) -> Vec<f32> {
+    let n = src.n;
+    let chunks = src.p.div_ceil(CHUNK);
+    let mut rows = Vec::new();
+    for group in (0..chunks).step_by(GROUP) {
+        let parts: Vec<Vec<f32>> = (group..chunks.min(group + GROUP))
+            .into_par_iter()
+            .map(|c| {
+                let first = c * CHUNK;
+                let mut block = vec![0.0; CHUNK.min(src.p - first) * n];
+                src.fill_rows(first, &mut block);
+                block
+                    .chunks_exact(n)
+                    .zip(first..)
+                    .filter(|&(row, mu)| {
+                        let gap = reference - score(row, anchor, lambda);
+                        mu == 0 || gap < cut as f64 + ROUNDING_SLACK
+                    })
+                    .flat_map(|(row, _)| row.iter().copied())
+                    .collect()
+            })
+            .collect();
+        parts.into_iter().for_each(|p| rows.extend(p));
+    }
+    rows
+}
+
+/// Makes the steps of one streamed run (module doc).
+struct StreamedStepper<'a> {
+    src: &'a StreamedPatterns,
+    lambda: f64,
+    /// `ln prune_tolerance` (`-inf` without pruning).
+    ln_tolerance: f64,
+    headroom: f64,
+    /// Most candidate rows that may be stored.
+    max_candidates: u64,
+    /// `max_mu |xi^mu|`, known after the first full pass.
+    max_norm: f64,
+    candidates: Option<Candidates>,
+    pruned: usize,
+    full_passes: usize,
+}
+
+impl<'a> StreamedStepper<'a> {
+    fn new(
+        src: &'a StreamedPatterns,
+        lambda: f64,
+        params: &DynamicsParams,
+        memory_limit: u64,
+    ) -> Self {
+        let row_bytes = (src.n * std::mem::size_of::<f32>()) as u64;
+        Self {
+            src,
+            lambda,
+            ln_tolerance: params.prune_tolerance.ln(),
+            headroom: params.prune_headroom,
+            max_candidates: (memory_limit / row_bytes).min(src.p as u64 / 8),
+            max_norm: f64::NAN,
+            candidates: None,
+            pruned: 0,
+            full_passes: 0,
+        }
+    }
+
+    /// One step from `x` into `next`; returns xi^1's observables at `x`.
+    fn step(&mut self, x: &[f64], next: &mut [f64]) -> FirstStep {
+        let n = self.src.n;
+        if let Some(c) = &self.candidates {
+            let drift = self.lambda * self.max_norm * distance(x, &c.anchor);
+            let mut pass: Option<Partial> = None;
+            for (k, block) in c.rows.chunks(CHUNK * n).enumerate() {
+                let part = Partial::of_rows(block, n, k * CHUNK, x, self.lambda, false);
+                match pass.as_mut() {
+                    Some(t) => t.merge(part),
+                    None => pass = Some(part),
+                }
+            }
+            let pass = pass.expect("xi^1 is a candidate");
+            if c.ln_excluded + drift + ROUNDING_SLACK - pass.ln_z() <= self.ln_tolerance {
+                self.pruned += 1;
+                return pass.finish(next);
+            }
+        }
+        let first = self.full_passes == 0;
+        let pass = full_pass(self.src, x, self.lambda, first);
+        self.full_passes += 1;
+        if first {
+            self.max_norm = pass.max_norm_sq.sqrt();
+        }
+        self.candidates = self.draw(&pass, x);
+        pass.finish(next)
+    }
+
+    /// A candidate set after a full pass at `anchor`, when pruning is on
+    /// and the bins allow one that fits (module doc).
+    fn draw(&self, pass: &Partial, anchor: &[f64]) -> Option<Candidates> {
+        if self.ln_tolerance == f64::NEG_INFINITY {
+            return None;
+        }
+        let budget = (self.ln_tolerance - self.headroom).exp();
+        let (cut, kept, ln_excluded) = choose_cut(pass, budget)?;
+        if kept > self.max_candidates {
+            return None;
+        }
+        let rows = collect_candidates(self.src, anchor, self.lambda, pass.reference, cut);
+        Some(Candidates {
+            anchor: anchor.to_vec(),
+            rows,
+            ln_excluded,
+        })
+    }
+}
+
+/// Euclidean distance.
+fn distance(a: &[f64], b: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(u, v)| (u - v).powi(2))
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// The dynamics of [`crate::dynamics::run_dynamics`] on streamed patterns
+/// (row 0 is xi^1): the same stopping rule, retrieval criterion and
+/// pruning; `memory_limit` caps the bytes of stored candidate rows.
+/// Returns the outcome, the final state and the number of full passes.
+///
+/// # Errors
+/// [`ValidationError::InvalidParameter`] for a state of the wrong dimension or with non-finite entries, or invalid `params`; [`ValidationError::Theory`] for an invalid `lambda`.
+pub fn run_streamed(
+    src: &StreamedPatterns,
+    x0: &[f64],
+    lambda: f64,
+    params: &DynamicsParams,
+    memory_limit: u64,
+) -> Result<(Outcome, Vec<f64>, usize), ValidationError> {
+    if x0.len() != src.n || !x0.iter().all(|v| v.is_finite()) {
+        return Err(ValidationError::InvalidParameter(format!(
+            "state must have N = {} finite entries, got {} entries",
+            src.n,
+            x0.len()
+        )));
+    }
+    damcap_theory::check_lambda(lambda)?;
+    params.validate()?;
+    let scale = (src.n as f64).sqrt();
+    let mut stepper = StreamedStepper::new(src, lambda, params, memory_limit);
+    let (mut x, mut next) = (x0.to_vec(), vec![0.0; src.n]);
+    let mut advance = |x: &mut Vec<f64>, next: &mut Vec<f64>| {
+        let observed = stepper.step(x, next);
+        let small = distance(x, next) / scale < params.tolerance;
+        std::mem::swap(x, next);
+        (observed, small)
+    };
+    let (first_step, mut converged) = advance(&mut x, &mut next);
+    let (mut last_step, mut steps) = (first_step, 1);
+    while steps < params.max_steps && !converged {
+        (last_step, converged) = advance(&mut x, &mut next);
+        steps += 1;
+    }
+    let final_overlap = normalised_overlap(&x, &src.row(0));
+    let outcome = Outcome {
+        first_step,
+        final_overlap,
+        final_weight: last_step.w1,
+        retrieved: final_overlap >= params.retrieval_threshold && last_step.w1 > 0.5,
+        steps,
+        converged,
+        pruned_steps: stepper.pruned,
+    };
+    Ok((outcome, x, stepper.full_passes))
+}
+
+/// Trial number `trial` of the batch `key` on streamed patterns: rows from
+/// [`StreamedPatterns`] keyed by the trial seed, the start drawn from the
+/// trial's own generator. `memory_limit` caps the stored candidate rows.
+///
+/// # Errors
+/// As [`Setup::pattern_count`] and [`run_streamed`].
+pub fn run_streamed_trial(
+    setup: &Setup,
+    params: &DynamicsParams,
+    memory_limit: u64,
+    key: &SeedKey,
+    trial: u64,
+) -> Result<Trial, ValidationError> {
+    let p = usize::try_from(setup.pattern_count()?).map_err(|_| {
+        ValidationError::InvalidParameter("P does not fit in this platform's memory".into())
+    })?;
+    let seed = key.trial(trial);
+    let src = StreamedPatterns::new(&setup.law, setup.n, p, seed)?;
+    let xi1 = src.row(0);
+    let x0 = match setup.start {
+        Start::Pattern => xi1.iter().map(|&v| f64::from(v)).collect(),
+        Start::Overlap(rho) => initial_state(&setup.law, &xi1, rho, &mut trial_rng(seed))?,
+    };
+    let (outcome, _, _) = run_streamed(&src, &x0, setup.lambda, params, memory_limit)?;
+    Ok(Trial {
+        trial,
+        seed,
+        initial_overlap: normalised_overlap(&x0, &xi1),
+        w1_first: outcome.first_step.w1,
+        xi1_largest_first: outcome.first_step.xi1_largest,
+        final_overlap: outcome.final_overlap,
+        final_weight: outcome.final_weight,
+        retrieved: outcome.retrieved,
+        steps: outcome.steps,
+        converged: outcome.converged,
+    })
+}
+
+/// Whether the trials of `setup` stream their patterns: exactly when one
+/// pattern matrix would exceed `memory_limit`, a rule that does not depend
+/// on the thread count (so neither do the patterns drawn).
+///
+/// # Errors
+/// As [`Setup::pattern_count`].
+pub fn streams(setup: &Setup, memory_limit: u64) -> Result<bool, ValidationError> {
+    Ok(matrix_bytes(setup.n, setup.pattern_count()?) > u128::from(memory_limit))
+}
+
+/// `trials` independent trials of the full dynamics, returned in trial
+/// order, stored or streamed as [`streams`] decides. Stored matrices that
+/// fit one at a time but not one per worker thread are run one trial at a
+/// time; streamed trials run in parallel, each storing candidate rows of
+/// at most `memory_limit` divided by the number of concurrent trials.
+/// Trial `t` is seeded with `key.trial(t)` either way, so the output does
+/// not depend on the number of threads.
+///
+/// # Errors
+/// As [`crate::run_trial`] and [`run_streamed_trial`].
+pub fn run_dynamics_trials(
+    setup: &Setup,
+    params: &DynamicsParams,
+    memory_limit: u64,
+    key: &SeedKey,
+    trials: u64,
+) -> Result<Vec<Trial>, ValidationError> {
+    params.validate()?;
+    let concurrent = (rayon::current_num_threads() as u64).clamp(1, trials.max(1));
+    if streams(setup, memory_limit)? {
+        return (0..trials)
+            .into_par_iter()
+            .map(|t| run_streamed_trial(setup, params, memory_limit / concurrent, key, t))
+            .collect();
+    }
+    match crate::per_matrix_budget(setup, trials, memory_limit) {
+        Err(ValidationError::TooLarge { .. }) => (0..trials)
+            .map(|t| crate::run_trial(setup, params, memory_limit, key, t))
+            .collect(),
+        _ => crate::run_trials(setup, params, memory_limit, key, trials),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dynamics::run_to_state;
+    use crate::patterns::DEFAULT_MEMORY_LIMIT;
+    use damcap_theory::law::{EntryLaw, Family};
+    use std::sync::Arc;
+
+    fn ternary() -> PatternLaw {
+        PatternLaw::Iid(Arc::new(
+            EntryLaw::new(Family::Ternary {
+                zero_probability: 0.5,
+            })
+            .unwrap(),
+        ))
+    }
+
+    fn laws() -> [PatternLaw; 4] {
+        [
+            PatternLaw::Gaussian,
+            PatternLaw::Spherical,
+            PatternLaw::Binary,
+            ternary(),
+        ]
+    }
+
+    fn pool(threads: usize) -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+    }
+
+    /// Streamed rows equal the stored matrix built from the same generator
+    /// bit for bit, whether drawn one at a time in reverse order, in odd
+    /// blocks, or on one or two threads; other seeds give other rows, and
+    /// the rows follow the law's norm convention.
+    #[test]
+    fn streamed_rows_equal_stored_rows_bit_for_bit() {
+        let (n, p) = (9, 3 * CHUNK + 17);
+        for law in laws() {
+            let src = StreamedPatterns::new(&law, n, p, 41).unwrap();
+            let one = pool(1).install(|| src.to_stored(DEFAULT_MEMORY_LIMIT).unwrap());
+            let two = pool(2).install(|| src.to_stored(DEFAULT_MEMORY_LIMIT).unwrap());
+            let bits = |m: &[f32]| m.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(one.as_slice()), bits(two.as_slice()), "{law:?}");
+            for mu in (0..p).rev().step_by(7) {
+                assert_eq!(bits(&src.row(mu)), bits(one.row(mu)), "{law:?} row {mu}");
+            }
+            let mut block = vec![0.0; 5 * n];
+            src.fill_rows(1000, &mut block);
+            assert_eq!(bits(&block), bits(&one.as_slice()[1000 * n..1005 * n]));
+            let other = StreamedPatterns::new(&law, n, p, 42).unwrap();
+            assert_ne!(bits(&other.row(5)), bits(one.row(5)), "{law:?}");
+            let mean_sq = one
+                .rows()
+                .map(|r| r.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / n as f64)
+                .sum::<f64>()
+                / p as f64;
+            assert!((mean_sq - 1.0).abs() < 0.05, "{law:?}: {mean_sq}");
+        }
+    }
+
+    /// The fused chunked pass equals the textbook softmax step over the
+    /// stored rows (to rounding), and its gap bins count every row in the
+    /// right unit bin below the reference.
+    #[test]
+    fn fused_pass_matches_direct_softmax() {
+        let (n, p, lambda) = (7, 5 * CHUNK + 3, 0.8);
+        let src = StreamedPatterns::new(&PatternLaw::Gaussian, n, p, 43).unwrap();
+        let stored = src.to_stored(DEFAULT_MEMORY_LIMIT).unwrap();
+        let x: Vec<f64> = (0..n).map(|i| (i as f64 * 0.7).sin() * 1.5).collect();
+        let z: Vec<f64> = stored.rows().map(|r| score(r, &x, lambda)).collect();
+        let top = block_max(&z);
+        let total: f64 = z.iter().map(|v| (v - top).exp()).sum();
+        let mut expected = vec![0.0; n];
+        for (zi, r) in z.iter().zip(stored.rows()) {
+            for (e, &a) in expected.iter_mut().zip(r) {
+                *e += (zi - top).exp() / total * f64::from(a);
+            }
+        }
+        let pass = full_pass(&src, &x, lambda, true);
+        let mut next = vec![0.0; n];
+        let fs = pass.finish(&mut next);
+        assert!(distance(&next, &expected) < 1e-12);
+        assert!((pass.ln_z() - top - total.ln()).abs() < 1e-12);
+        assert!((fs.w1 - (z[0] - top).exp() / total).abs() < 1e-14);
+        assert_eq!(fs.xi1_largest, z[1..].iter().all(|&v| z[0] > v));
+        assert_eq!(pass.reference, top.ceil());
+        let mut bins = vec![0u64; GAP_BINS + 1];
+        z.iter().for_each(|&v| bins[gap_bin(top.ceil(), v)] += 1);
+        assert_eq!(pass.bins, bins);
+        assert_eq!(pass.rows, p);
+        let norm = stored.max_norm();
+        assert!((pass.max_norm_sq.sqrt() - norm).abs() < 1e-12);
+    }
+
+    /// Streamed against stored dynamics on the same patterns, 120 runs:
+    /// gaussian, spherical, binary and ternary, lambda from 0.5
+    /// (paramagnetic, every pattern matters, many steps) to 6 (frozen,
+    /// pruned steps over few candidates), starts at xi^1 and at overlap
+    /// 0.6, with pruning on and off. Final states agree to 1e-9, flags,
+    /// step counts and convergence are identical; pruning is used by the
+    /// streamed runs; one and two threads give the same bits.
+    #[test]
+    fn streamed_dynamics_equals_stored_dynamics() {
+        let cases = [
+            (PatternLaw::Gaussian, 0.5, 14, 0.4, 1.0),
+            (PatternLaw::Gaussian, 5.0, 14, 0.4, 0.6),
+            (PatternLaw::Gaussian, 1.0, 14, 0.5, 1.0),
+            (PatternLaw::Spherical, 4.0, 14, 0.5, 0.6),
+            (PatternLaw::Binary, 6.0, 14, 0.4, 0.6),
+            (PatternLaw::Binary, 1.1, 14, 0.6, 1.0),
+            (ternary(), 3.0, 12, 0.4, 0.6),
+            (ternary(), 0.7, 12, 0.5, 1.0),
+        ];
+        let params = DynamicsParams {
+            max_steps: 100,
+            tolerance: 1e-9,
+            ..DynamicsParams::default()
+        };
+        let (mut runs, mut pruned_runs, mut retrieved) = (0, 0, 0);
+        for (c, (law, lambda, n, alpha, rho)) in cases.iter().enumerate() {
+            let p = (alpha * *n as f64).exp().round() as usize;
+            for seed in 0..15 {
+                let seed = 1000 * c as u64 + seed;
+                let src = StreamedPatterns::new(law, *n, p, seed).unwrap();
+                let stored = src.to_stored(DEFAULT_MEMORY_LIMIT).unwrap();
+                let x0 = match rho {
+                    1.0 => stored.xi1().iter().map(|&v| f64::from(v)).collect(),
+                    _ => initial_state(law, stored.xi1(), *rho, &mut trial_rng(seed)).unwrap(),
+                };
+                let what = format!("{law:?} lambda {lambda} rho {rho} seed {seed}");
+                let prune = if seed.is_multiple_of(2) {
+                    params
+                } else {
+                    params.full()
+                };
+                let (full, x_full) = run_to_state(&stored, &x0, *lambda, &params.full()).unwrap();
+                let run = |threads| {
+                    pool(threads)
+                        .install(|| run_streamed(&src, &x0, *lambda, &prune, 1 << 30))
+                        .unwrap()
+                };
+                let (fast, x_fast, _) = run(1);
+                let (_, x_two, _) = run(2);
+                let bits = |v: &[f64]| v.iter().map(|a| a.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&x_fast), bits(&x_two), "{what}");
+                assert!(distance(&x_full, &x_fast) <= 1e-9, "{what}");
+                assert_eq!(
+                    (fast.retrieved, fast.steps, fast.converged),
+                    (full.retrieved, full.steps, full.converged),
+                    "{what}"
+                );
+                assert!(
+                    (fast.final_weight - full.final_weight).abs() <= 1e-9,
+                    "{what}"
+                );
+                runs += 1;
+                pruned_runs += usize::from(fast.pruned_steps > 0);
+                retrieved += usize::from(full.retrieved);
+            }
+        }
+        assert_eq!(runs, 120);
+        assert!(pruned_runs >= 10, "pruning used in {pruned_runs} runs");
+        assert!((10..=110).contains(&retrieved), "{retrieved} retrieved");
+    }
+
+    /// A study point whose matrix exceeds the memory cap streams, a
+    /// smaller one is stored, and the streamed trials do not depend on the
+    /// thread count; a candidate budget of zero bytes turns pruning off
+    /// without changing the flags; stored matrices that fit one at a time
+    /// but not one per thread give the same trials as with room to spare.
+    #[test]
+    fn trials_stream_beyond_the_memory_cap() {
+        let setup = Setup {
+            law: PatternLaw::Gaussian,
+            n: 12,
+            alpha: 0.3,
+            lambda: 4.0,
+            start: Start::Overlap(0.8),
+        };
+        // P = e^{3.6} = 37 rows of 48 bytes: 1776 bytes.
+        assert!(streams(&setup, 1000).unwrap());
+        assert!(!streams(&setup, 1776).unwrap());
+        let params = DynamicsParams::default();
+        let key = SeedKey::new(5, &[3]);
+        let run = |threads, limit| {
+            pool(threads)
+                .install(|| run_dynamics_trials(&setup, &params, limit, &key, 12))
+                .unwrap()
+        };
+        let (one, two) = (run(1, 1000), run(2, 1000));
+        assert_eq!(one, two);
+        assert!(one.iter().zip(0..).all(|(r, t)| r.trial == t));
+        let retrieved = one.iter().filter(|r| r.retrieved).count();
+        assert!((3..=12).contains(&retrieved), "{retrieved}");
+        let no_candidates = run(2, 0);
+        for (a, b) in one.iter().zip(&no_candidates) {
+            assert_eq!((a.retrieved, a.steps), (b.retrieved, b.steps));
+            assert!((a.final_overlap - b.final_overlap).abs() < 1e-9);
+        }
+        let stored = run(2, 1 << 20);
+        assert_ne!(stored[0].w1_first, one[0].w1_first, "another generator");
+        // 2000 bytes hold one matrix but not one per thread: two threads
+        // run the stored trials one at a time, with the same results.
+        assert_eq!(run(2, 2000), stored);
+        assert_eq!(run(1, 2000), stored);
+    }
+}
