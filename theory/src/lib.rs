@@ -38,6 +38,7 @@
 
 pub mod attention;
 pub mod basins;
+pub mod capture;
 pub mod empirical;
 pub mod ensemble;
 pub mod law;

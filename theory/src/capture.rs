@@ -1,0 +1,350 @@
+//! Capture of the several-step dynamics by one close competitor
+//! (docs/theory.md §9, "Several steps: capture by a close competitor").
+//!
+//! After a first step from xi^1 that xi^1 wins, the state is close to
+//! `w_1 xi^1 + w_nu xi^nu` for the strongest competitor `nu`. With
+//! `A = lambda (|xi^1|^2 - xi^nu . xi^1)` (xi^1's score lead at xi^1) and
+//! `B = lambda (|xi^nu|^2 - xi^nu . xi^1)` (nu's lead at xi^nu), the gap
+//! `g = ln(w_1 / w_nu)` maps to `g' = A w_1 - B w_nu`, about
+//! `A - (A + B) e^{-g}` for large `g`. A fixed point near xi^1 survives iff
+//! `A >= 1 + ln(A + B)`; otherwise (or if `A <= 0`, a tie or worse at the
+//! first step) the dynamics leaves xi^1 for nu. Such a competitor is rare,
+//! but `P = e^{alpha N}` patterns make one likely at small `N`: the
+//! probability that none of the `P - 1` others captures is
+//! `E_{xi^1} (1 - p(xi^1))^{P - 1}`, and its crossing of 1/2 bounds the
+//! several-step crossing from above. As `N` grows, a capturing competitor
+//! needs an overlap ever closer to `|xi^1|^2`, so this crossing tends to
+//! `alpha_max >= alpha_1` and the bulk lag of §9 takes over.
+//!
+//! Computed exactly, by sums over the counts of entry types, for laws whose
+//! xi^1 is summarised by one count: two atoms (binary, sparse binary) and
+//! the symmetric three atoms `{-c, 0, c}` (ternary). Other laws get `None`.
+
+use statrs::function::factorial::ln_binomial;
+
+use crate::ensemble::{Ensemble, PatternLaw};
+use crate::numeric::root;
+use crate::TheoryError;
+
+/// Whether a competitor with leads `a` (xi^1's) and `b` (nu's) captures
+/// the dynamics. `scale` sets the size of rounding in `a`: a lead below
+/// `1e-9 scale` is a tie.
+fn captures(a: f64, b: f64, scale: f64) -> bool {
+    a <= 1e-9 * scale || a < 1.0 + (a + b).ln()
+}
+
+/// The classes of xi^1 (by its one summarising count), each with the log
+/// of its probability and the probability that one random pattern
+/// captures the dynamics started at it.
+#[derive(Clone, Debug)]
+pub struct CaptureTable {
+    classes: Vec<(f64, f64)>,
+}
+
+impl CaptureTable {
+    /// The table of `ensemble` at inverse temperature `lambda` and
+    /// dimension `n`, or `None` for a law without an exact table.
+    ///
+    /// # Errors
+    /// [`TheoryError::InvalidLambda`] and [`TheoryError::InvalidDimension`].
+    pub fn new<E: Ensemble + ?Sized>(
+        ensemble: &E,
+        lambda: f64,
+        n: usize,
+    ) -> Result<Option<Self>, TheoryError> {
+        crate::check_lambda(lambda)?;
+        if n < 2 {
+            return Err(TheoryError::InvalidDimension(n as f64));
+        }
+        let classes = match ensemble.pattern_law() {
+            PatternLaw::Binary => Some(two_atoms(1.0, -1.0, 0.5, lambda, n)),
+            PatternLaw::Iid(law) => match law.atoms() {
+                Some([b, a]) => Some(two_atoms(a.value, b.value, a.probability, lambda, n)),
+                Some([lo, zero, hi])
+                    if zero.value.abs() < 1e-12 * hi.value
+                        && (lo.value + hi.value).abs() < 1e-12 * hi.value
+                        && (lo.probability - hi.probability).abs() < 1e-12 =>
+                {
+                    Some(symmetric_three_atoms(
+                        hi.value,
+                        2.0 * hi.probability,
+                        lambda,
+                        n,
+                    ))
+                }
+                _ => None,
+            },
+            PatternLaw::Gaussian | PatternLaw::Spherical => None,
+        };
+        Ok(classes.map(|classes| CaptureTable { classes }))
+    }
+
+    /// Probability that none of `patterns - 1` random patterns captures
+    /// the dynamics, averaged over xi^1.
+    pub fn no_capture(&self, patterns: f64) -> f64 {
+        let others = (patterns - 1.0).max(0.0);
+        self.classes
+            .iter()
+            .map(|&(ln_class, p)| {
+                // 0 * ln(0) is 0 here: with no other pattern nothing captures.
+                let ln_kept = if others == 0.0 {
+                    0.0
+                } else {
+                    others * (-p).ln_1p()
+                };
+                (ln_class + ln_kept).exp()
+            })
+            .sum()
+    }
+
+    /// The load at which the probability of no capture among
+    /// `P = e^{alpha N}` patterns is 1/2, `None` if no competitor can
+    /// capture (the probability stays 1).
+    ///
+    /// # Errors
+    /// Solver errors of the root finder.
+    pub fn crossing(&self, n: usize) -> Result<Option<f64>, TheoryError> {
+        let n = n as f64;
+        let excess = |alpha: f64| self.no_capture((alpha * n).exp()) - 0.5;
+        let mut hi = 0.05;
+        while excess(hi) > 0.0 {
+            hi *= 2.0;
+            if hi > 1e3 {
+                return Ok(None);
+            }
+        }
+        root(excess, 0.0, hi, "capture crossing").map(Some)
+    }
+}
+
+/// Load at which the several-step dynamics from xi^1 is captured by a
+/// close competitor with probability 1/2 at dimension `n`, or `None` for a
+/// law without an exact table.
+///
+/// # Errors
+/// As [`CaptureTable::new`] and [`CaptureTable::crossing`].
+pub fn alpha_capture_n<E: Ensemble + ?Sized>(
+    ensemble: &E,
+    lambda: f64,
+    n: usize,
+) -> Result<Option<f64>, TheoryError> {
+    match CaptureTable::new(ensemble, lambda, n)? {
+        Some(table) => table.crossing(n),
+        None => Ok(None),
+    }
+}
+
+/// `ln [C(n, k) p^k (1 - p)^(n - k)]`.
+fn ln_binomial_pmf(n: usize, k: usize, p: f64) -> f64 {
+    ln_binomial(n as u64, k as u64) + k as f64 * p.ln() + (n - k) as f64 * (-p).ln_1p()
+}
+
+/// Entries `a` with probability `f`, else `b`. xi^1 has `k` entries `a`;
+/// a competitor has `m` of them on those `k` and `j` on the other `n - k`.
+fn two_atoms(a: f64, b: f64, f: f64, lambda: f64, n: usize) -> Vec<(f64, f64)> {
+    (0..=n)
+        .map(|k| {
+            let self_overlap = k as f64 * a * a + (n - k) as f64 * b * b;
+            let mut p = 0.0;
+            for m in 0..=k {
+                let ln_m = ln_binomial_pmf(k, m, f);
+                for j in 0..=n - k {
+                    let (m_, j_, k_, n_) = (m as f64, j as f64, k as f64, n as f64);
+                    let dot = m_ * a * a + (k_ - m_ + j_) * a * b + (n_ - k_ - j_) * b * b;
+                    let norm = (m_ + j_) * a * a + (n_ - m_ - j_) * b * b;
+                    let lead = lambda * (self_overlap - dot);
+                    let other = lambda * (norm - dot);
+                    if captures(lead, other, lambda * (self_overlap + norm)) {
+                        p += (ln_m + ln_binomial_pmf(n - k, j, f)).exp();
+                    }
+                }
+            }
+            (ln_binomial_pmf(n, k, f), p.min(1.0))
+        })
+        .collect()
+}
+
+/// Entries `±c` with probability `q / 2` each, else 0. xi^1 has `k`
+/// non-zero entries; on them a competitor has `m` equal, `r` opposite and
+/// `k - m - r` zero entries, and `j` non-zero ones elsewhere. Then
+/// `A = lambda c^2 (k - m + r)` and `B = lambda c^2 (2 r + j)`, so capture
+/// needs `j` above a threshold: a binomial tail.
+fn symmetric_three_atoms(c: f64, q: f64, lambda: f64, n: usize) -> Vec<(f64, f64)> {
+    let unit = lambda * c * c;
+    (0..=n)
+        .map(|k| {
+            let tail = binomial_tails(n - k, q);
+            let mut p = 0.0;
+            for m in 0..=k {
+                for r in 0..=k - m {
+                    let lead = unit * (k - m + r) as f64;
+                    let ln_type = ln_binomial(k as u64, m as u64)
+                        + ln_binomial((k - m) as u64, r as u64)
+                        + (m + r) as f64 * (0.5 * q).ln()
+                        + (k - m - r) as f64 * (-q).ln_1p();
+                    p += ln_type.exp() * tail[first_capturing_j(lead, unit, r, n - k)];
+                }
+            }
+            (ln_binomial_pmf(n, k, q), p.min(1.0))
+        })
+        .collect()
+}
+
+/// Smallest `j` in `0..=outside` with `captures(lead, unit (2 r + j))`, or
+/// `outside + 1` if none does. `B` grows with `j`, so capture is monotone
+/// in `j`: start from the solution of `unit (2 r + j) = e^{lead - 1} - lead`
+/// and correct it for rounding.
+fn first_capturing_j(lead: f64, unit: f64, r: usize, outside: usize) -> usize {
+    let scale = unit * outside.max(1) as f64;
+    let holds = |j: usize| captures(lead, unit * (2 * r + j) as f64, scale);
+    let estimate = ((lead - 1.0).exp() - lead) / unit - (2 * r) as f64;
+    let mut j = if estimate.is_finite() && estimate > 0.0 {
+        (estimate.floor() as usize).min(outside + 1)
+    } else {
+        0
+    };
+    while j > 0 && holds(j - 1) {
+        j -= 1;
+    }
+    while j <= outside && !holds(j) {
+        j += 1;
+    }
+    j
+}
+
+/// `tails[j] = P(Binomial(n, q) >= j)` for `j = 0..=n + 1`.
+fn binomial_tails(n: usize, q: f64) -> Vec<f64> {
+    let mut tails = vec![0.0; n + 2];
+    for j in (0..=n).rev() {
+        tails[j] = tails[j + 1] + ln_binomial_pmf(n, j, q).exp();
+    }
+    tails
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::law::{Family, LawFile};
+    use crate::{alpha_1, by_name, Iid};
+
+    fn law(text: &str) -> Iid {
+        LawFile::parse(text).unwrap().into_ensemble("t").unwrap()
+    }
+
+    fn ternary() -> Iid {
+        law("[law]\nfamily = \"ternary\"\nzero_probability = 0.5\n")
+    }
+
+    fn sparse() -> Iid {
+        law("[law]\nfamily = \"sparse-binary\"\ndensity = 0.1\n")
+    }
+
+    /// ±1 patterns at lambda = 1: a competitor at Hamming distance F has
+    /// `A = B = 2F`, and `2F < 1 + ln(4F)` holds for F = 1 only (F = 0 is
+    /// a tie). So `P(no capture) = (1 - (N + 1)/2^N)^(P - 1)` in closed form.
+    #[test]
+    fn binary_capture_is_hamming_distance_one() {
+        let e = by_name("binary").unwrap();
+        for n in [8, 12, 16, 24] {
+            let table = CaptureTable::new(e.as_ref(), 1.0, n).unwrap().unwrap();
+            let p_close = (n + 1) as f64 / 2f64.powi(n as i32);
+            for patterns in [1.0, 10.0, 1e3, 1e5] {
+                let exact = ((patterns - 1.0) * (-p_close).ln_1p()).exp();
+                let got = table.no_capture(patterns);
+                assert!(
+                    (got - exact).abs() < 1e-12 * exact.max(1e-200),
+                    "N {n}: {got} vs {exact}"
+                );
+            }
+            let alpha = table.crossing(n).unwrap().unwrap();
+            let closed = (1.0 + 2f64.ln() / -(-p_close).ln_1p()).ln() / n as f64;
+            assert!((alpha - closed).abs() < 1e-9, "N {n}: {alpha} vs {closed}");
+        }
+    }
+
+    /// The count sums against brute force over every competitor vector at
+    /// N = 7: for each xi^1 of the class, enumerate all competitors, apply
+    /// the capture rule to their actual scores, and weight by their law.
+    #[test]
+    fn count_sums_match_brute_force() {
+        for (e, lambda) in [
+            (ternary(), 1.0),
+            (sparse(), 1.0),
+            (sparse(), 0.4),
+            (ternary(), 2.5),
+        ] {
+            let n = 7;
+            let atoms = e.entry_law().unwrap().atoms().unwrap().to_vec();
+            let table = CaptureTable::new(&e, lambda, n).unwrap().unwrap();
+            // The class of a xi^1 is its count of non-b / non-zero entries:
+            // take xi^1 = (rare atom) * k, then the rest.
+            for k in 0..=n {
+                let (rare, common) = if atoms.len() == 2 {
+                    (atoms[1].value, atoms[0].value)
+                } else {
+                    (atoms[2].value, 0.0)
+                };
+                let xi1: Vec<f64> = (0..n).map(|i| if i < k { rare } else { common }).collect();
+                let x1: f64 = xi1.iter().map(|v| v * v).sum();
+                let mut p = 0.0;
+                let total = atoms.len().pow(n as u32);
+                for code in 0..total {
+                    let (mut c, mut prob, mut dot, mut norm) = (code, 1.0, 0.0, 0.0);
+                    for v in &xi1 {
+                        let atom = atoms[c % atoms.len()];
+                        c /= atoms.len();
+                        prob *= atom.probability;
+                        dot += v * atom.value;
+                        norm += atom.value * atom.value;
+                    }
+                    let (a, b) = (lambda * (x1 - dot), lambda * (norm - dot));
+                    if captures(a, b, lambda * (x1 + norm)) {
+                        p += prob;
+                    }
+                }
+                let got = table.classes[k].1;
+                assert!(
+                    (got - p).abs() < 1e-12,
+                    "k {k}, lambda {lambda}: {got} vs {p}"
+                );
+            }
+        }
+    }
+
+    /// The capture crossing grows with N towards alpha_max and passes
+    /// alpha_1, where the bulk lag takes over: by N = 64 for ±1 patterns,
+    /// N = 128 for ternary ones, only near N = 512 for sparse binary ones.
+    #[test]
+    fn capture_crossing_grows_past_alpha_1() {
+        let binary = by_name("binary").unwrap();
+        let laws = [
+            (binary.as_ref() as &dyn Ensemble, 64),
+            (&ternary(), 128),
+            (&sparse(), 512),
+        ];
+        for (e, past) in laws {
+            let crossing = |n| alpha_capture_n(e, 1.0, n).unwrap().unwrap();
+            let crossings: Vec<f64> = [16, 32, 64, 128].map(crossing).to_vec();
+            assert!(crossings.windows(2).all(|w| w[0] < w[1]), "{crossings:?}");
+            assert!(crossings[3] <= e.alpha_max(), "{crossings:?}");
+            let alpha_1 = alpha_1(e, 1.0).unwrap();
+            assert!(
+                crossings[0] < alpha_1 && crossing(past) > alpha_1,
+                "{crossings:?}"
+            );
+        }
+    }
+
+    /// Laws without an exact table get none; bad input is refused.
+    #[test]
+    fn other_laws_and_bad_input() {
+        let gaussian = by_name("gaussian").unwrap();
+        assert!(alpha_capture_n(gaussian.as_ref(), 1.0, 16)
+            .unwrap()
+            .is_none());
+        let uniform = Iid::new("u", Family::Uniform {}).unwrap();
+        assert!(alpha_capture_n(&uniform, 1.0, 16).unwrap().is_none());
+        assert!(CaptureTable::new(&ternary(), -1.0, 16).is_err());
+        assert!(CaptureTable::new(&ternary(), 1.0, 0).is_err());
+    }
+}
