@@ -65,7 +65,7 @@ impl TailLaw for StandardGaussian {
     /// `Q^{-1}(q) = sqrt(2) erfc^{-1}(2q)`, from the smaller tail, then
     /// one Newton step on `ln Q(y) = ln q` (statrs' `erfc_inv` is good to
     /// about `1e-10` relative; the step squares that error away).
-    fn upper_quantile(&self, q: f64, p: f64) -> f64 {
+    fn upper_quantile(&self, q: f64, p: f64, _above: f64) -> f64 {
         let polished = |q: f64| {
             let y = std::f64::consts::SQRT_2 * erfc_inv(2.0 * q);
             let ln_tail = ln_normal_tail(y);

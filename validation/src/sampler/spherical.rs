@@ -117,11 +117,18 @@ impl SphericalOverlap {
     /// The `x <= 1/2` with `I_x(a, a) = q <= 1/2`, by Newton's method on
     /// `G(v) = ln I_{e^v}(a, a) - ln q` in `v = ln x`: `G` is nearly linear
     /// (`I_x ~ x^a / (a B(a, a))` for small `x`) and concave, so the
-    /// iterates converge monotonically after the first step.
-    pub(crate) fn lower_beta_quantile(&self, q: f64) -> f64 {
+    /// iterates converge monotonically after the first step, and from the
+    /// start on when it lies below the root. The start is `below`, a value
+    /// known to lie at or below `x`, when in `(0, 1/2]`, else the small-`x`
+    /// form.
+    pub(crate) fn lower_beta_quantile(&self, q: f64, below: f64) -> f64 {
         let a = self.a;
         let (ln_q, ln_b) = (q.ln(), ln_beta(a, a));
-        let mut v = ((ln_q + a.ln() + ln_b) / a).min(-std::f64::consts::LN_2);
+        let mut v = if below > 0.0 && below <= 0.5 {
+            below.ln()
+        } else {
+            ((ln_q + a.ln() + ln_b) / a).min(-std::f64::consts::LN_2)
+        };
         for _ in 0..100 {
             let x = v.exp();
             let ln_i = beta_reg(a, a, x).ln();
@@ -142,12 +149,13 @@ impl TailLaw for SphericalOverlap {
         SphericalOverlap::sample(self, rng)
     }
 
-    /// `P(u > y) = I_{(1-y)/2}(a, a)`: `y = 1 - 2x` from the smaller tail.
-    fn upper_quantile(&self, q: f64, p: f64) -> f64 {
+    /// `P(u > y) = I_{(1-y)/2}(a, a)`: `y = 1 - 2x` from the smaller tail,
+    /// starting from `x = (1 - above)/2` in the upper tail.
+    fn upper_quantile(&self, q: f64, p: f64, above: f64) -> f64 {
         if q <= p {
-            1.0 - 2.0 * self.lower_beta_quantile(q)
+            1.0 - 2.0 * self.lower_beta_quantile(q, (1.0 - above) / 2.0)
         } else {
-            2.0 * self.lower_beta_quantile(p) - 1.0
+            2.0 * self.lower_beta_quantile(p, f64::NAN) - 1.0
         }
     }
 
