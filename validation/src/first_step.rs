@@ -6,7 +6,10 @@
 //! a few scalar random variables. Drawing these instead of building the
 //! pattern matrix costs O(P) time and O(1) memory per trial (O(N) for
 //! binary patterns), so loads far beyond the reach of the full dynamics
-//! are accessible. The observables are those of [`FirstStep`], the same
+//! are accessible. For gaussian and spherical patterns beyond
+//! [`crate::top_k::STREAM_LIMIT`] other patterns, the [`crate::top_k`]
+//! path draws only the largest scores exactly and the rest of the
+//! partition sum from its conditional law, with stated bounds, in O(K). The observables are those of [`FirstStep`], the same
 //! the full dynamics records at its first step, so the two can be compared
 //! in law.
 //!

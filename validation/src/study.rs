@@ -522,7 +522,11 @@ mod tests {
             (PatternLaw::Gaussian, 0.5, 0.3, 0.45),
             (PatternLaw::Spherical, 1.0, 0.55, 0.7),
         ] {
-            let p = params(StudyKind::Typical { lambda }, law.clone(), Method::FirstStep);
+            let p = params(
+                StudyKind::Typical { lambda },
+                law.clone(),
+                Method::FirstStep,
+            );
             let count = |alpha| {
                 run_point(&p, 256, alpha, &key, 100)
                     .unwrap()
