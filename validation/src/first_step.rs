@@ -83,9 +83,9 @@ impl FirstStep {
 
 /// One draw of the first-step observables for `setup`: exact, or for
 /// gaussian and spherical patterns beyond [`crate::top_k::STREAM_LIMIT`]
-/// other patterns, exact in the top scores with the rest's error bounded
-/// by [`crate::top_k::REST_TOLERANCE`] (docs/theory.md §7, top-K first
-/// step).
+/// other patterns, exact in the top scores with the rest's errors bounded
+/// by [`crate::top_k::RETRIEVAL_TOLERANCE`] and
+/// [`crate::top_k::Z_TOLERANCE`] (docs/theory.md §7, top-K first step).
 ///
 /// # Errors
 /// As [`Setup::pattern_count_f64`]; [`ValidationError::InvalidParameter`]
