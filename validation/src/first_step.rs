@@ -6,7 +6,10 @@
 //! a few scalar random variables. Drawing these instead of building the
 //! pattern matrix costs O(P) time and O(1) memory per trial (O(N) for
 //! binary patterns), so loads far beyond the reach of the full dynamics
-//! are accessible. The observables are those of [`FirstStep`], the same
+//! are accessible. For gaussian and spherical patterns beyond
+//! [`crate::top_k::STREAM_LIMIT`] other patterns, the [`crate::top_k`]
+//! path draws only the largest scores exactly and the rest of the
+//! partition sum from its conditional law, with stated bounds, in O(K). The observables are those of [`FirstStep`], the same
 //! the full dynamics records at its first step, so the two can be compared
 //! in law.
 //!
@@ -78,13 +81,32 @@ impl FirstStep {
     }
 }
 
-/// One exact draw of the first-step observables for `setup`.
+/// One draw of the first-step observables for `setup`: exact, or for
+/// gaussian and spherical patterns beyond [`crate::top_k::STREAM_LIMIT`]
+/// other patterns, exact in the top scores with the rest's errors bounded
+/// by [`crate::top_k::RETRIEVAL_TOLERANCE`] and
+/// [`crate::top_k::Z_TOLERANCE`] (docs/theory.md §7, top-K first step).
 ///
 /// # Errors
-/// As [`Setup::pattern_count`], and [`ValidationError::InvalidParameter`] for laws the exact sampler does not cover.
+/// As [`Setup::pattern_count_f64`]; [`ValidationError::InvalidParameter`]
+/// for `P` above `2^53` with a law drawn by level counts or entry by entry.
 pub fn sample_first_step(setup: &Setup, rng: &mut TrialRng) -> Result<FirstStep, ValidationError> {
-    let others = setup.pattern_count()? - 1;
+    let others = setup.pattern_count_f64()? - 1.0;
     sampler::for_law(&setup.law).first_step(setup, others, rng)
+}
+
+/// The number `others` of other patterns as an exact integer, for the
+/// samplers that count them one by one or by level (at most `2^53 - 1`).
+pub(crate) fn exact_count(others: f64) -> Result<u64, ValidationError> {
+    if others < 9_007_199_254_740_992.0 {
+        Ok(others as u64)
+    } else {
+        Err(ValidationError::InvalidParameter(format!(
+            "P = {:e} patterns is above 2^53, which only the first step of gaussian and \
+             spherical patterns reaches; lower alpha or N",
+            others + 1.0
+        )))
+    }
 }
 
 /// A distribution's parameter error, as ours.

@@ -36,6 +36,7 @@ pub mod seeds;
 pub mod spec;
 pub mod streamed;
 pub mod study;
+pub mod top_k;
 
 pub use checkpoint::Checkpoint;
 pub use report::{StudyReport, Summary};
@@ -144,9 +145,15 @@ pub struct Setup {
     pub start: Start,
 }
 
-/// Largest `P` accepted (2^53: beyond it `P` is not an exact `f64`, and no
-/// simulation could finish anyway).
+/// Largest `P` accepted by the dynamics and by the level-count first
+/// steps (2^53: beyond it `P` is not an exact `f64`, and no simulation of
+/// the patterns could finish anyway).
 const MAX_PATTERNS: f64 = 9_007_199_254_740_992.0;
+
+/// Largest `ln P` accepted by the top-K first step of continuous laws
+/// (`first_step::top_k`): its tail probabilities, down to about `1/P`,
+/// stay normal `f64` numbers.
+pub const MAX_LN_PATTERNS: f64 = 600.0;
 
 impl Setup {
     /// Checks every parameter and returns `P = round(exp(alpha N))`.
@@ -154,6 +161,25 @@ impl Setup {
     /// # Errors
     /// [`ValidationError::InvalidParameter`] for `N < 2`, a negative or non-finite `alpha`, an overlap outside `[-1, 1]` or `P` above `2^53`; [`ValidationError::Theory`] for an invalid `lambda`.
     pub fn pattern_count(&self) -> Result<u64, ValidationError> {
+        let p = self.pattern_count_f64()?;
+        if p > MAX_PATTERNS {
+            return Err(ValidationError::InvalidParameter(format!(
+                "P = exp(alpha N) = {p:e} is too large (alpha = {}, N = {}); at most 2^53 \
+                 patterns, except for the first step of gaussian and spherical patterns",
+                self.alpha, self.n
+            )));
+        }
+        Ok(p as u64)
+    }
+
+    /// Checks every parameter and returns `P = round(exp(alpha N))` as an
+    /// `f64`, exact up to `2^53` and rounded beyond (where only the first
+    /// step of continuous laws can use it).
+    ///
+    /// # Errors
+    /// As [`Setup::pattern_count`], with the cap `ln P <= MAX_LN_PATTERNS`
+    /// instead of `2^53`.
+    pub fn pattern_count_f64(&self) -> Result<f64, ValidationError> {
         let invalid = |msg: String| Err(ValidationError::InvalidParameter(msg));
         if self.n < 2 {
             return invalid(format!("N must be at least 2, got {}", self.n));
@@ -168,14 +194,14 @@ impl Setup {
                 "initial overlap rho must lie in [-1, 1], got {rho}"
             ));
         }
-        let p = (self.alpha * self.n as f64).exp().round();
-        if p > MAX_PATTERNS {
+        let ln_p = self.alpha * self.n as f64;
+        if ln_p > MAX_LN_PATTERNS {
             return invalid(format!(
-                "P = exp(alpha N) = {p:e} is too large (alpha = {}, N = {})",
+                "P = exp(alpha N) = e^{ln_p} is too large (alpha = {}, N = {}); at most e^{MAX_LN_PATTERNS}",
                 self.alpha, self.n
             ));
         }
-        Ok(p as u64)
+        Ok(ln_p.exp().round())
     }
 }
 
@@ -308,7 +334,7 @@ pub fn run_first_step_trials(
     key: &SeedKey,
     trials: u64,
 ) -> Result<Vec<FirstStep>, ValidationError> {
-    setup.pattern_count()?;
+    setup.pattern_count_f64()?;
     (0..trials)
         .into_par_iter()
         .map(|t| sample_first_step(setup, &mut trial_rng(key.trial(t))))

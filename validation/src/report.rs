@@ -3,6 +3,7 @@
 //! with the checks that the result does not hinge on the retrieval
 //! criterion or on the finite-size form (docs/theory.md §7, §9).
 
+use damcap_theory::ensemble::PatternLaw;
 use serde::Serialize;
 
 use crate::checkpoint::Done;
@@ -10,6 +11,7 @@ use crate::estimators::{FiniteSizeForm, SuccessCount};
 use crate::spec::{name_hash, Observable, Plan};
 use crate::streamed::streams;
 use crate::study::{analyse, Analysis, Method, SizeCounts, SizeCrossing, StudyKind, TrialRecord};
+use crate::top_k;
 use crate::ValidationError;
 
 /// Alternative retrieval criteria whose crossings are reported beside the
@@ -85,6 +87,27 @@ pub struct FormCheck {
     pub chi2_per_dof: Option<f64>,
 }
 
+/// The cutoff of the top-K first step and its bounds (docs/theory.md §7,
+/// [`crate::top_k`]).
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct TopKBounds {
+    /// Up to this many other patterns every score is drawn (exact).
+    pub stream_limit: f64,
+    /// Above it, bound on the error of each point's retrieval probability.
+    pub retrieval_tolerance: f64,
+    /// Above it, bound on `E|Z - Z_sampled|` relative to the sampled `Z`.
+    pub z_tolerance: f64,
+}
+
+impl TopKBounds {
+    /// The bounds every first-step study of gaussian and spherical patterns runs with.
+    pub const DEFAULT: TopKBounds = TopKBounds {
+        stream_limit: top_k::STREAM_LIMIT,
+        retrieval_tolerance: top_k::RETRIEVAL_TOLERANCE,
+        z_tolerance: top_k::Z_TOLERANCE,
+    };
+}
+
 /// One study's result against the theory.
 #[derive(Clone, Debug, Serialize)]
 pub struct StudyReport {
@@ -111,6 +134,10 @@ pub struct StudyReport {
     /// each step's state within `2 prune_tolerance max|xi|` of the full
     /// step's); absent where the dynamics does not run.
     pub prune_tolerance: Option<f64>,
+    /// The bounds of the top-K first step (docs/theory.md §7), for
+    /// first-step studies of gaussian and spherical patterns; absent
+    /// elsewhere.
+    pub top_k: Option<TopKBounds>,
     /// The theory value.
     pub theory: f64,
     /// The crossing extrapolated to `N -> infinity`.
@@ -187,6 +214,15 @@ fn runs_dynamics(plan: &Plan) -> bool {
         && !matches!(plan.params.kind, StudyKind::AllPatterns { .. })
 }
 
+/// Whether the study's trials may take the top-K first step.
+fn runs_top_k(plan: &Plan) -> bool {
+    plan.params.method == Method::FirstStep
+        && matches!(
+            plan.params.law,
+            PatternLaw::Gaussian | PatternLaw::Spherical
+        )
+}
+
 /// The report of one finished study.
 ///
 /// # Errors
@@ -215,6 +251,7 @@ pub fn report(
         beta: s.beta,
         criterion: s.criterion,
         prune_tolerance: runs_dynamics(plan).then_some(plan.params.dynamics.prune_tolerance),
+        top_k: runs_top_k(plan).then_some(TopKBounds::DEFAULT),
         theory: plan.theory,
         extrapolated: ex.a_inf(),
         ci_low: ci.0,

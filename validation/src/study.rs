@@ -29,6 +29,7 @@ use crate::estimators::{
 use crate::patterns::Patterns;
 use crate::seeds::{trial_rng, SeedKey};
 use crate::streamed::{run_dynamics_trials, streams, STREAMED_PASS_COST};
+use crate::top_k::STREAM_LIMIT;
 use crate::{per_matrix_budget, run_first_step_trials, Setup, Start, ValidationError};
 
 /// What a study scans, with its fixed parameters.
@@ -109,17 +110,34 @@ impl StudyParams {
     /// [`TYPICAL_STEPS`] steps; a streamed pass counts as
     /// [`STREAMED_PASS_COST`] stored ones); the all-patterns check scores at most `P` states
     /// against it; the exact first step draws `P` scores (times `N` for law
-    /// files without a lattice), or `N + 1` level counts for binary patterns.
+    /// files without a lattice), `N + 1` level counts for binary patterns,
+    /// and for gaussian and spherical patterns at most
+    /// [`crate::top_k::STREAM_LIMIT`] scores (the top-K path draws fewer
+    /// above it, though each costs more).
     ///
     /// # Errors
-    /// As [`Setup::pattern_count`].
+    /// As [`Setup::pattern_count`], or [`Setup::pattern_count_f64`] for
+    /// the first step of gaussian and spherical patterns.
     pub fn trial_cost(&self, n: usize, x: f64) -> Result<f64, ValidationError> {
         let setup = self.kind.setup(self.law.clone(), n, x);
-        let p = setup.pattern_count()? as f64;
         let n = n as f64;
-        Ok(match (self.method, self.kind) {
-            (Method::Dynamics, StudyKind::AllPatterns { .. }) => p * p * n,
-            (Method::Dynamics, _) => {
+        Ok(match (self.method, self.kind, &self.law) {
+            (Method::FirstStep, _, PatternLaw::Gaussian | PatternLaw::Spherical) => {
+                setup.pattern_count_f64()?.min(STREAM_LIMIT)
+            }
+            (Method::FirstStep, _, PatternLaw::Binary) => {
+                setup.pattern_count()?;
+                n
+            }
+            (Method::FirstStep, _, PatternLaw::Iid(_)) => {
+                (setup.pattern_count()? as f64).min(n * n) * n
+            }
+            (Method::Dynamics, StudyKind::AllPatterns { .. }, _) => {
+                let p = setup.pattern_count()? as f64;
+                p * p * n
+            }
+            (Method::Dynamics, _, _) => {
+                let p = setup.pattern_count()? as f64;
                 let pass = if streams(&setup, self.memory_limit)? {
                     STREAMED_PASS_COST
                 } else {
@@ -127,11 +145,6 @@ impl StudyParams {
                 };
                 p * n * TYPICAL_STEPS.min(self.dynamics.max_steps as f64) * pass
             }
-            (Method::FirstStep, _) => match &self.law {
-                PatternLaw::Binary => n,
-                PatternLaw::Iid(_) => p.min(n * n) * n,
-                _ => p,
-            },
         })
     }
 
@@ -507,6 +520,42 @@ mod tests {
             records.iter().filter(|r| r.retrieved).count()
         };
         assert!(count(0.2) >= 95 && count(0.9) <= 5);
+    }
+
+    /// The first-step method reaches P far beyond 2^53 for gaussian and
+    /// spherical patterns (the top-K path): at N = 256, 100 trials retrieve
+    /// (at least 95) well below alpha_1 and fail (at most 5) well above,
+    /// where the margin `N |alpha_1 - alpha|` is about 19 (gaussian
+    /// lambda = 0.5, alpha_1 = 0.375, P = e^77 and e^115) and 18
+    /// (spherical lambda = 1, alpha_1 = 0.623, P = e^141 and e^179).
+    #[test]
+    fn first_step_method_reaches_huge_p() {
+        let key = SeedKey::new(7, &[1]);
+        for (law, lambda, below, above) in [
+            (PatternLaw::Gaussian, 0.5, 0.3, 0.45),
+            (PatternLaw::Spherical, 1.0, 0.55, 0.7),
+        ] {
+            let p = params(
+                StudyKind::Typical { lambda },
+                law.clone(),
+                Method::FirstStep,
+            );
+            let count = |alpha| {
+                run_point(&p, 256, alpha, &key, 100)
+                    .unwrap()
+                    .iter()
+                    .filter(|r| r.retrieved)
+                    .count()
+            };
+            assert!(p.trial_cost(256, above).unwrap() <= STREAM_LIMIT);
+            assert!(count(below) >= 95 && count(above) <= 5, "{law:?}");
+        }
+        let binary = params(
+            StudyKind::Typical { lambda: 1.0 },
+            PatternLaw::Binary,
+            Method::FirstStep,
+        );
+        assert!(binary.trial_cost(256, 0.3).is_err());
     }
 
     /// The dynamics method runs the typical study through the real

@@ -25,7 +25,8 @@ fn retrieved_fraction(trials: &[Trial]) -> f64 {
 
 /// One and two worker threads give bit-identical trials, for the full
 /// dynamics, for the pruned dynamics (lambda = 5, where most steps after
-/// the first sum over a candidate set) and for the first-step sampler.
+/// the first sum over a candidate set) and for the first-step sampler,
+/// exact (P = 121) and top-K (gaussian P = e^51, spherical P = e^58).
 #[test]
 fn results_do_not_depend_on_thread_count() {
     let setup = Setup {
@@ -41,6 +42,17 @@ fn results_do_not_depend_on_thread_count() {
         start: Start::Overlap(0.6),
         ..setup.clone()
     };
+    let huge = |law, n, alpha, lambda| Setup {
+        law,
+        n,
+        alpha,
+        lambda,
+        start: Start::Pattern,
+    };
+    let top_k = [
+        huge(PatternLaw::Gaussian, 128, 0.4, 2.0),
+        huge(PatternLaw::Spherical, 96, 0.6, 1.0),
+    ];
     let key = SeedKey::new(42, &[0, 12, 3]);
     let params = DynamicsParams::default();
     let run = |threads| {
@@ -49,6 +61,10 @@ fn results_do_not_depend_on_thread_count() {
                 run_trials(&setup, &params.full(), DEFAULT_MEMORY_LIMIT, &key, 60).unwrap(),
                 run_first_step_trials(&setup, &key, 200).unwrap(),
                 run_trials(&frozen, &params, DEFAULT_MEMORY_LIMIT, &key, 60).unwrap(),
+                top_k
+                    .iter()
+                    .map(|s| run_first_step_trials(s, &key, 100).unwrap())
+                    .collect::<Vec<_>>(),
             )
         })
     };

@@ -6,7 +6,7 @@ use rand_distr::{Binomial, Distribution};
 use statrs::function::factorial::ln_binomial;
 
 use super::Sampler;
-use crate::first_step::{from_levels, invalid, level_counts, FirstStep};
+use crate::first_step::{exact_count, from_levels, invalid, level_counts, FirstStep};
 use crate::seeds::TrialRng;
 use crate::{Setup, ValidationError};
 
@@ -38,9 +38,10 @@ impl Sampler for Binary {
     fn first_step(
         &self,
         setup: &Setup,
-        others: u64,
+        others: f64,
         rng: &mut TrialRng,
     ) -> Result<FirstStep, ValidationError> {
+        let others = exact_count(others)?;
         let (n, lambda) = (setup.n, setup.lambda);
         let rho = setup.start.overlap();
         let flips = Binomial::new(n as u64, (1.0 - rho) / 2.0)

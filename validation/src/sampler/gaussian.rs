@@ -1,10 +1,12 @@
 //! Gaussian patterns: entries i.i.d. N(0, 1) (docs/theory.md §1, §7).
 
 use rand_distr::{ChiSquared, Distribution, StandardNormal};
+use statrs::function::erf::erfc_inv;
 
 use super::Sampler;
-use crate::first_step::{invalid, streamed, FirstStep};
+use crate::first_step::{invalid, FirstStep};
 use crate::seeds::TrialRng;
+use crate::top_k::{continuous_first_step, TailLaw};
 use crate::{Setup, Start, ValidationError};
 
 /// The gaussian sampler.
@@ -34,21 +36,79 @@ impl Sampler for Gaussian {
     }
 
     /// The signal and the norm of the start from [`gaussian_start`]; the
-    /// other scores i.i.d. `N(0, lambda^2 |x0|^2)`.
+    /// other scores i.i.d. `N(0, lambda^2 |x0|^2)`, all drawn or the top K
+    /// ([`continuous_first_step`]).
     fn first_step(
         &self,
         setup: &Setup,
-        others: u64,
+        others: f64,
         rng: &mut TrialRng,
     ) -> Result<FirstStep, ValidationError> {
         let lambda = setup.lambda;
         let start = gaussian_start(setup.n, setup.start, rng)?;
         let noise_scale = lambda * start.x0_norm_sq.sqrt();
-        Ok(streamed(lambda * start.xi1_dot_x0, others, rng, |rng| {
-            let g: f64 = StandardNormal.sample(rng);
-            noise_scale * g
-        }))
+        let signal = lambda * start.xi1_dot_x0;
+        continuous_first_step(signal, noise_scale, &StandardGaussian, others, rng)
     }
+}
+
+/// The standard normal law of the other scores in units of
+/// `lambda |x0|`, with its tails in closed form (docs/theory.md §7, top-K
+/// first step): `ln E[e^{tY}; Y < c] = t^2/2 + ln Phi(c - t)`.
+pub(crate) struct StandardGaussian;
+
+impl TailLaw for StandardGaussian {
+    fn sample(&self, rng: &mut TrialRng) -> f64 {
+        StandardNormal.sample(rng)
+    }
+
+    /// `Q^{-1}(q) = sqrt(2) erfc^{-1}(2q)`, from the smaller tail, then
+    /// one Newton step on `ln Q(y) = ln q` (statrs' `erfc_inv` is good to
+    /// about `1e-10` relative; the step squares that error away).
+    fn upper_quantile(&self, q: f64, p: f64, _above: f64) -> f64 {
+        let polished = |q: f64| {
+            let y = std::f64::consts::SQRT_2 * erfc_inv(2.0 * q);
+            let ln_tail = ln_normal_tail(y);
+            let ln_density = -0.5 * y * y - 0.5 * (2.0 * std::f64::consts::PI).ln();
+            y + (ln_tail - q.ln()) * (ln_tail - ln_density).exp()
+        };
+        if q <= p {
+            polished(q)
+        } else {
+            -polished(p)
+        }
+    }
+
+    fn ln_truncated_mgf(&self, t: f64, c: f64) -> f64 {
+        0.5 * t * t + ln_normal_cdf(c - t)
+    }
+}
+
+/// `ln Phi(x)`, the log of the standard normal CDF, accurate far into the
+/// lower tail.
+pub(crate) fn ln_normal_cdf(x: f64) -> f64 {
+    if x >= 0.0 {
+        (-ln_normal_tail(x).exp()).ln_1p()
+    } else {
+        ln_normal_tail(-x)
+    }
+}
+
+/// Beyond this argument the upper tail comes from its continued fraction.
+const TAIL_FRACTION_FROM: f64 = 20.0;
+
+/// `ln Q(x) = ln P(Y > x)` for `x >= 0`: `ln(erfc(x/sqrt 2)/2)` (libm's
+/// `erfc`, good to an ulp; statrs' is off by `1e-10` near `x = 1`) up to
+/// [`TAIL_FRACTION_FROM`], beyond it Laplace's continued fraction
+/// `Q(x) = phi(x) / (x + 1/(x + 2/(x + 3/(x + ...))))`, which `erfc`
+/// would underflow (`x > 38`) and which 40 levels give to machine
+/// precision for `x >= 20`.
+pub(crate) fn ln_normal_tail(x: f64) -> f64 {
+    if x < TAIL_FRACTION_FROM {
+        return (0.5 * libm::erfc(x / std::f64::consts::SQRT_2)).ln();
+    }
+    let fraction = (1..=40).rev().fold(x, |acc, k| x + k as f64 / acc);
+    -0.5 * x * x - 0.5 * (2.0 * std::f64::consts::PI).ln() - fraction.ln()
 }
 
 /// I.i.d. standard normal entries.

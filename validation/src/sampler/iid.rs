@@ -7,7 +7,7 @@ use damcap_theory::law::EntryLaw;
 
 use super::Sampler;
 use crate::entries::{keep_or_redraw, EntrySampler};
-use crate::first_step::{from_levels, level_counts, streamed, FirstStep};
+use crate::first_step::{exact_count, from_levels, level_counts, streamed, FirstStep};
 use crate::lattice::Lattice;
 use crate::seeds::TrialRng;
 use crate::{Setup, Start, ValidationError};
@@ -50,9 +50,10 @@ impl Sampler for Iid {
     fn first_step(
         &self,
         setup: &Setup,
-        others: u64,
+        others: f64,
         rng: &mut TrialRng,
     ) -> Result<FirstStep, ValidationError> {
+        let others = exact_count(others)?;
         match &self.lattice {
             Some(lattice) => lattice_levels(lattice, &self.entries, setup, others, rng),
             None => self.streamed_first_step(setup, others, rng),

@@ -39,17 +39,18 @@ pub trait Sampler: Send + Sync {
         rng: &mut TrialRng,
     ) -> Result<Vec<f64>, ValidationError>;
 
-    /// One exact draw of the first step's observables for `setup`, with
-    /// `others = P - 1` patterns besides xi^1, without a pattern matrix
+    /// One draw of the first step's observables for `setup`, with
+    /// `others = P - 1` patterns besides xi^1 (an `f64`: beyond `2^53`
+    /// only continuous laws take it), without a pattern matrix
     /// (docs/theory.md §7).
     ///
     /// # Errors
     /// [`ValidationError::InvalidParameter`] when a distribution cannot be
-    /// built for these parameters.
+    /// built for these parameters or `others` is too large for the law.
     fn first_step(
         &self,
         setup: &Setup,
-        others: u64,
+        others: f64,
         rng: &mut TrialRng,
     ) -> Result<FirstStep, ValidationError>;
 }

@@ -2,11 +2,13 @@
 //! (docs/theory.md §1, §7).
 
 use rand_distr::{Beta, Distribution, StandardNormal};
+use statrs::function::beta::{beta_reg, ln_beta};
 
 use super::Sampler;
-use crate::first_step::{invalid, streamed, FirstStep};
+use crate::first_step::{invalid, FirstStep};
 use crate::patterns::norm;
 use crate::seeds::TrialRng;
+use crate::top_k::{continuous_first_step, TailLaw};
 use crate::{Setup, ValidationError};
 
 /// The spherical sampler.
@@ -30,19 +32,18 @@ impl Sampler for Spherical {
     }
 
     /// The signal is `lambda N rho`; the other scores are `lambda N u` with
-    /// `u` the cosine law of [`SphericalOverlap`].
+    /// `u` the cosine law of [`SphericalOverlap`], all drawn or the top K
+    /// ([`continuous_first_step`]).
     fn first_step(
         &self,
         setup: &Setup,
-        others: u64,
+        others: f64,
         rng: &mut TrialRng,
     ) -> Result<FirstStep, ValidationError> {
         let law = SphericalOverlap::new(setup.n)?;
         let scale = setup.lambda * setup.n as f64;
         let rho = setup.start.overlap();
-        Ok(streamed(scale * rho, others, rng, |rng| {
-            scale * law.sample(rng)
-        }))
+        continuous_first_step(scale * rho, scale, &law, others, rng)
     }
 }
 
@@ -94,17 +95,93 @@ fn spherical_at_overlap(xi1: &[f64], rho: f64, rng: &mut TrialRng) -> Vec<f64> {
 }
 
 /// Law of the cosine between a uniform point of the sphere in `R^N` and a
-/// fixed direction: `u = 2B - 1`, `B ~ Beta((N-1)/2, (N-1)/2)`, density
-/// proportional to `(1 - u^2)^((N-3)/2)`.
-pub(crate) struct SphericalOverlap(Beta<f64>);
+/// fixed direction: `u = 2B - 1`, `B ~ Beta(a, a)` with `a = (N-1)/2`,
+/// density proportional to `(1 - u^2)^((N-3)/2)` on `(-1, 1)`.
+pub(crate) struct SphericalOverlap {
+    beta: Beta<f64>,
+    /// `a = (N - 1)/2`.
+    a: f64,
+}
 
 impl SphericalOverlap {
     pub(crate) fn new(n: usize) -> Result<Self, ValidationError> {
-        let half = (n as f64 - 1.0) / 2.0;
-        Beta::new(half, half).map(Self).map_err(invalid)
+        let a = (n as f64 - 1.0) / 2.0;
+        let beta = Beta::new(a, a).map_err(invalid)?;
+        Ok(Self { beta, a })
     }
 
     pub(crate) fn sample(&self, rng: &mut TrialRng) -> f64 {
-        2.0 * self.0.sample(rng) - 1.0
+        2.0 * self.beta.sample(rng) - 1.0
+    }
+
+    /// The `x <= 1/2` with `I_x(a, a) = q <= 1/2`, by Newton's method on
+    /// `G(v) = ln I_{e^v}(a, a) - ln q` in `v = ln x`: `G` is nearly linear
+    /// (`I_x ~ x^a / (a B(a, a))` for small `x`) and concave, so the
+    /// iterates converge monotonically after the first step, and from the
+    /// start on when it lies below the root. The start is `below`, a value
+    /// known to lie at or below `x`, when in `(0, 1/2]`, else the small-`x`
+    /// form.
+    pub(crate) fn lower_beta_quantile(&self, q: f64, below: f64) -> f64 {
+        let a = self.a;
+        let (ln_q, ln_b) = (q.ln(), ln_beta(a, a));
+        let mut v = if below > 0.0 && below <= 0.5 {
+            below.ln()
+        } else {
+            ((ln_q + a.ln() + ln_b) / a).min(-std::f64::consts::LN_2)
+        };
+        for _ in 0..100 {
+            let x = v.exp();
+            let ln_i = beta_reg(a, a, x).ln();
+            let slope = (a * v + (a - 1.0) * (-x).ln_1p() - ln_b - ln_i).exp();
+            let next = (v - (ln_i - ln_q) / slope).min(-std::f64::consts::LN_2);
+            let converged = (next - v).abs() <= 1e-15 * v.abs().max(1.0);
+            v = next;
+            if converged {
+                break;
+            }
+        }
+        v.exp()
+    }
+}
+
+impl TailLaw for SphericalOverlap {
+    fn sample(&self, rng: &mut TrialRng) -> f64 {
+        SphericalOverlap::sample(self, rng)
+    }
+
+    /// `P(u > y) = I_{(1-y)/2}(a, a)`: `y = 1 - 2x` from the smaller tail,
+    /// starting from `x = (1 - above)/2` in the upper tail.
+    fn upper_quantile(&self, q: f64, p: f64, above: f64) -> f64 {
+        if q <= p {
+            1.0 - 2.0 * self.lower_beta_quantile(q, (1.0 - above) / 2.0)
+        } else {
+            2.0 * self.lower_beta_quantile(p, f64::NAN) - 1.0
+        }
+    }
+
+    /// `ln int_{-1}^c e^{tu} (1 - u^2)^m du - ln B(1/2, a)` with
+    /// `m = (N-3)/2`, by double-exponential quadrature of the integrand
+    /// relative to its largest value, split at its peak
+    /// `u* = t / (m + sqrt(m^2 + t^2))` when the peak lies below `c` (the
+    /// log-integrand is concave, so each piece is monotone with its mass
+    /// at the peak end, where the quadrature's nodes cluster).
+    fn ln_truncated_mgf(&self, t: f64, c: f64) -> f64 {
+        let m = self.a - 1.0;
+        let h = |u: f64| t * u + m * ((-u).ln_1p() + u.ln_1p());
+        let peak = if m > 0.0 {
+            (t / (m + m.hypot(t))).min(c)
+        } else {
+            c
+        };
+        let h_peak = h(peak);
+        let piece = |lo: f64, hi: f64| {
+            quadrature::double_exponential::integrate(|u| (h(u) - h_peak).exp(), lo, hi, 1e-15)
+                .integral
+        };
+        let mut integral = piece(-1.0, peak);
+        if peak < c {
+            integral += piece(peak, c);
+        }
+        h_peak + integral.ln() - ln_beta(0.5, self.a)
     }
 }
