@@ -40,6 +40,7 @@ pub mod attention;
 pub mod basins;
 pub mod empirical;
 pub mod ensemble;
+pub mod finite_n;
 pub mod law;
 pub(crate) mod legendre;
 pub(crate) mod numeric;

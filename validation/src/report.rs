@@ -127,6 +127,10 @@ pub struct StudyReport {
     pub residuals_sigma: Vec<f64>,
     /// Goodness of fit.
     pub chi2_per_dof: Option<f64>,
+    /// `sum z^2 / sizes` of the crossings against the finite-`N`
+    /// predictions (no fitted parameter, so every size is a degree of
+    /// freedom); `None` without a prediction at every size.
+    pub chi2_per_dof_prediction: Option<f64>,
     /// The crossing at each size.
     pub sizes: Vec<SizeCrossing>,
     /// The analysis under other retrieval criteria.
@@ -198,6 +202,17 @@ pub fn report(
     let a = analysis(plan, &main, seed, s.finite_size)?;
     let ex = &a.extrapolation;
     let ci = (ex.a_inf_lower, ex.a_inf_upper);
+    let sizes: Vec<SizeCrossing> = a
+        .sizes
+        .iter()
+        .zip(&plan.predictions)
+        .map(|(c, p)| c.with_prediction(*p))
+        .collect();
+    let chi2_per_dof_prediction = sizes
+        .iter()
+        .map(|c| c.z.map(|z| z * z))
+        .sum::<Option<f64>>()
+        .map(|chi2| chi2 / sizes.len() as f64);
     Ok(StudyReport {
         name: s.name.clone(),
         ensemble: ensemble.to_string(),
@@ -220,10 +235,11 @@ pub fn report(
         slope: ex.coefficients[1],
         residuals_sigma: ex.residuals.clone(),
         chi2_per_dof: ex.chi2_per_dof(),
+        chi2_per_dof_prediction,
         criterion_check: criterion_checks(plan, done, seed)?,
         form_check: form_checks(plan, &main, seed)?,
         points: point_counts(&main),
-        sizes: a.sizes,
+        sizes,
     })
 }
 

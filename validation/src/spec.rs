@@ -4,6 +4,7 @@
 
 use damcap_theory::attention::attention_thresholds;
 use damcap_theory::basins::{lambda_star, rho_min};
+use damcap_theory::finite_n::{alpha_1_dynamics_n, alpha_1_first_step_n, alpha_c_n, rho_min_n};
 use damcap_theory::{alpha_1, alpha_c_lower, Ensemble};
 use serde::Deserialize;
 
@@ -273,6 +274,32 @@ pub fn theory_value(kind: &StudyKind, e: &dyn Ensemble) -> Result<f64, Validatio
     })
 }
 
+/// The finite-`N` prediction of a study's crossing at size `n`
+/// (docs/theory.md §9), or `None` where none is derived (lambda scans,
+/// all-patterns studies of law files and spherical patterns).
+///
+/// # Errors
+/// [`ValidationError::Theory`] when the theory refuses the parameters.
+pub fn predicted_crossing(
+    kind: &StudyKind,
+    method: Method,
+    e: &dyn Ensemble,
+    n: usize,
+) -> Result<Option<f64>, ValidationError> {
+    let nf = n as f64;
+    let typical = |lambda: f64| match method {
+        Method::FirstStep => alpha_1_first_step_n(e, lambda, nf),
+        Method::Dynamics => alpha_1_dynamics_n(e, lambda, nf),
+    };
+    Ok(match *kind {
+        StudyKind::Typical { lambda } => Some(typical(lambda)?),
+        StudyKind::AllPatterns { lambda } => alpha_c_n(e, lambda, nf)?,
+        StudyKind::Basin { alpha, lambda } => Some(rho_min_n(e, alpha, lambda, nf)?),
+        StudyKind::LambdaScan { .. } => None,
+        StudyKind::Attention { beta } => Some(nf.sqrt() * typical(beta / nf.sqrt())?),
+    })
+}
+
 /// A study resolved against the theory: its simulation parameters, grid,
 /// seeds and theory value.
 #[derive(Clone, Debug)]
@@ -285,6 +312,9 @@ pub struct Plan {
     pub grid: Vec<f64>,
     /// The theory value its crossing is compared with.
     pub theory: f64,
+    /// The finite-`N` prediction of the crossing at each size, in size
+    /// order ([`predicted_crossing`]).
+    pub predictions: Vec<Option<f64>>,
     master_seed: u64,
 }
 
@@ -329,11 +359,18 @@ impl Plan {
                     })?;
             }
         }
+        let predictions = spec
+            .sizes
+            .iter()
+            .map(|&n| predicted_crossing(&kind, spec.method, ensemble, n))
+            .collect::<Result<_, _>>()
+            .map_err(|e| spec.error(e.to_string()))?;
         Ok(Plan {
             spec: spec.clone(),
             params,
             grid,
             theory,
+            predictions,
             master_seed,
         })
     }
