@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use damcap_theory::attention::{attention_thresholds, AttentionThresholds};
+use damcap_theory::finite_n::{self, FiniteN};
 use damcap_theory::phase::{self, Thresholds};
 use damcap_theory::Ensemble;
 use rayon::prelude::*;
@@ -35,7 +36,7 @@ pub struct Args {
     /// Scaled inverse temperature beta > 0, lambda = beta / sqrt(N) (attention scaling).
     #[arg(long, allow_hyphen_values = true)]
     beta: Option<f64>,
-    /// Dimension N for the finite-N attention thresholds (default: N -> infinity).
+    /// Dimension N: adds the finite-N crossings (docs/theory.md §9) next to the N -> infinity values; with --scaling attention, the finite-N attention thresholds.
     #[arg(long, allow_hyphen_values = true)]
     n: Option<f64>,
     /// Print one JSON object instead of a table.
@@ -165,11 +166,10 @@ fn attention_csv(ensemble: &dyn Ensemble, betas: &[f64], n: Option<f64>) -> Resu
 /// `damcap thresholds`.
 pub fn run(args: &Args) -> Result<()> {
     let ensemble = super::ensemble(&args.ensemble)?;
-    reject_unused(
-        args.scaling,
-        args.lambda.is_some(),
-        args.beta.is_some() || args.n.is_some(),
-    )?;
+    reject_unused(args.scaling, args.lambda.is_some(), args.beta.is_some())?;
+    if let Some(n) = args.n {
+        finite_n::check_dimension(n)?;
+    }
     if args.scaling == Scaling::Attention {
         let beta = required(args.beta, "--beta", "attention")?;
         return run_attention(ensemble.as_ref(), beta, args.n, args.json);
@@ -178,8 +178,16 @@ pub fn run(args: &Args) -> Result<()> {
         ensemble.as_ref(),
         required(args.lambda, "--lambda", "standard")?,
     )?;
+    let finite = args
+        .n
+        .map(|n| finite_n::finite_n(ensemble.as_ref(), t.lambda, n))
+        .transpose()?;
     if args.json {
-        println!("{}", serde_json::to_string(&t)?);
+        let report = StandardReport {
+            thresholds: &t,
+            finite_n: finite,
+        };
+        println!("{}", serde_json::to_string(&report)?);
     } else {
         println!("ensemble       {}", t.ensemble);
         println!("lambda         {}", output::number(t.lambda));
@@ -192,8 +200,37 @@ pub fn run(args: &Args) -> Result<()> {
             output::fixed(t.alpha_c_lower, 12),
             t.alpha_c_route
         );
+        if let Some(f) = finite {
+            print_finite_n(&f);
+        }
     }
     Ok(())
+}
+
+/// The finite-N crossings, one line each.
+fn print_finite_n(f: &FiniteN) {
+    println!("N              {}", output::number(f.n));
+    println!(
+        "alpha_1_first_step_n  {}   predicted crossing of one step from xi^1",
+        output::fixed(f.alpha_1_first_step_n, 12)
+    );
+    println!(
+        "alpha_1_dynamics_n    {}   predicted crossing of the several-step dynamics",
+        output::fixed(f.alpha_1_dynamics_n, 12)
+    );
+    let c = f
+        .alpha_c_n
+        .map_or("not derived".to_string(), |c| output::fixed(c, 12));
+    println!("alpha_c_n             {c}   predicted all-patterns crossing");
+}
+
+/// Standard-scaling thresholds, with the finite-N crossings when `--n` is given.
+#[derive(Serialize)]
+struct StandardReport<'a> {
+    #[serde(flatten)]
+    thresholds: &'a Thresholds,
+    #[serde(flatten)]
+    finite_n: Option<FiniteN>,
 }
 
 /// Attention-scaling thresholds with the ensemble's name.

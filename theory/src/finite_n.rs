@@ -162,8 +162,7 @@ pub fn median_margin<E: Ensemble + ?Sized>(ensemble: &E, lambda: f64, n: f64) ->
 fn ln_tail<E: Ensemble + ?Sized>(ensemble: &E, t: f64, n: f64) -> f64 {
     let h = 1e-5 * t.max(1e-2);
     let curvature = (ensemble.cgf_slope(t + h) - ensemble.cgf_slope(t - h)) / (2.0 * h);
-    -n * ensemble.tilted_entropy(t)
-        - (t * (2.0 * std::f64::consts::PI * n * curvature).sqrt()).ln()
+    -n * ensemble.tilted_entropy(t) - (t * (2.0 * std::f64::consts::PI * n * curvature).sqrt()).ln()
 }
 
 /// The load whose `e^{alpha N}` patterns have a largest overlap at
@@ -221,9 +220,7 @@ pub fn alpha_1_first_step_n<E: Ensemble + ?Sized>(
     // with u_top = Lambda'(t) the typical largest overlap.
     let root_s = median_self_overlap(ensemble, n).sqrt();
     let l = lambda * root_s;
-    let gap = |t: f64| {
-        root_s - ensemble.cgf_slope(t) - mean_ln_stable_sum(t / l) / (l * n)
-    };
+    let gap = |t: f64| root_s - ensemble.cgf_slope(t) - mean_ln_stable_sum(t / l) / (l * n);
     let t = tilt_root(gap, l, "first-step extreme value")?;
     Ok(load_of_top_overlap(ensemble, t, n))
 }
@@ -309,7 +306,8 @@ pub fn alpha_1_dynamics_n<E: Ensemble + ?Sized>(
             hi = mid;
         }
     }
-    Ok(lo)
+    // A failed first step is never repaired by later steps (§6).
+    Ok(lo.min(alpha_1_first_step_n(ensemble, lambda, n)?))
 }
 
 /// Predicted basin edge `rho_min` of one step at load `alpha` and
@@ -333,7 +331,12 @@ pub fn rho_min_n<E: Ensemble + ?Sized>(
     // Frozen: the top overlap of e^{alpha N} patterns plus ln S / (lambda N).
     let excess = |t: f64| load_of_top_overlap(ensemble, t, n) - alpha;
     let upper = (2.0 * rem.freezing_point()).min(lambda);
-    let t = root(excess, rem.freezing_point() * 0.2, upper, "basin extreme value")?;
+    let t = root(
+        excess,
+        rem.freezing_point() * 0.2,
+        upper,
+        "basin extreme value",
+    )?;
     Ok(ensemble.cgf_slope(t) + mean_ln_stable_sum(t / lambda) / (lambda * n))
 }
 
@@ -362,14 +365,14 @@ pub fn alpha_c_n<E: Ensemble + ?Sized>(
         }
         // Exact duplicates: P(P - 1)/2 pairs, each a duplicate with
         // probability e^{-N alpha_max}.
-        let pairs = 2f64.ln() * 2.0 * (n * alpha_max).exp();
-        let p = 0.5 * (1.0 + (1.0 + 4.0 * pairs).sqrt());
-        return Ok(Some((p.ln() / n).min(typical)));
+        // P(P - 1) = e^x, solved in logs: ln P = x/2 + ln((e^{-x/2} + sqrt(e^{-x} + 4))/2).
+        let x = (2.0 * 2f64.ln()).ln() + n * alpha_max;
+        let ln_p = 0.5 * x + (0.5 * ((-0.5 * x).exp() + ((-x).exp() + 4.0).sqrt())).ln();
+        return Ok(Some((ln_p / n).min(typical)));
     }
     let ln_target = 2f64.ln().ln();
-    let excess = |alpha: f64| {
-        ln_expected_failures(ensemble, lambda, alpha, n).map(|f| f - ln_target)
-    };
+    let excess =
+        |alpha: f64| ln_expected_failures(ensemble, lambda, alpha, n).map(|f| f - ln_target);
     let hi = typical;
     match excess(hi) {
         Ok(v) if v <= 0.0 => return Ok(Some(typical)),
@@ -423,7 +426,8 @@ fn ln_expected_failures<E: Ensemble + ?Sized>(
         f64::NEG_INFINITY
     };
     // Route B: another pattern's overlap reaches the self-overlap.
-    let ln_density = |s: f64| -n * cost(s) + 0.5 * (n * curvature(s) / (2.0 * std::f64::consts::PI)).ln();
+    let ln_density =
+        |s: f64| -n * cost(s) + 0.5 * (n * curvature(s) / (2.0 * std::f64::consts::PI)).ln();
     let ln_competitor = |s: f64| {
         let u = s.sqrt();
         if u <= ensemble.cgf_slope(1e-9) {
@@ -434,7 +438,10 @@ fn ln_expected_failures<E: Ensemble + ?Sized>(
             Err(_) => f64::NEG_INFINITY,
         }
     };
-    let route_b = ln_integral_of_exp(&|s: f64| ln_density(s) + ln_competitor(s), &pieces(0.05, 3.0, 0.05));
+    let route_b = ln_integral_of_exp(
+        &|s: f64| ln_density(s) + ln_competitor(s),
+        &pieces(0.05, 3.0, 0.05),
+    );
     let total = log_add(route_a, route_b);
     Ok(alpha * n + total)
 }
@@ -450,20 +457,103 @@ fn log_add(a: f64, b: f64) -> f64 {
 }
 
 #[cfg(test)]
-mod probe {
+mod tests {
     use super::*;
     use crate::by_name;
+
+    /// Gaussian first step, paramagnetic: the median of `chi^2_N / N` is
+    /// `1 - 2/(3N)` (Cornish–Fisher), so `alpha_N = alpha_1 (1 - 2/(3N))`.
     #[test]
-    fn probe() {
+    fn gaussian_first_step_is_alpha_1_at_the_median_norm() {
         let g = by_name("gaussian").unwrap();
-        let s = by_name("spherical").unwrap();
+        for n in [16.0, 64.0, 400.0] {
+            let expected = 0.375 * (1.0 - 2.0 / (3.0 * n));
+            let got = alpha_1_first_step_n(g.as_ref(), 0.5, n).unwrap();
+            assert!(
+                (got - expected).abs() < 1e-6,
+                "N = {n}: {got} vs {expected}"
+            );
+        }
+    }
+
+    /// Every prediction tends to its N -> infinity value.
+    #[test]
+    fn predictions_tend_to_their_limits() {
+        let g = by_name("gaussian").unwrap();
         let b = by_name("binary").unwrap();
-        for n in [16.0, 24.0, 28.0] {
-            println!("g0.5 n={n} fs={:?} dyn={:?} ac={:?}", alpha_1_first_step_n(g.as_ref(), 0.5, n), alpha_1_dynamics_n(g.as_ref(), 0.5, n), alpha_c_n(g.as_ref(), 0.5, n));
-            println!("g2 n={n} fs={:?} dyn={:?} ac={:?}", alpha_1_first_step_n(g.as_ref(), 2.0, n), alpha_1_dynamics_n(g.as_ref(), 2.0, n), alpha_c_n(g.as_ref(), 2.0, n));
-            println!("sph n={n} fs={:?} dyn={:?}", alpha_1_first_step_n(s.as_ref(), 1.0, n), alpha_1_dynamics_n(s.as_ref(), 1.0, n));
-            println!("bin n={n} fs={:?} dyn={:?} ac={:?}", alpha_1_first_step_n(b.as_ref(), 1.0, n), alpha_1_dynamics_n(b.as_ref(), 1.0, n), alpha_c_n(b.as_ref(), 1.0, n));
-            println!("basin n={n} {:?}", rho_min_n(g.as_ref(), 0.2, 2.0, n));
+        let s = by_name("spherical").unwrap();
+        let n = 1e6;
+        let close = |a: f64, b: f64, tol: f64| assert!((a - b).abs() < tol, "{a} vs {b}");
+        for (e, lambda) in [
+            (g.as_ref(), 0.5),
+            (g.as_ref(), 2.0),
+            (b.as_ref(), 1.0),
+            (s.as_ref(), 1.0),
+        ] {
+            let limit = alpha_1(e, lambda).unwrap();
+            close(alpha_1_first_step_n(e, lambda, n).unwrap(), limit, 1e-4);
+            close(alpha_1_dynamics_n(e, lambda, n).unwrap(), limit, 1e-4);
+        }
+        close(
+            alpha_c_n(b.as_ref(), 1.0, n).unwrap().unwrap(),
+            std::f64::consts::LN_2 / 2.0,
+            1e-5,
+        );
+        let u_max = (2.0f64 * 0.2).sqrt();
+        close(rho_min_n(g.as_ref(), 0.2, 2.0, n).unwrap(), u_max, 1e-4);
+        let bound = crate::alpha_c_lower(g.as_ref(), 0.5).unwrap().alpha_c_lower;
+        close(
+            alpha_c_n(g.as_ref(), 0.5, 1e5).unwrap().unwrap(),
+            bound,
+            1e-3,
+        );
+    }
+
+    /// Binary duplicates: `P(P - 1) / 2^{N+1} = ln 2` (docs/theory.md §9).
+    #[test]
+    fn binary_all_patterns_is_the_duplicate_count() {
+        let b = by_name("binary").unwrap();
+        for n in [8.0, 12.0, 20.0] {
+            let alpha = alpha_c_n(b.as_ref(), 1.0, n).unwrap().unwrap();
+            let p = (alpha * n).exp();
+            let pairs = p * (p - 1.0) / 2f64.powf(n + 1.0);
+            assert!((pairs - 2f64.ln()).abs() < 1e-9, "N = {n}: {pairs}");
+        }
+    }
+
+    /// The finite-N spherical cgf is the Bessel form
+    /// `Gamma(nu + 1) (2/k)^nu I_nu(k)`, `nu = (N - 2)/2`, `k = N t`; at
+    /// `N = 3` (nu = 1/2) it is `sinh(k) / k`.
+    #[test]
+    fn spherical_cgf_at_n_3_is_sinh_over_k() {
+        let s = by_name("spherical").unwrap();
+        for t in [0.3, 1.0, 2.0] {
+            let k: f64 = 3.0 * t;
+            let expected = (k.sinh() / k).ln() / 3.0;
+            assert!((cgf_n(s.as_ref(), t, 3.0) - expected).abs() < 1e-10);
+        }
+    }
+
+    /// The lag tends to zero like ln(N)/N and is positive at finite N.
+    #[test]
+    fn dynamics_lags_the_first_step() {
+        let g = by_name("gaussian").unwrap();
+        for n in [12.0, 24.0, 100.0] {
+            let first = alpha_1_first_step_n(g.as_ref(), 0.5, n).unwrap();
+            let dynamics = alpha_1_dynamics_n(g.as_ref(), 0.5, n).unwrap();
+            assert!(dynamics < first, "N = {n}");
+            assert!(first - dynamics < 3.0 * n.ln() / n, "N = {n}");
+        }
+    }
+
+    #[test]
+    fn bad_dimensions_are_refused() {
+        let g = by_name("gaussian").unwrap();
+        for n in [0.0, -3.0, f64::NAN, 2.5, f64::INFINITY] {
+            assert!(matches!(
+                finite_n(g.as_ref(), 0.5, n),
+                Err(TheoryError::InvalidDimension(_))
+            ));
         }
     }
 }
