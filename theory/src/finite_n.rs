@@ -171,12 +171,38 @@ fn load_of_top_overlap<E: Ensemble + ?Sized>(ensemble: &E, t: f64, n: f64) -> f6
     -ln_tail(ensemble, t, n) / n
 }
 
-/// Mean of `ln S` for `S = sum_k e^{x_k / gamma}` over the Poisson points
+/// `P(ln S <= y)` for `S = sum_k e^{x_k / gamma}` over the Poisson points
 /// of intensity `e^{-x}`: a positive stable law of index `gamma < 1`,
-/// `E e^{-theta S} = exp(-Gamma(1 - gamma) theta^gamma)`, whose log has
-/// mean `ln Gamma(1 - gamma) / gamma + gamma_E (1/gamma - 1)` (§9).
-pub fn mean_ln_stable_sum(gamma: f64) -> f64 {
-    ln_gamma(1.0 - gamma) / gamma + EULER_GAMMA * (1.0 / gamma - 1.0)
+/// `E e^{-theta S} = exp(-Gamma(1 - gamma) theta^gamma)` (§9). With
+/// `S = Gamma(1 - gamma)^{1/gamma} S_0` and Kanter's representation
+/// `S_0 = (A(U)/E)^{(1 - gamma)/gamma}` (`U` uniform, `E` exponential),
+/// `P(ln S_0 <= y) = E_U exp(-A(U) e^{-y gamma / (1 - gamma)})`.
+pub fn ln_stable_sum_cdf(y: f64, gamma: f64) -> f64 {
+    let y0 = y - ln_gamma(1.0 - gamma) / gamma;
+    let scale = (-y0 * gamma / (1.0 - gamma)).exp();
+    let pi = std::f64::consts::PI;
+    let kanter = |u: f64| {
+        let a = ((gamma * pi * u).sin() / (pi * u).sin()).powf(1.0 / (1.0 - gamma))
+            * ((1.0 - gamma) * pi * u).sin()
+            / (gamma * pi * u).sin();
+        (-a * scale).exp()
+    };
+    quadrature::double_exponential::integrate(kanter, 0.0, 1.0, 1e-10).integral
+}
+
+/// Median of `ln S` ([`ln_stable_sum_cdf`]).
+///
+/// # Errors
+/// [`TheoryError::NoSignChange`] if the median cannot be bracketed.
+pub fn median_ln_stable_sum(gamma: f64) -> Result<f64, TheoryError> {
+    let centre = ln_gamma(1.0 - gamma) / gamma;
+    let width = 10.0 / gamma + 10.0;
+    root(
+        |y| ln_stable_sum_cdf(y, gamma) - 0.5,
+        centre - width,
+        centre + width,
+        "median of the stable sum",
+    )
 }
 
 /// The largest tilt `t` in `(0, upper)` where `f` falls through zero: the
@@ -216,13 +242,56 @@ pub fn alpha_1_first_step_n<E: Ensemble + ?Sized>(
     if !frozen_at_alpha_1(ensemble, lambda) {
         return Ok(median_margin(ensemble, lambda, n));
     }
-    // Frozen: retrieved iff sqrt(s) > u_top + ln S / (lambda sqrt(s) N),
-    // with u_top = Lambda'(t) the typical largest overlap.
-    let root_s = median_self_overlap(ensemble, n).sqrt();
-    let l = lambda * root_s;
-    let gap = |t: f64| root_s - ensemble.cgf_slope(t) - mean_ln_stable_sum(t / l) / (l * n);
-    let t = tilt_root(gap, l, "first-step extreme value")?;
+    // Frozen: retrieved iff ln S < lambda sqrt(s) N (sqrt(s) - u_top), with
+    // u_top = Lambda'(t) the typical largest overlap; averaged over the
+    // law of s.
+    let norms = norm_law(ensemble, n);
+    let l = lambda * median_self_overlap(ensemble, n).sqrt();
+    let excess = |t: f64| {
+        let u = ensemble.cgf_slope(t);
+        let p: f64 = norms
+            .iter()
+            .map(|&(s, weight)| {
+                let ls = lambda * s.sqrt();
+                if t >= ls {
+                    return 0.0;
+                }
+                weight * ln_stable_sum_cdf(ls * n * (s.sqrt() - u), t / ls)
+            })
+            .sum();
+        p - 0.5
+    };
+    let t = tilt_root(excess, l, "first-step extreme value")?;
     Ok(load_of_top_overlap(ensemble, t, n))
+}
+
+/// Points of the grid over the law of `s` in [`norm_law`].
+const NORM_GRID: usize = 160;
+
+/// The law of `s = |xi^1|^2 / N` on a grid, as `(s, weight)` pairs with
+/// weights summing to 1: the saddle-point density
+/// `sqrt(N c''(s)) e^{-N c(s)}` over `1 +- 8` standard deviations for
+/// fluctuating norms, the single point `s = 1` for pinned ones.
+fn norm_law<E: Ensemble + ?Sized>(ensemble: &E, n: f64) -> Vec<(f64, f64)> {
+    let Some(v) = ensemble.norm_variance() else {
+        return vec![(1.0, 1.0)];
+    };
+    let cost = |s: f64| ensemble.self_overlap_cost(s).unwrap_or(f64::INFINITY);
+    let h = 1e-4;
+    let half = (8.0 * (v / n).sqrt()).min(0.95);
+    let points: Vec<(f64, f64)> = (0..NORM_GRID)
+        .map(|k| {
+            let s = 1.0 - half + 2.0 * half * (k as f64 + 0.5) / NORM_GRID as f64;
+            let curvature = (cost(s + h) - 2.0 * cost(s) + cost(s - h)) / (h * h);
+            (s, -n * cost(s) + 0.5 * curvature.max(0.0).ln())
+        })
+        .collect();
+    let top = points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+    let total: f64 = points.iter().map(|p| (p.1 - top).exp()).sum();
+    points
+        .into_iter()
+        .map(|(s, lw)| (s, (lw - top).exp() / total))
+        .collect()
 }
 
 /// Squared norm per `N` of a pattern whose overlap with a fixed direction
@@ -337,7 +406,7 @@ pub fn rho_min_n<E: Ensemble + ?Sized>(
         upper,
         "basin extreme value",
     )?;
-    Ok(ensemble.cgf_slope(t) + mean_ln_stable_sum(t / lambda) / (lambda * n))
+    Ok(ensemble.cgf_slope(t) + median_ln_stable_sum(t / lambda)? / (lambda * n))
 }
 
 /// Predicted crossing of the all-patterns study at dimension `n`
@@ -544,6 +613,15 @@ mod tests {
             assert!(dynamics < first, "N = {n}");
             assert!(first - dynamics < 3.0 * n.ln() / n, "N = {n}");
         }
+    }
+
+    /// Index 1/2: `S_0 = 1/(2 Z^2)` (Lévy), `S = Gamma(1/2)^2 S_0 = pi S_0`,
+    /// so the median of `ln S` is `ln(pi / (2 z_{3/4}^2))`.
+    #[test]
+    fn stable_median_at_index_one_half_is_levy() {
+        let z = 0.674_489_750_196_081_7f64;
+        let expected = (std::f64::consts::PI / (2.0 * z * z)).ln();
+        assert!((median_ln_stable_sum(0.5).unwrap() - expected).abs() < 1e-8);
     }
 
     #[test]
