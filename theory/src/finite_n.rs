@@ -32,9 +32,6 @@ use crate::rem::Rem;
 use crate::thresholds::alpha_1;
 use crate::TheoryError;
 
-/// Euler–Mascheroni constant (the mean of a Gumbel variable).
-const EULER_GAMMA: f64 = 0.577_215_664_901_532_9;
-
 /// Points of the grid in `q` on which the saddle-node of the several-step
 /// map is sought (the map is smooth; 2000 points resolve the maximum of
 /// `F(q) - q` to about 1e-6 in `q`).

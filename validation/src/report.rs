@@ -6,9 +6,13 @@
 use serde::Serialize;
 
 use crate::checkpoint::Done;
-use crate::estimators::{FiniteSizeForm, SuccessCount};
+use crate::estimators::{
+    extrapolate_along, Extrapolation, FiniteSizeForm, SizePoint, SuccessCount,
+};
 use crate::spec::{name_hash, Observable, Plan};
-use crate::study::{analyse, Analysis, Method, SizeCounts, SizeCrossing, StudyKind, TrialRecord};
+use crate::study::{
+    analyse, Analysis, Method, SizeCounts, SizeCrossing, StudyKind, TrialRecord, CONFIDENCE,
+};
 use crate::ValidationError;
 
 /// Alternative retrieval criteria whose crossings are reported beside the
@@ -200,7 +204,7 @@ pub fn report(
     let main = counts(plan, done, |r| r.retrieved);
     check_crossing(plan, &main)?;
     let a = analysis(plan, &main, seed, s.finite_size)?;
-    let ex = &a.extrapolation;
+    let ex = &main_extrapolation(plan, &a)?;
     let ci = (ex.a_inf_lower, ex.a_inf_upper);
     let sizes: Vec<SizeCrossing> = a
         .sizes
@@ -231,8 +235,8 @@ pub fn report(
         deviation_sigma: (ex.a_inf() - plan.theory) / ex.std_errors[0],
         agrees: agrees(s.observable, plan.theory, ex.a_inf(), ci),
         increasing: plan.params.kind.retrieval_grows_with_x(),
-        finite_size_form: s.finite_size.label(),
-        slope: ex.coefficients[1],
+        finite_size_form: ex.label,
+        slope: ex.coefficients.get(1).copied().unwrap_or(0.0),
         residuals_sigma: ex.residuals.clone(),
         chi2_per_dof: ex.chi2_per_dof(),
         chi2_per_dof_prediction,
@@ -333,6 +337,36 @@ fn analysis(
     })
 }
 
+/// The study's extrapolation: along its finite-`N` prediction where one
+/// exists at every size (docs/theory.md §9), else in the configured form.
+///
+/// # Errors
+/// [`ValidationError::InvalidStudy`] when the fit fails.
+fn main_extrapolation(plan: &Plan, a: &Analysis) -> Result<Extrapolation, ValidationError> {
+    let Some(predictions) = plan
+        .predictions
+        .iter()
+        .copied()
+        .collect::<Option<Vec<f64>>>()
+    else {
+        return Ok(a.extrapolation.clone());
+    };
+    let points: Vec<SizePoint> = a
+        .sizes
+        .iter()
+        .map(|c| SizePoint {
+            n: c.n as f64,
+            value: c.crossing,
+            sigma: c.sigma,
+        })
+        .collect();
+    let shape: Vec<f64> = predictions.iter().map(|p| p - plan.theory).collect();
+    extrapolate_along(&points, &shape, CONFIDENCE).map_err(|e| {
+        plan.spec
+            .error(format!("cannot extrapolate along the prediction ({e})"))
+    })
+}
+
 /// The analysis repeated with the other overlap thresholds. Criteria on
 /// the final overlap exist only where the dynamics ran to its end.
 fn criterion_checks(
@@ -348,7 +382,7 @@ fn criterion_checks(
         .iter()
         .map(|&c| {
             let sizes = counts(plan, done, |r| r.final_overlap >= c && r.w1_last > 0.5);
-            let e = analysis(plan, &sizes, seed, s.finite_size)?.extrapolation;
+            let e = main_extrapolation(plan, &analysis(plan, &sizes, seed, s.finite_size)?)?;
             Ok(CriterionCheck {
                 criterion: c,
                 extrapolated: e.a_inf(),

@@ -359,12 +359,13 @@ impl Plan {
                     })?;
             }
         }
+        // A size where the finite-N theory finds no crossing (the frozen
+        // saddle-node at very small N) has no prediction: the run goes on.
         let predictions = spec
             .sizes
             .iter()
-            .map(|&n| predicted_crossing(&kind, spec.method, ensemble, n))
-            .collect::<Result<_, _>>()
-            .map_err(|e| spec.error(e.to_string()))?;
+            .map(|&n| predicted_crossing(&kind, spec.method, ensemble, n).unwrap_or(None))
+            .collect();
         Ok(Plan {
             spec: spec.clone(),
             params,
