@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use damcap_theory::attention::{attention_thresholds, AttentionThresholds};
-use damcap_theory::finite_n::{self, FiniteN};
+use damcap_theory::finite_n::{self, AttentionFiniteN, FiniteN};
 use damcap_theory::phase::{self, Thresholds};
 use damcap_theory::Ensemble;
 use rayon::prelude::*;
@@ -275,32 +275,10 @@ struct AttentionReport {
     finite_n: Option<AttentionFiniteN>,
 }
 
-/// The finite-N crossings in attention scaling, in units of
-/// `a = ln(P)/sqrt(N)`: `sqrt(N)` times the standard ones at
-/// `lambda = beta/sqrt(N)` (docs/theory.md §8, §9).
-#[derive(Serialize)]
-struct AttentionFiniteN {
-    a_1_first_step_n: f64,
-    a_1_dynamics_n: f64,
-    a_c_n: Option<f64>,
-}
-
-impl AttentionFiniteN {
-    fn new(ensemble: &dyn Ensemble, beta: f64, n: f64) -> Result<Self> {
-        let root_n = n.sqrt();
-        let f = finite_n::finite_n(ensemble, beta / root_n, n)?;
-        Ok(AttentionFiniteN {
-            a_1_first_step_n: root_n * f.alpha_1_first_step_n,
-            a_1_dynamics_n: root_n * f.alpha_1_dynamics_n,
-            a_c_n: f.alpha_c_n.map(|a| root_n * a),
-        })
-    }
-}
-
 fn run_attention(ensemble: &dyn Ensemble, beta: f64, n: Option<f64>, json: bool) -> Result<()> {
     let t = attention_thresholds(ensemble, beta, n)?;
     let finite = n
-        .map(|n| AttentionFiniteN::new(ensemble, beta, n))
+        .map(|n| finite_n::attention_finite_n(ensemble, beta, n))
         .transpose()?;
     if json {
         let report = AttentionReport {

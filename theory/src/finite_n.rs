@@ -51,6 +51,41 @@ pub struct FiniteN {
     pub alpha_c_n: Option<f64>,
 }
 
+/// The finite-`N` crossings in attention scaling, in units of
+/// `a = ln(P)/sqrt(N)`: `sqrt(N)` times the standard ones at
+/// `lambda = beta/sqrt(N)` (docs/theory.md §8, §9).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct AttentionFiniteN {
+    /// Crossing of one step from the matching key.
+    pub a_1_first_step_n: f64,
+    /// Crossing of the several-step dynamics.
+    pub a_1_dynamics_n: f64,
+    /// All-keys crossing, where derived.
+    pub a_c_n: Option<f64>,
+}
+
+/// [`AttentionFiniteN`] at scaled inverse temperature `beta` and dimension `n`.
+///
+/// # Errors
+/// [`TheoryError::InvalidBeta`], [`TheoryError::InvalidDimension`], solver errors.
+pub fn attention_finite_n<E: Ensemble + ?Sized>(
+    ensemble: &E,
+    beta: f64,
+    n: f64,
+) -> Result<AttentionFiniteN, TheoryError> {
+    if !(beta > 0.0 && beta.is_finite()) {
+        return Err(TheoryError::InvalidBeta(beta));
+    }
+    check_dimension(n)?;
+    let root_n = n.sqrt();
+    let f = finite_n(ensemble, beta / root_n, n)?;
+    Ok(AttentionFiniteN {
+        a_1_first_step_n: root_n * f.alpha_1_first_step_n,
+        a_1_dynamics_n: root_n * f.alpha_1_dynamics_n,
+        a_c_n: f.alpha_c_n.map(|a| root_n * a),
+    })
+}
+
 /// Checks that `n` is a whole number of at least 2.
 ///
 /// # Errors
