@@ -70,12 +70,22 @@ class _Attention(TypedDict):
     a_c_expansion: _FloatOrArray
     route: _StrOrArray
 
+class _AttentionFiniteN(_Attention, total=False):
+    """With ``n``: the finite-N crossings (docs/theory.md §9), ``a_c_n``
+    NaN where not derived (the CLI's null)."""
+
+    a_1_first_step_n: _FloatOrArray
+    a_1_dynamics_n: _FloatOrArray
+    a_c_n: _FloatOrArray
+
 def attention(
     ensemble: _Ensemble, beta: _ArrayIn, n: Optional[_ArrayIn] = None
-) -> _Attention:
+) -> _AttentionFiniteN:
     """Thresholds under attention scaling (lambda = beta / sqrt(N),
     P = exp(a sqrt(N))) at dimension ``n`` (broadcast against ``beta``), or
-    in the N -> infinity limit when ``n`` is None (then "n" is None)."""
+    in the N -> infinity limit when ``n`` is None (then "n" is None). With
+    ``n``, also the finite-N crossings ``a_1_first_step_n``,
+    ``a_1_dynamics_n`` and ``a_c_n``."""
 
 # Both thresholds and the failure route at each lambda: the columns of
 # ``damcap scan``. ("lambda" is a keyword, hence the functional form.)

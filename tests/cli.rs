@@ -328,10 +328,119 @@ fn attention_scan_and_missing_flags() {
         "gaussian",
         "--lambda",
         "1",
-        "--n",
-        "64",
+        "--beta",
+        "1",
     ]);
     assert_clean_failure(&out, "belong to --scaling attention");
+}
+
+/// `--n` adds the finite-N crossings next to the N -> infinity values
+/// (docs/theory.md §9): gaussian first step at lambda = 1/2 is
+/// `alpha_1 (1 - 2/(3N))`; the dynamics lags it; binary duplicates give
+/// `P(P - 1) / 2^{N+1} = ln 2`.
+#[test]
+fn thresholds_with_n_add_the_finite_n_crossings() {
+    let v = json(&damcap(&[
+        "thresholds",
+        "--ensemble",
+        "gaussian",
+        "--lambda",
+        "0.5",
+        "--n",
+        "24",
+        "--json",
+    ]));
+    let first = v["alpha_1_first_step_n"].as_f64().unwrap();
+    assert!((first - 0.375 * (1.0 - 2.0 / 72.0)).abs() < 1e-6, "{v}");
+    assert!(v["alpha_1_dynamics_n"].as_f64().unwrap() < first);
+    assert_eq!(v["alpha_1"].as_f64().unwrap(), 0.375);
+    let v = json(&damcap(&[
+        "thresholds",
+        "--ensemble",
+        "binary",
+        "--lambda",
+        "1",
+        "--n",
+        "12",
+        "--json",
+    ]));
+    let p = (12.0 * v["alpha_c_n"].as_f64().unwrap()).exp();
+    assert!(
+        (p * (p - 1.0) / 2f64.powi(13) - 2f64.ln()).abs() < 1e-6,
+        "{v}"
+    );
+    let v = json(&damcap(&[
+        "basin",
+        "--ensemble",
+        "gaussian",
+        "--lambda",
+        "2",
+        "--alpha",
+        "0.2",
+        "--n",
+        "48",
+        "--json",
+    ]));
+    let (edge, limit) = (
+        v["rho_min_n"].as_f64().unwrap(),
+        v["rho_min"].as_f64().unwrap(),
+    );
+    assert!(edge < limit && edge > limit - 0.2, "{v}");
+    let v = json(&damcap(&[
+        "thresholds",
+        "--scaling",
+        "attention",
+        "--ensemble",
+        "binary",
+        "--beta",
+        "1",
+        "--n",
+        "144",
+        "--json",
+    ]));
+    assert!((v["a_1_first_step_n"].as_f64().unwrap() - v["a_1"].as_f64().unwrap()).abs() < 1e-9);
+    for bad in ["0", "-3", "nan", "2.5"] {
+        for command in [
+            vec![
+                "thresholds",
+                "--ensemble",
+                "gaussian",
+                "--lambda",
+                "1",
+                "--n",
+                bad,
+            ],
+            vec![
+                "basin",
+                "--ensemble",
+                "gaussian",
+                "--lambda",
+                "1",
+                "--alpha",
+                "0.2",
+                "--n",
+                bad,
+            ],
+            vec![
+                "scan",
+                "--ensemble",
+                "gaussian",
+                "--lambda-min",
+                "1",
+                "--lambda-max",
+                "2",
+                "--points",
+                "2",
+                "--n",
+                bad,
+            ],
+        ] {
+            assert_clean_failure(
+                &damcap(&command),
+                "the dimension must be a whole number >= 2",
+            );
+        }
+    }
 }
 
 /// A validate config in `dir` with one fast first-step study (binary

@@ -6,6 +6,7 @@ mod ensemble;
 mod points;
 
 use damcap_theory::attention::{attention_thresholds, AttentionThresholds};
+use damcap_theory::finite_n::{attention_finite_n, AttentionFiniteN};
 use damcap_theory::law::LawSummary;
 use damcap_theory::{basins, phase, thresholds};
 use pyo3::prelude::*;
@@ -191,7 +192,9 @@ fn lambda_star<'py>(
 ///     "ensemble" (str), "beta", "n" (None in the limit), "a_1", "a_c",
 ///     "a_1_expansion", "a_c_expansion" (floats or arrays of the broadcast
 ///     shape) and "route" (str or array of str: what sets a_c), the keys
-///     of the CLI's JSON.
+///     of the CLI's JSON; with `n`, also the finite-N crossings
+///     "a_1_first_step_n", "a_1_dynamics_n" and "a_c_n" (NaN where not
+///     derived, the CLI's null; docs/theory.md §9).
 ///
 /// Raises
 /// ------
@@ -243,6 +246,17 @@ fn attention<'py>(
     dict.set_item("a_c_expansion", column(|t| t.a_c_expansion))?;
     let routes = rows.iter().map(|t| t.route.to_string()).collect();
     dict.set_item("route", points::labels(py, routes, &p.shape, p.scalar)?)?;
+    if n.is_some() {
+        let finite = points::evaluate(py, &p.values, |&(b, n)| {
+            attention_finite_n(e.as_ref(), b, n.unwrap_or(f64::NAN))
+        })?;
+        let column = |f: fn(&AttentionFiniteN) -> f64| {
+            points::floats(py, finite.iter().map(f).collect(), &p.shape, p.scalar)
+        };
+        dict.set_item("a_1_first_step_n", column(|t| t.a_1_first_step_n))?;
+        dict.set_item("a_1_dynamics_n", column(|t| t.a_1_dynamics_n))?;
+        dict.set_item("a_c_n", column(|t| t.a_c_n.unwrap_or(f64::NAN)))?;
+    }
     Ok(dict)
 }
 

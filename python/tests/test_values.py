@@ -88,6 +88,12 @@ def test_attention_matches_the_cli(ensemble, n):
             assert got["n"][k] == row["n"] == n
         for key in ["beta", "a_1", "a_c", "a_1_expansion", "a_c_expansion"]:
             assert close(got[key][k], row[key]), key
+        if n is not None:
+            for key in ["a_1_first_step_n", "a_1_dynamics_n", "a_c_n"]:
+                if row[key] is None:
+                    assert math.isnan(got[key][k]), key
+                else:
+                    assert close(got[key][k], row[key]), key
         assert got["route"][k] == row["route"]
 
 

@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 use damcap_theory::basins::{lambda_star, rho_min};
+use damcap_theory::finite_n::{self, check_dimension};
 use damcap_theory::rem::Phase;
 use damcap_theory::thresholds::alpha_1;
 use serde::Serialize;
@@ -20,6 +21,9 @@ pub struct Args {
     /// Load alpha = ln(P) / N, in (0, alpha_max).
     #[arg(long, allow_hyphen_values = true)]
     alpha: f64,
+    /// Dimension N: adds the finite-N basin edge rho_min_n (docs/theory.md §9).
+    #[arg(long, allow_hyphen_values = true)]
+    n: Option<f64>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -51,12 +55,31 @@ struct BasinReport {
     /// `null` when alpha >= alpha_1: no initial state retrieves.
     rho_min: Option<f64>,
     phase: Phase,
+    /// The dimension of `rho_min_n`, when `--n` is given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    n: Option<f64>,
+    /// Predicted crossing of one step at dimension `n` (`null` above alpha_1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rho_min_n: Option<Option<f64>>,
 }
 
 /// `damcap basin`.
 pub fn run(args: &Args) -> Result<()> {
     let ensemble = super::ensemble(&args.ensemble)?;
+    if let Some(n) = args.n {
+        check_dimension(n)?;
+    }
     let basin = rho_min(ensemble.as_ref(), args.alpha, args.lambda)?;
+    let rho_min_n = match (args.n, basin.rho_min) {
+        (Some(n), Some(_)) => Some(Some(finite_n::rho_min_n(
+            ensemble.as_ref(),
+            args.alpha,
+            args.lambda,
+            n,
+        )?)),
+        (Some(_), None) => Some(None),
+        (None, _) => None,
+    };
     let report = BasinReport {
         ensemble: ensemble.name().to_string(),
         lambda: args.lambda,
@@ -64,6 +87,8 @@ pub fn run(args: &Args) -> Result<()> {
         alpha_1: alpha_1(ensemble.as_ref(), args.lambda)?,
         rho_min: basin.rho_min,
         phase: basin.phase,
+        n: args.n,
+        rho_min_n,
     };
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
@@ -82,6 +107,13 @@ pub fn run(args: &Args) -> Result<()> {
             "rho_min    none: alpha >= alpha_1 = {}, not even the pattern itself is stable",
             fixed(report.alpha_1, 12)
         ),
+    }
+    if let (Some(n), Some(Some(r))) = (report.n, report.rho_min_n) {
+        println!(
+            "rho_min_n  {}   predicted crossing of one step at N = {}",
+            fixed(r, 12),
+            number(n)
+        );
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use damcap_theory::attention::{attention_thresholds, AttentionThresholds};
+use damcap_theory::finite_n::{self, AttentionFiniteN, FiniteN};
 use damcap_theory::phase::{self, Thresholds};
 use damcap_theory::Ensemble;
 use rayon::prelude::*;
@@ -35,7 +36,7 @@ pub struct Args {
     /// Scaled inverse temperature beta > 0, lambda = beta / sqrt(N) (attention scaling).
     #[arg(long, allow_hyphen_values = true)]
     beta: Option<f64>,
-    /// Dimension N for the finite-N attention thresholds (default: N -> infinity).
+    /// Dimension N: adds the finite-N crossings (docs/theory.md §9) next to the N -> infinity values; with --scaling attention, the finite-N attention thresholds.
     #[arg(long, allow_hyphen_values = true)]
     n: Option<f64>,
     /// Print one JSON object instead of a table.
@@ -64,7 +65,7 @@ pub struct ScanArgs {
     /// Largest beta, attention scaling.
     #[arg(long, allow_hyphen_values = true)]
     beta_max: Option<f64>,
-    /// Dimension N for finite-N attention thresholds (default: N -> infinity).
+    /// Dimension N: finite-N crossings as extra columns (docs/theory.md §9); with --scaling attention, finite-N attention thresholds.
     #[arg(long, allow_hyphen_values = true)]
     n: Option<f64>,
     /// Number of grid values (2 to 1000000; a larger CSV is refused before any work).
@@ -100,6 +101,37 @@ pub fn csv_rows(csv: &mut Csv, rows: &[Thresholds]) {
     }
 }
 
+/// The scan's table with the finite-N crossings at dimension `n`
+/// (docs/theory.md §9) after the N -> infinity columns.
+fn finite_n_csv(ensemble: &dyn Ensemble, rows: &[Thresholds], n: f64) -> Result<Csv> {
+    let finite: Vec<FiniteN> = rows
+        .par_iter()
+        .map(|r| finite_n::finite_n(ensemble, r.lambda, n))
+        .collect::<Result<_, _>>()?;
+    let mut columns = CSV_COLUMNS.to_vec();
+    columns.extend([
+        "n",
+        "alpha_1_first_step_n",
+        "alpha_1_dynamics_n",
+        "alpha_c_n",
+    ]);
+    let mut csv = Csv::new(&columns);
+    for (r, f) in rows.iter().zip(finite) {
+        csv.row(&[
+            r.ensemble.clone(),
+            output::number(r.lambda),
+            output::number(r.alpha_1),
+            output::number(r.alpha_c_lower),
+            r.alpha_c_route.to_string(),
+            output::number(n),
+            output::number(f.alpha_1_first_step_n),
+            output::number(f.alpha_1_dynamics_n),
+            f.alpha_c_n.map_or(String::new(), output::number),
+        ]);
+    }
+    Ok(csv)
+}
+
 /// Most points a scan computes: its CSV (about 100 bytes a row) and rows
 /// are held in memory, so a million points take about 200 MB and a few
 /// minutes; more is refused before any work.
@@ -121,7 +153,7 @@ fn check_scan_size(points: usize) -> Result<()> {
 fn reject_unused(scaling: Scaling, standard_flags: bool, attention_flags: bool) -> Result<()> {
     match scaling {
         Scaling::Standard if attention_flags => {
-            anyhow::bail!("--beta, --beta-min, --beta-max and --n belong to --scaling attention; drop them or add --scaling attention")
+            anyhow::bail!("--beta, --beta-min and --beta-max belong to --scaling attention; drop them or add --scaling attention")
         }
         Scaling::Attention if standard_flags => {
             anyhow::bail!("--lambda, --lambda-min and --lambda-max belong to the standard scaling; use --beta (and --n) with --scaling attention")
@@ -165,11 +197,10 @@ fn attention_csv(ensemble: &dyn Ensemble, betas: &[f64], n: Option<f64>) -> Resu
 /// `damcap thresholds`.
 pub fn run(args: &Args) -> Result<()> {
     let ensemble = super::ensemble(&args.ensemble)?;
-    reject_unused(
-        args.scaling,
-        args.lambda.is_some(),
-        args.beta.is_some() || args.n.is_some(),
-    )?;
+    reject_unused(args.scaling, args.lambda.is_some(), args.beta.is_some())?;
+    if let Some(n) = args.n {
+        finite_n::check_dimension(n)?;
+    }
     if args.scaling == Scaling::Attention {
         let beta = required(args.beta, "--beta", "attention")?;
         return run_attention(ensemble.as_ref(), beta, args.n, args.json);
@@ -178,8 +209,16 @@ pub fn run(args: &Args) -> Result<()> {
         ensemble.as_ref(),
         required(args.lambda, "--lambda", "standard")?,
     )?;
+    let finite = args
+        .n
+        .map(|n| finite_n::finite_n(ensemble.as_ref(), t.lambda, n))
+        .transpose()?;
     if args.json {
-        println!("{}", serde_json::to_string(&t)?);
+        let report = StandardReport {
+            thresholds: &t,
+            finite_n: finite,
+        };
+        println!("{}", serde_json::to_string(&report)?);
     } else {
         println!("ensemble       {}", t.ensemble);
         println!("lambda         {}", output::number(t.lambda));
@@ -192,8 +231,37 @@ pub fn run(args: &Args) -> Result<()> {
             output::fixed(t.alpha_c_lower, 12),
             t.alpha_c_route
         );
+        if let Some(f) = finite {
+            print_finite_n(&f);
+        }
     }
     Ok(())
+}
+
+/// The finite-N crossings, one line each.
+fn print_finite_n(f: &FiniteN) {
+    println!("N              {}", output::number(f.n));
+    println!(
+        "alpha_1_first_step_n  {}   predicted crossing of one step from xi^1",
+        output::fixed(f.alpha_1_first_step_n, 12)
+    );
+    println!(
+        "alpha_1_dynamics_n    {}   predicted crossing of the several-step dynamics",
+        output::fixed(f.alpha_1_dynamics_n, 12)
+    );
+    let c = f
+        .alpha_c_n
+        .map_or("not derived".to_string(), |c| output::fixed(c, 12));
+    println!("alpha_c_n             {c}   predicted all-patterns crossing");
+}
+
+/// Standard-scaling thresholds, with the finite-N crossings when `--n` is given.
+#[derive(Serialize)]
+struct StandardReport<'a> {
+    #[serde(flatten)]
+    thresholds: &'a Thresholds,
+    #[serde(flatten)]
+    finite_n: Option<FiniteN>,
 }
 
 /// Attention-scaling thresholds with the ensemble's name.
@@ -203,15 +271,21 @@ struct AttentionReport {
     scaling: &'static str,
     #[serde(flatten)]
     thresholds: AttentionThresholds,
+    #[serde(flatten)]
+    finite_n: Option<AttentionFiniteN>,
 }
 
 fn run_attention(ensemble: &dyn Ensemble, beta: f64, n: Option<f64>, json: bool) -> Result<()> {
     let t = attention_thresholds(ensemble, beta, n)?;
+    let finite = n
+        .map(|n| finite_n::attention_finite_n(ensemble, beta, n))
+        .transpose()?;
     if json {
         let report = AttentionReport {
             ensemble: ensemble.name().into(),
             scaling: "attention",
             thresholds: t,
+            finite_n: finite,
         };
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());
@@ -234,6 +308,20 @@ fn run_attention(ensemble: &dyn Ensemble, beta: f64, n: Option<f64>, json: bool)
         output::fixed(t.a_c_expansion, 6),
         t.route
     );
+    if let Some(f) = finite {
+        println!(
+            "a_1_first_step_n  {}   predicted crossing of one step from the key",
+            output::fixed(f.a_1_first_step_n, 12)
+        );
+        println!(
+            "a_1_dynamics_n    {}   predicted crossing of the several-step dynamics",
+            output::fixed(f.a_1_dynamics_n, 12)
+        );
+        let c = f
+            .a_c_n
+            .map_or("not derived".to_string(), |c| output::fixed(c, 12));
+        println!("a_c_n             {c}   predicted all-keys crossing");
+    }
     Ok(())
 }
 
@@ -243,8 +331,11 @@ pub fn scan(args: &ScanArgs) -> Result<()> {
     reject_unused(
         args.scaling,
         args.lambda_min.is_some() || args.lambda_max.is_some(),
-        args.beta_min.is_some() || args.beta_max.is_some() || args.n.is_some(),
+        args.beta_min.is_some() || args.beta_max.is_some(),
     )?;
+    if let Some(n) = args.n {
+        finite_n::check_dimension(n)?;
+    }
     let (min, max, scaling, flag) = match args.scaling {
         Scaling::Standard => (args.lambda_min, args.lambda_max, "standard", "--lambda"),
         Scaling::Attention => (args.beta_min, args.beta_max, "attention", "--beta"),
@@ -269,9 +360,14 @@ pub fn scan(args: &ScanArgs) -> Result<()> {
             let bar = output::progress_bar(grid.len(), "lambda points");
             let rows = phase::scan_with_progress(ensemble.as_ref(), &grid, &|| bar.inc(1))?;
             bar.finish_and_clear();
-            let mut csv = Csv::new(&CSV_COLUMNS);
-            csv_rows(&mut csv, &rows);
-            csv
+            match args.n {
+                Some(n) => finite_n_csv(ensemble.as_ref(), &rows, n)?,
+                None => {
+                    let mut csv = Csv::new(&CSV_COLUMNS);
+                    csv_rows(&mut csv, &rows);
+                    csv
+                }
+            }
         }
         Scaling::Attention => attention_csv(ensemble.as_ref(), &grid, args.n)?,
     };

@@ -6,15 +6,19 @@
 use anyhow::Result;
 use damcap_theory::attention::attention_thresholds;
 use damcap_theory::Ensemble;
-use damcap_validation::estimators::wilson_interval;
-use damcap_validation::study::CONFIDENCE;
+use damcap_validation::estimators::{wilson_interval, PREDICTED_FORM};
+use damcap_validation::spec::predicted_crossing;
+use damcap_validation::study::{Method, StudyKind, CONFIDENCE};
 use damcap_validation::{StudyReport, Summary};
 
 use super::{render_svg, Line, Panel, Points, PALETTE};
 
 /// The SVG of a whole validate summary, two panels per row.
 pub fn summary_svg(summary: &Summary, ensemble: &dyn Ensemble) -> Result<String> {
-    let mut all: Vec<Panel> = summary.studies.iter().flat_map(panels).collect();
+    let mut all = Vec::new();
+    for r in &summary.studies {
+        all.extend(panels(r, ensemble)?);
+    }
     all.extend(attention_panel(&summary.studies, ensemble)?);
     render_svg(&summary.title, &all, 2)
 }
@@ -22,7 +26,7 @@ pub fn summary_svg(summary: &Summary, ensemble: &dyn Ensemble) -> Result<String>
 /// Two panels per study: retrieval probability against the scanned
 /// variable (one colour per N, theory as a vertical line), and the
 /// crossings against the finite-size variable with the fit.
-fn panels(r: &StudyReport) -> Vec<Panel> {
+fn panels(r: &StudyReport, e: &dyn Ensemble) -> Result<Vec<Panel>> {
     let sizes: Vec<usize> = r.sizes.iter().map(|s| s.n).collect();
     let x_lo = r.points.iter().map(|p| p.x).fold(f64::INFINITY, f64::min);
     let x_hi = r
@@ -67,11 +71,63 @@ fn panels(r: &StudyReport) -> Vec<Panel> {
         dashed: true,
         xy: vec![(r.theory, 0.0), (r.theory, 1.05)],
     });
-    vec![left, crossing_panel(r, symbol)]
+    Ok(vec![left, crossing_panel(r, symbol, e)?])
+}
+
+/// The study kind and method a report describes, to evaluate its
+/// finite-N prediction at any N; `None` for lambda scans.
+fn kind_of(r: &StudyReport) -> Option<(StudyKind, Method)> {
+    let method = if r.method == "first-step" {
+        Method::FirstStep
+    } else {
+        Method::Dynamics
+    };
+    let kind = match r.observable {
+        "alpha_1" => StudyKind::Typical { lambda: r.lambda? },
+        "alpha_c" => StudyKind::AllPatterns { lambda: r.lambda? },
+        "rho_min" => StudyKind::Basin {
+            alpha: r.alpha?,
+            lambda: r.lambda?,
+        },
+        "a_1" => StudyKind::Attention { beta: r.beta? },
+        _ => return None,
+    };
+    Some((kind, method))
+}
+
+/// Sizes at which the prediction curve is drawn: geometric from half the
+/// smallest simulated N to ten times the largest.
+const CURVE_POINTS: usize = 30;
+
+/// The finite-N prediction `(N, prediction)` on a grid of N around the
+/// simulated sizes (docs/theory.md §9), skipping sizes where the theory
+/// finds no crossing; empty where none is derived.
+fn prediction_curve(r: &StudyReport, e: &dyn Ensemble) -> Vec<(f64, f64)> {
+    let Some((kind, method)) = kind_of(r) else {
+        return Vec::new();
+    };
+    if r.sizes.iter().all(|s| s.prediction.is_none()) {
+        return Vec::new();
+    }
+    let n_min = r.sizes.iter().map(|s| s.n).min().unwrap_or(2).max(4) as f64 / 2.0;
+    let n_max = 10.0 * r.sizes.iter().map(|s| s.n).max().unwrap_or(2) as f64;
+    let mut sizes: Vec<usize> = (0..CURVE_POINTS)
+        .map(|k| {
+            (n_min * (n_max / n_min).powf(k as f64 / (CURVE_POINTS - 1) as f64)).round() as usize
+        })
+        .collect();
+    sizes.dedup();
+    let mut curve = Vec::new();
+    for n in sizes {
+        if let Ok(Some(p)) = predicted_crossing(&kind, method, e, n) {
+            curve.push((n as f64, p));
+        }
+    }
+    curve
 }
 
 /// Crossing against 1/N (or 1/sqrt N), fit line and theory at the origin.
-fn crossing_panel(r: &StudyReport, symbol: &str) -> Panel {
+fn crossing_panel(r: &StudyReport, symbol: &str, e: &dyn Ensemble) -> Result<Panel> {
     let sqrt_form = r.finite_size_form.contains("sqrt");
     let log_form = r.finite_size_form.contains("ln");
     let u = |n: usize| {
@@ -84,6 +140,7 @@ fn crossing_panel(r: &StudyReport, symbol: &str) -> Panel {
         .sizes
         .iter()
         .flat_map(|s| [s.ci_low, s.ci_high])
+        .chain(r.sizes.iter().filter_map(|s| s.prediction))
         .chain([r.theory, r.ci_low, r.ci_high]);
     let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
         (a.min(v), b.max(v))
@@ -121,22 +178,51 @@ fn crossing_panel(r: &StudyReport, symbol: &str) -> Panel {
         color: PALETTE[1],
         xyy: vec![(0.0, r.extrapolated, r.ci_low, r.ci_high)],
     });
+    let curve = prediction_curve(r, e);
+    let shown = |n: f64| u((n.round()) as usize) <= u_max;
+    let fit =
+        if r.finite_size_form == PREDICTED_FORM {
+            // x_inf + b (prediction(N) - theory), along the same curve.
+            std::iter::once((0.0, r.extrapolated))
+                .chain(curve.iter().rev().filter(|c| shown(c.0)).map(|&(n, pred)| {
+                    (u(n as usize), r.extrapolated + r.slope * (pred - r.theory))
+                }))
+                .collect()
+        } else {
+            vec![
+                (0.0, r.extrapolated),
+                (u_max, r.extrapolated + r.slope * u_max),
+            ]
+        };
     p.lines.push(Line {
         label: format!("fit {}", r.finite_size_form),
         color: PALETTE[1],
         dashed: false,
-        xy: vec![
-            (0.0, r.extrapolated),
-            (u_max, r.extrapolated + r.slope * u_max),
-        ],
+        xy: fit,
     });
+    if !curve.is_empty() {
+        p.lines.push(Line {
+            label: format!("finite-N prediction {symbol}_N (no fitted parameter)"),
+            color: PALETTE[3],
+            dashed: false,
+            xy: std::iter::once((0.0, r.theory))
+                .chain(
+                    curve
+                        .iter()
+                        .rev()
+                        .filter(|c| shown(c.0))
+                        .map(|&(n, pred)| (u(n as usize), pred)),
+                )
+                .collect(),
+        });
+    }
     p.lines.push(Line {
         label: format!("theory {} = {:.4}", r.observable, r.theory),
         color: PALETTE[6],
         dashed: true,
         xy: vec![(0.0, r.theory), (u_max, r.theory)],
     });
-    p
+    Ok(p)
 }
 
 /// The merged attention threshold against beta: theory `a_1 = a_c = beta`

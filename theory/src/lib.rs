@@ -41,6 +41,7 @@ pub mod basins;
 pub mod capture;
 pub mod empirical;
 pub mod ensemble;
+pub mod finite_n;
 pub mod law;
 pub(crate) mod legendre;
 pub(crate) mod numeric;

@@ -393,7 +393,8 @@ pub struct SizePoint {
 /// Weighted least-squares fit of a finite-size form.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Extrapolation {
-    pub form: FiniteSizeForm,
+    /// The fitted form, as a formula.
+    pub label: &'static str,
     /// Coefficients in the order of the form's terms (`a_inf` first).
     pub coefficients: Vec<f64>,
     /// Their standard errors, from the given sigmas (not rescaled by the
@@ -433,11 +434,57 @@ pub fn extrapolate(
     form: FiniteSizeForm,
     confidence: f64,
 ) -> Result<Extrapolation, ValidationError> {
+    let basis: Vec<Vec<f64>> = points.iter().map(|p| form.basis(p.n)).collect();
+    fit(points, &basis, form.label(), confidence)
+}
+
+/// Label of [`extrapolate_along`].
+pub const PREDICTED_FORM: &str = "x_inf + b (prediction(N) - theory)";
+
+/// Fits `x_inf + b shape(N)` where `shape` is the finite-`N` prediction
+/// minus its `N -> infinity` limit at each point (docs/theory.md §9): the
+/// theory fixes the form, the fit only its amplitude `b` (1 if the
+/// prediction is exact) and `x_inf`. A prediction that does not move with
+/// `N` (spread below 1e-12) leaves `x_inf` alone to fit.
+///
+/// # Errors
+/// As [`extrapolate`], and for a `shape` of another length than `points`.
+pub fn extrapolate_along(
+    points: &[SizePoint],
+    shape: &[f64],
+    confidence: f64,
+) -> Result<Extrapolation, ValidationError> {
+    if shape.len() != points.len() {
+        return invalid(format!(
+            "{} predictions for {} points",
+            shape.len(),
+            points.len()
+        ));
+    }
+    let spread = shape
+        .iter()
+        .fold(0.0f64, |m, c| m.max((c - shape[0]).abs()));
+    let basis: Vec<Vec<f64>> = if spread > 1e-12 {
+        shape.iter().map(|&c| vec![1.0, c]).collect()
+    } else {
+        vec![vec![1.0]; shape.len()]
+    };
+    fit(points, &basis, PREDICTED_FORM, confidence)
+}
+
+/// Weighted least squares of the points on one basis row per point (the
+/// constant first).
+fn fit(
+    points: &[SizePoint],
+    basis: &[Vec<f64>],
+    label: &'static str,
+    confidence: f64,
+) -> Result<Extrapolation, ValidationError> {
     let z = normal_quantile(confidence)?;
-    let k = form.parameters();
+    let k = basis.first().map_or(1, Vec::len);
     if points.len() < k {
         return invalid(format!(
-            "{form:?} needs at least {k} points, got {}",
+            "{label} needs at least {k} points, got {}",
             points.len()
         ));
     }
@@ -454,18 +501,19 @@ pub fn extrapolate(
     sizes.dedup();
     if sizes.len() < k {
         return invalid(format!(
-            "{form:?} needs at least {k} distinct N, got {}",
+            "{label} needs at least {k} distinct N, got {}",
             sizes.len()
         ));
     }
     let rows: Vec<f64> = points
         .iter()
-        .flat_map(|p| form.basis(p.n).into_iter().map(move |b| b / p.sigma))
+        .zip(basis)
+        .flat_map(|(p, row)| row.iter().map(move |b| b / p.sigma))
         .collect();
     let design = DMatrix::from_row_slice(points.len(), k, &rows);
     let target = DVector::from_iterator(points.len(), points.iter().map(|p| p.value / p.sigma));
     let cholesky = (design.transpose() * &design).cholesky().ok_or_else(|| {
-        ValidationError::InvalidParameter(format!("{form:?}: singular normal equations"))
+        ValidationError::InvalidParameter(format!("{label}: singular normal equations"))
     })?;
     let coefficients = cholesky.solve(&(design.transpose() * &target));
     let covariance = cholesky.inverse();
@@ -476,7 +524,7 @@ pub fn extrapolate(
     let std_errors: Vec<f64> = covariance.diagonal().iter().map(|v| v.sqrt()).collect();
     let a_inf = coefficients[0];
     Ok(Extrapolation {
-        form,
+        label,
         a_inf_lower: a_inf - z * std_errors[0],
         a_inf_upper: a_inf + z * std_errors[0],
         chi2: residuals.iter().map(|r| r * r).sum(),

@@ -7,10 +7,14 @@ use damcap_theory::ensemble::PatternLaw;
 use serde::Serialize;
 
 use crate::checkpoint::Done;
-use crate::estimators::{FiniteSizeForm, SuccessCount};
+use crate::estimators::{
+    extrapolate_along, Extrapolation, FiniteSizeForm, SizePoint, SuccessCount,
+};
 use crate::spec::{name_hash, Observable, Plan};
 use crate::streamed::streams;
-use crate::study::{analyse, Analysis, Method, SizeCounts, SizeCrossing, StudyKind, TrialRecord};
+use crate::study::{
+    analyse, Analysis, Method, SizeCounts, SizeCrossing, StudyKind, TrialRecord, CONFIDENCE,
+};
 use crate::top_k;
 use crate::ValidationError;
 
@@ -160,6 +164,10 @@ pub struct StudyReport {
     pub residuals_sigma: Vec<f64>,
     /// Goodness of fit.
     pub chi2_per_dof: Option<f64>,
+    /// `sum z^2 / sizes` of the crossings against the finite-`N`
+    /// predictions (no fitted parameter, so every size is a degree of
+    /// freedom); `None` without a prediction at every size.
+    pub chi2_per_dof_prediction: Option<f64>,
     /// The crossing at each size.
     pub sizes: Vec<SizeCrossing>,
     /// The analysis under other retrieval criteria.
@@ -238,8 +246,19 @@ pub fn report(
     let main = counts(plan, done, |r| r.retrieved);
     check_crossing(plan, &main)?;
     let a = analysis(plan, &main, seed, s.finite_size)?;
-    let ex = &a.extrapolation;
+    let ex = &main_extrapolation(plan, &a)?;
     let ci = (ex.a_inf_lower, ex.a_inf_upper);
+    let sizes: Vec<SizeCrossing> = a
+        .sizes
+        .iter()
+        .zip(&plan.predictions)
+        .map(|(c, p)| c.with_prediction(*p))
+        .collect();
+    let chi2_per_dof_prediction = sizes
+        .iter()
+        .map(|c| c.z.map(|z| z * z))
+        .sum::<Option<f64>>()
+        .map(|chi2| chi2 / sizes.len() as f64);
     Ok(StudyReport {
         name: s.name.clone(),
         ensemble: ensemble.to_string(),
@@ -259,14 +278,15 @@ pub fn report(
         deviation_sigma: (ex.a_inf() - plan.theory) / ex.std_errors[0],
         agrees: agrees(s.observable, plan.theory, ex.a_inf(), ci),
         increasing: plan.params.kind.retrieval_grows_with_x(),
-        finite_size_form: s.finite_size.label(),
-        slope: ex.coefficients[1],
+        finite_size_form: ex.label,
+        slope: ex.coefficients.get(1).copied().unwrap_or(0.0),
         residuals_sigma: ex.residuals.clone(),
         chi2_per_dof: ex.chi2_per_dof(),
+        chi2_per_dof_prediction,
         criterion_check: criterion_checks(plan, done, seed)?,
         form_check: form_checks(plan, &main, seed)?,
         points: point_counts(plan, &main),
-        sizes: a.sizes,
+        sizes,
     })
 }
 
@@ -360,6 +380,37 @@ fn analysis(
     })
 }
 
+/// The study's extrapolation: along its finite-`N` prediction for
+/// first-step studies with a prediction at every size (docs/theory.md §9:
+/// the predictions a test checks against the exact first-step sampler),
+/// else in the configured form. The several-step and all-patterns
+/// predictions are reported per size (`prediction`, `z`) but do not set
+/// the form: at the committed sizes some miss the data by many standard
+/// errors, and a wrong form would move the extrapolation.
+///
+/// # Errors
+/// [`ValidationError::InvalidStudy`] when the fit fails.
+fn main_extrapolation(plan: &Plan, a: &Analysis) -> Result<Extrapolation, ValidationError> {
+    let predictions: Option<Vec<f64>> = plan.predictions.iter().copied().collect();
+    let Some(predictions) = predictions.filter(|_| plan.spec.method == Method::FirstStep) else {
+        return Ok(a.extrapolation.clone());
+    };
+    let points: Vec<SizePoint> = a
+        .sizes
+        .iter()
+        .map(|c| SizePoint {
+            n: c.n as f64,
+            value: c.crossing,
+            sigma: c.sigma,
+        })
+        .collect();
+    let shape: Vec<f64> = predictions.iter().map(|p| p - plan.theory).collect();
+    extrapolate_along(&points, &shape, CONFIDENCE).map_err(|e| {
+        plan.spec
+            .error(format!("cannot extrapolate along the prediction ({e})"))
+    })
+}
+
 /// The analysis repeated with the other overlap thresholds. Criteria on
 /// the final overlap exist only where the dynamics ran to its end.
 fn criterion_checks(
@@ -375,7 +426,7 @@ fn criterion_checks(
         .iter()
         .map(|&c| {
             let sizes = counts(plan, done, |r| r.final_overlap >= c && r.w1_last > 0.5);
-            let e = analysis(plan, &sizes, seed, s.finite_size)?.extrapolation;
+            let e = main_extrapolation(plan, &analysis(plan, &sizes, seed, s.finite_size)?)?;
             Ok(CriterionCheck {
                 criterion: c,
                 extrapolated: e.a_inf(),

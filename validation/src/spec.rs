@@ -4,6 +4,7 @@
 
 use damcap_theory::attention::attention_thresholds;
 use damcap_theory::basins::{lambda_star, rho_min};
+use damcap_theory::finite_n::{alpha_1_dynamics_n, alpha_1_first_step_n, alpha_c_n, rho_min_n};
 use damcap_theory::{alpha_1, alpha_c_lower, Ensemble};
 use serde::Deserialize;
 
@@ -343,10 +344,30 @@ pub fn theory_value(kind: &StudyKind, e: &dyn Ensemble) -> Result<f64, Validatio
     })
 }
 
-/// The crossing expected at size `n`, the centre of an adaptive grid
-/// window: the `N -> infinity` theory value.
-fn predicted_crossing(theory: f64, _n: usize) -> f64 {
-    theory
+/// The finite-`N` prediction of a study's crossing at size `n`
+/// (docs/theory.md §9), or `None` where none is derived (lambda scans,
+/// all-patterns studies of law files and spherical patterns).
+///
+/// # Errors
+/// [`ValidationError::Theory`] when the theory refuses the parameters.
+pub fn predicted_crossing(
+    kind: &StudyKind,
+    method: Method,
+    e: &dyn Ensemble,
+    n: usize,
+) -> Result<Option<f64>, ValidationError> {
+    let nf = n as f64;
+    let typical = |lambda: f64| match method {
+        Method::FirstStep => alpha_1_first_step_n(e, lambda, nf),
+        Method::Dynamics => alpha_1_dynamics_n(e, lambda, nf),
+    };
+    Ok(match *kind {
+        StudyKind::Typical { lambda } => Some(typical(lambda)?),
+        StudyKind::AllPatterns { lambda } => alpha_c_n(e, lambda, nf)?,
+        StudyKind::Basin { alpha, lambda } => Some(rho_min_n(e, alpha, lambda, nf)?),
+        StudyKind::LambdaScan { .. } => None,
+        StudyKind::Attention { beta } => Some(nf.sqrt() * typical(beta / nf.sqrt())?),
+    })
 }
 
 /// A study resolved against the theory: its simulation parameters, grid,
@@ -361,6 +382,9 @@ pub struct Plan {
     pub grids: Vec<Vec<f64>>,
     /// The theory value its crossing is compared with.
     pub theory: f64,
+    /// The finite-`N` prediction of the crossing at each size, in size
+    /// order ([`predicted_crossing`]).
+    pub predictions: Vec<Option<f64>>,
     master_seed: u64,
 }
 
@@ -392,13 +416,18 @@ impl Plan {
             },
             memory_limit,
         };
-        let grids: Vec<Vec<f64>> = spec
+        // A size where the finite-N theory finds no crossing (the frozen
+        // saddle-node at very small N) has no prediction: the run goes on.
+        let predictions: Vec<Option<f64>> = spec
             .sizes
             .iter()
-            .map(|&n| {
-                spec.grid
-                    .values(predicted_crossing(theory, n), spec.observable.domain())
-            })
+            .map(|&n| predicted_crossing(&kind, spec.method, ensemble, n).unwrap_or(None))
+            .collect();
+        // An adaptive window centres on the prediction, or on the limit
+        // where there is none.
+        let grids: Vec<Vec<f64>> = predictions
+            .iter()
+            .map(|p| spec.grid.values(p.unwrap_or(theory), spec.observable.domain()))
             .collect();
         for (&n, grid) in spec.sizes.iter().zip(&grids) {
             for &x in grid {
@@ -417,6 +446,7 @@ impl Plan {
             params,
             grids,
             theory,
+            predictions,
             master_seed,
         })
     }

@@ -311,6 +311,22 @@ pub struct SizeCrossing {
     pub ci_high: f64,
     /// Standard error used to weight the extrapolation.
     pub sigma: f64,
+    /// The finite-`N` prediction of the crossing (docs/theory.md §9),
+    /// where one is derived.
+    pub prediction: Option<f64>,
+    /// `(crossing - prediction) / sigma`.
+    pub z: Option<f64>,
+}
+
+impl SizeCrossing {
+    /// The crossing judged against a finite-`N` prediction.
+    pub fn with_prediction(self, prediction: Option<f64>) -> Self {
+        SizeCrossing {
+            prediction,
+            z: prediction.map(|p| (self.crossing - p) / self.sigma),
+            ..self
+        }
+    }
 }
 
 /// Crossings per size and their extrapolation `N -> infinity`.
@@ -362,6 +378,8 @@ pub fn analyse(
                 } else {
                     c.sigma()
                 },
+                prediction: None,
+                z: None,
             })
         })
         .collect::<Result<_, ValidationError>>()?;

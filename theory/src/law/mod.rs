@@ -18,7 +18,7 @@
 
 mod file;
 mod fixed;
-mod integrate;
+pub(crate) mod integrate;
 mod standardise;
 mod summary;
 

@@ -1,0 +1,669 @@
+//! Finite-`N` crossings: where the retrieval probability of a simulation
+//! at dimension `N` is predicted to cross 1/2 (docs/theory.md §9).
+//!
+//! Every prediction is derived, with no fitted parameter. What each keeps:
+//! - first step from `xi^1` ([`alpha_1_first_step_n`]): the median of the
+//!   retrieved pattern's own margin (Cornish–Fisher, which brings the
+//!   skewness of `|xi^1|^2` or of the law file's per-entry margin), the
+//!   exact finite-`N` cgf of spherical overlaps, and, when the REM is
+//!   frozen at the crossing, the extreme value of `e^{alpha N}` overlaps
+//!   (Bahadur–Rao prefactor) with the stable law of the sum of the top
+//!   scores;
+//! - several-step dynamics ([`alpha_1_dynamics_n`]): the saddle-node of the
+//!   map `q -> F(q)` of the state's scale along `xi^1` (paramagnetic),
+//!   or of the two-pattern competition with the median top competitor
+//!   (frozen);
+//! - basins ([`rho_min_n`]): the extreme value of the `e^{alpha N}`
+//!   overlaps when frozen, the finite-`N` cgf when paramagnetic;
+//! - all patterns ([`alpha_c_n`]): the Poisson approximation
+//!   `P(all retrieved) = exp(-P p_fail)` with the prefactors of the
+//!   union bound, for exact duplicates (pinned discrete norms) and for
+//!   the norm routes (fluctuating norms).
+//!
+//! Orders not kept are named in docs/theory.md §9 with the sign of their
+//! effect; the validation summary measures them (`z` per size).
+
+use statrs::function::gamma::ln_gamma;
+
+use crate::ensemble::{Ensemble, PatternLaw};
+use crate::law::integrate::{ln_integral_of_exp, pieces};
+use crate::numeric::root;
+use crate::rem::Rem;
+use crate::thresholds::alpha_1;
+use crate::TheoryError;
+
+/// Points of the grid in `q` on which the saddle-node of the several-step
+/// map is sought (the map is smooth; 2000 points resolve the maximum of
+/// `F(q) - q` to about 1e-6 in `q`).
+const Q_GRID: usize = 2000;
+
+/// The finite-`N` crossings of one ensemble at one `lambda`.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct FiniteN {
+    /// The dimension.
+    pub n: f64,
+    /// Crossing of one step from `xi^1`.
+    pub alpha_1_first_step_n: f64,
+    /// Crossing of the several-step dynamics from `xi^1`.
+    pub alpha_1_dynamics_n: f64,
+    /// Crossing of the all-patterns study; `None` where it is not derived
+    /// (law files, pinned continuous norms: docs/theory.md §9).
+    pub alpha_c_n: Option<f64>,
+}
+
+/// The finite-`N` crossings in attention scaling, in units of
+/// `a = ln(P)/sqrt(N)`: `sqrt(N)` times the standard ones at
+/// `lambda = beta/sqrt(N)` (docs/theory.md §8, §9).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct AttentionFiniteN {
+    /// Crossing of one step from the matching key.
+    pub a_1_first_step_n: f64,
+    /// Crossing of the several-step dynamics.
+    pub a_1_dynamics_n: f64,
+    /// All-keys crossing, where derived.
+    pub a_c_n: Option<f64>,
+}
+
+/// [`AttentionFiniteN`] at scaled inverse temperature `beta` and dimension `n`.
+///
+/// # Errors
+/// [`TheoryError::InvalidBeta`], [`TheoryError::InvalidDimension`], solver errors.
+pub fn attention_finite_n<E: Ensemble + ?Sized>(
+    ensemble: &E,
+    beta: f64,
+    n: f64,
+) -> Result<AttentionFiniteN, TheoryError> {
+    if !(beta > 0.0 && beta.is_finite()) {
+        return Err(TheoryError::InvalidBeta(beta));
+    }
+    check_dimension(n)?;
+    let root_n = n.sqrt();
+    let f = finite_n(ensemble, beta / root_n, n)?;
+    Ok(AttentionFiniteN {
+        a_1_first_step_n: root_n * f.alpha_1_first_step_n,
+        a_1_dynamics_n: root_n * f.alpha_1_dynamics_n,
+        a_c_n: f.alpha_c_n.map(|a| root_n * a),
+    })
+}
+
+/// Checks that `n` is a whole number of at least 2.
+///
+/// # Errors
+/// [`TheoryError::InvalidDimension`] otherwise (0, negative, NaN, fractional).
+pub fn check_dimension(n: f64) -> Result<(), TheoryError> {
+    if n >= 2.0 && n.is_finite() && n.fract() == 0.0 {
+        Ok(())
+    } else {
+        Err(TheoryError::InvalidDimension(n))
+    }
+}
+
+/// All finite-`N` crossings at `lambda` and dimension `n`.
+///
+/// # Errors
+/// [`TheoryError::InvalidLambda`], [`TheoryError::InvalidDimension`], and
+/// the solver errors of the parts.
+pub fn finite_n<E: Ensemble + ?Sized>(
+    ensemble: &E,
+    lambda: f64,
+    n: f64,
+) -> Result<FiniteN, TheoryError> {
+    Ok(FiniteN {
+        n,
+        alpha_1_first_step_n: alpha_1_first_step_n(ensemble, lambda, n)?,
+        alpha_1_dynamics_n: alpha_1_dynamics_n(ensemble, lambda, n)?,
+        alpha_c_n: alpha_c_n(ensemble, lambda, n)?,
+    })
+}
+
+/// `(1/N) ln E e^{N t u}` at dimension `n`: the exact finite-`N` cgf for
+/// spherical patterns (the density `(1 - u^2)^{(N-3)/2}` of §1), and
+/// `Lambda(t)` otherwise, which is exact given `xi^1` for gaussian, `±1`
+/// and law-file entries (§9).
+pub fn cgf_n<E: Ensemble + ?Sized>(ensemble: &E, t: f64, n: f64) -> f64 {
+    if ensemble.pattern_law() != PatternLaw::Spherical {
+        return ensemble.cgf(t);
+    }
+    let exponent = (n - 3.0) / 2.0;
+    let log_density = |u: f64| exponent * (1.0 - u * u).ln();
+    let breaks = pieces(-1.0, 1.0, 0.25);
+    let tilted = ln_integral_of_exp(&|u: f64| n * t * u + log_density(u), &breaks);
+    let plain = ln_integral_of_exp(&log_density, &breaks);
+    (tilted - plain) / n
+}
+
+/// Slope of [`cgf_n`] in `t` (central difference; exact slope otherwise).
+fn cgf_n_slope<E: Ensemble + ?Sized>(ensemble: &E, t: f64, n: f64) -> f64 {
+    if ensemble.pattern_law() != PatternLaw::Spherical {
+        return ensemble.cgf_slope(t);
+    }
+    let h = 1e-5 * t.max(1e-3);
+    (cgf_n(ensemble, t + h, n) - cgf_n(ensemble, t - h, n)) / (2.0 * h)
+}
+
+/// Median squared norm `s = |xi^1|^2 / N` by Cornish–Fisher,
+/// `1 - kappa_3 / (6 kappa_2 N)`, with the cumulants of `s N` per entry
+/// read off the norm cost `c(s)` (`kappa_2 = 1/c''(1)`,
+/// `kappa_3 = -c'''(1) kappa_2^3`); 1 for pinned norms (§9).
+pub fn median_self_overlap<E: Ensemble + ?Sized>(ensemble: &E, n: f64) -> f64 {
+    let h = 1e-3;
+    let c = |s: f64| ensemble.self_overlap_cost(s);
+    let (Some(m2), Some(m1), Some(c0), Some(p1), Some(p2)) = (
+        c(1.0 - 2.0 * h),
+        c(1.0 - h),
+        c(1.0),
+        c(1.0 + h),
+        c(1.0 + 2.0 * h),
+    ) else {
+        return 1.0;
+    };
+    let second = (p1 - 2.0 * c0 + m1) / (h * h);
+    let third = (p2 - 2.0 * p1 + 2.0 * m1 - m2) / (2.0 * h * h * h);
+    let kappa_2 = 1.0 / second;
+    let kappa_3 = -third * kappa_2.powi(3);
+    1.0 - kappa_3 / (6.0 * kappa_2 * n)
+}
+
+/// Median over `xi^1` of its margin per entry, `(1/N)[lambda |xi^1|^2 -
+/// ln E(Z | xi^1) + ln P]`, at dimension `n` (§9, first step).
+/// - Law files: the margin is a sum of i.i.d. terms
+///   `g(a) = lambda a^2 - kappa(lambda a)`; its median is
+///   `E g - kappa_3(g) / (6 kappa_2(g) N)`.
+/// - Rotation-invariant fluctuating norms: `lambda s - Lambda(lambda sqrt s)`
+///   increases in `s`, so its median is its value at the median `s`.
+/// - Pinned norms: `lambda - Lambda_N(lambda)`.
+pub fn median_margin<E: Ensemble + ?Sized>(ensemble: &E, lambda: f64, n: f64) -> f64 {
+    if let Some(law) = ensemble.entry_law() {
+        let g = |a: f64| lambda * a * a - law.ln_mgf(lambda * a).0;
+        let mean = law.expect(g).value;
+        let k2 = law.expect(|a| (g(a) - mean).powi(2)).value;
+        let k3 = law.expect(|a| (g(a) - mean).powi(3)).value;
+        return if k2 > 0.0 {
+            mean - k3 / (6.0 * k2 * n)
+        } else {
+            mean
+        };
+    }
+    let s = median_self_overlap(ensemble, n);
+    lambda * s - cgf_n(ensemble, lambda * s.sqrt(), n)
+}
+
+/// Bahadur–Rao tail `P(u >= Lambda'(t)) = e^{-N I} / (t sqrt(2 pi N
+/// Lambda''(t)))` of one overlap, as `ln` of it, parametrised by the tilt
+/// `t > 0` (non-lattice; §9).
+fn ln_tail<E: Ensemble + ?Sized>(ensemble: &E, t: f64, n: f64) -> f64 {
+    let h = 1e-5 * t.max(1e-2);
+    let curvature = (ensemble.cgf_slope(t + h) - ensemble.cgf_slope(t - h)) / (2.0 * h);
+    -n * ensemble.tilted_entropy(t) - (t * (2.0 * std::f64::consts::PI * n * curvature).sqrt()).ln()
+}
+
+/// The load whose `e^{alpha N}` patterns have a largest overlap at
+/// `Lambda'(t)`: `P P(u >= Lambda'(t)) = 1`.
+fn load_of_top_overlap<E: Ensemble + ?Sized>(ensemble: &E, t: f64, n: f64) -> f64 {
+    -ln_tail(ensemble, t, n) / n
+}
+
+/// `P(ln S <= y)` for `S = sum_k e^{x_k / gamma}` over the Poisson points
+/// of intensity `e^{-x}`: a positive stable law of index `gamma < 1`,
+/// `E e^{-theta S} = exp(-Gamma(1 - gamma) theta^gamma)` (§9). With
+/// `S = Gamma(1 - gamma)^{1/gamma} S_0` and Kanter's representation
+/// `S_0 = (A(U)/E)^{(1 - gamma)/gamma}` (`U` uniform, `E` exponential),
+/// `P(ln S_0 <= y) = E_U exp(-A(U) e^{-y gamma / (1 - gamma)})`.
+pub fn ln_stable_sum_cdf(y: f64, gamma: f64) -> f64 {
+    let y0 = y - ln_gamma(1.0 - gamma) / gamma;
+    let scale = (-y0 * gamma / (1.0 - gamma)).exp();
+    let pi = std::f64::consts::PI;
+    let kanter = |u: f64| {
+        let a = ((gamma * pi * u).sin() / (pi * u).sin()).powf(1.0 / (1.0 - gamma))
+            * ((1.0 - gamma) * pi * u).sin()
+            / (gamma * pi * u).sin();
+        (-a * scale).exp()
+    };
+    quadrature::double_exponential::integrate(kanter, 0.0, 1.0, 1e-10).integral
+}
+
+/// Median of `ln S` ([`ln_stable_sum_cdf`]).
+///
+/// # Errors
+/// [`TheoryError::NoSignChange`] if the median cannot be bracketed.
+pub fn median_ln_stable_sum(gamma: f64) -> Result<f64, TheoryError> {
+    let centre = ln_gamma(1.0 - gamma) / gamma;
+    let width = 10.0 / gamma + 10.0;
+    root(
+        |y| ln_stable_sum_cdf(y, gamma) - 0.5,
+        centre - width,
+        centre + width,
+        "median of the stable sum",
+    )
+}
+
+/// The largest tilt `t` in `(0, upper)` where `f` falls through zero: the
+/// extreme-value equations are negative at both ends (a tiny `t` is a
+/// sum dominated by one term, `t -> upper` a stable law of index 1), so
+/// the bracket is found on a grid from the top down, then refined.
+fn tilt_root<F: Fn(f64) -> f64>(f: F, upper: f64, what: &str) -> Result<f64, TheoryError> {
+    const STEPS: usize = 400;
+    let at = |k: usize| upper * k as f64 / STEPS as f64;
+    (1..STEPS)
+        .rev()
+        .find(|&k| f(at(k)) > 0.0)
+        .ok_or_else(|| TheoryError::NoSignChange {
+            what: what.to_string(),
+            interval: (at(1), at(STEPS - 1)),
+        })
+        .and_then(|k| root(&f, at(k), at(k + 1), what))
+}
+
+/// Whether the REM at the load `alpha_1` is frozen at `lambda` (`Lambda'(lambda) > 1`).
+fn frozen_at_alpha_1<E: Ensemble + ?Sized>(ensemble: &E, lambda: f64) -> bool {
+    ensemble.overlap_exceeds_one() && ensemble.cgf_slope(lambda) > 1.0
+}
+
+/// Predicted crossing of one step from `xi^1` at dimension `n`
+/// (docs/theory.md §9, "First step").
+///
+/// # Errors
+/// [`TheoryError::InvalidLambda`], [`TheoryError::InvalidDimension`], solver errors.
+pub fn alpha_1_first_step_n<E: Ensemble + ?Sized>(
+    ensemble: &E,
+    lambda: f64,
+    n: f64,
+) -> Result<f64, TheoryError> {
+    check_dimension(n)?;
+    crate::thresholds::check_lambda(lambda)?;
+    if !frozen_at_alpha_1(ensemble, lambda) {
+        return Ok(median_margin(ensemble, lambda, n));
+    }
+    // Frozen: retrieved iff ln S < lambda sqrt(s) N (sqrt(s) - u_top), with
+    // u_top = Lambda'(t) the typical largest overlap; averaged over the
+    // law of s.
+    let norms = norm_law(ensemble, n);
+    let l = lambda * median_self_overlap(ensemble, n).sqrt();
+    let excess = |t: f64| {
+        let u = ensemble.cgf_slope(t);
+        let p: f64 = norms
+            .iter()
+            .map(|&(s, weight)| {
+                let ls = lambda * s.sqrt();
+                if t >= ls {
+                    return 0.0;
+                }
+                weight * ln_stable_sum_cdf(ls * n * (s.sqrt() - u), t / ls)
+            })
+            .sum();
+        p - 0.5
+    };
+    let t = tilt_root(excess, l, "first-step extreme value")?;
+    Ok(load_of_top_overlap(ensemble, t, n))
+}
+
+/// Points of the grid over the law of `s` in [`norm_law`].
+const NORM_GRID: usize = 160;
+
+/// The law of `s = |xi^1|^2 / N` on a grid, as `(s, weight)` pairs with
+/// weights summing to 1: the saddle-point density
+/// `sqrt(N c''(s)) e^{-N c(s)}` over `1 +- 8` standard deviations for
+/// fluctuating norms, the single point `s = 1` for pinned ones.
+fn norm_law<E: Ensemble + ?Sized>(ensemble: &E, n: f64) -> Vec<(f64, f64)> {
+    let Some(v) = ensemble.norm_variance() else {
+        return vec![(1.0, 1.0)];
+    };
+    let cost = |s: f64| ensemble.self_overlap_cost(s).unwrap_or(f64::INFINITY);
+    let h = 1e-4;
+    let half = (8.0 * (v / n).sqrt()).min(0.95);
+    let points: Vec<(f64, f64)> = (0..NORM_GRID)
+        .map(|k| {
+            let s = 1.0 - half + 2.0 * half * (k as f64 + 0.5) / NORM_GRID as f64;
+            let curvature = (cost(s + h) - 2.0 * cost(s) + cost(s - h)) / (h * h);
+            (s, -n * cost(s) + 0.5 * curvature.max(0.0).ln())
+        })
+        .collect();
+    let top = points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+    let total: f64 = points.iter().map(|p| (p.1 - top).exp()).sum();
+    points
+        .into_iter()
+        .map(|(s, lw)| (s, (lw - top).exp() / total))
+        .collect()
+}
+
+/// Squared norm per `N` of a pattern whose overlap with a fixed direction
+/// is `Lambda'(t)`: `1 + Lambda'(t)^2` for rotation-invariant fluctuating
+/// norms, the tilted second moment `E_a[kappa''(t a) + kappa'(t a)^2]` for
+/// law files, 1 for pinned norms.
+fn competitor_norm<E: Ensemble + ?Sized>(ensemble: &E, t: f64) -> f64 {
+    if let Some(law) = ensemble.entry_law() {
+        let h = 1e-5;
+        return law
+            .expect(|a| {
+                let (_, slope) = law.ln_mgf(t * a);
+                let (_, up) = law.ln_mgf(t * a + h);
+                let (_, down) = law.ln_mgf(t * a - h);
+                (up - down) / (2.0 * h) + slope * slope
+            })
+            .value;
+    }
+    if ensemble.norm_fluctuates() {
+        1.0 + ensemble.cgf_slope(t).powi(2)
+    } else {
+        1.0
+    }
+}
+
+/// Predicted crossing of the several-step dynamics from `xi^1` at
+/// dimension `n` (docs/theory.md §9, "Several steps").
+///
+/// # Errors
+/// [`TheoryError::InvalidLambda`], [`TheoryError::InvalidDimension`], solver errors.
+pub fn alpha_1_dynamics_n<E: Ensemble + ?Sized>(
+    ensemble: &E,
+    lambda: f64,
+    n: f64,
+) -> Result<f64, TheoryError> {
+    check_dimension(n)?;
+    let limit = alpha_1(ensemble, lambda)?;
+    let s = median_self_overlap(ensemble, n);
+    let root_s = s.sqrt();
+    if frozen_at_alpha_1(ensemble, lambda) {
+        // Two-pattern competition: gap A of the median top competitor must
+        // exceed the saddle-node A = 1 + ln(A + B).
+        let l = lambda * root_s;
+        let excess = |t: f64| {
+            let u = ensemble.cgf_slope(t) + (1.0 / 2f64.ln()).ln() / (t * n);
+            let a = l * n * (root_s - u);
+            let b = l * n * (competitor_norm(ensemble, t) - u);
+            if a <= 0.0 {
+                a - 1.0
+            } else {
+                a - 1.0 - (a + b).ln()
+            }
+        };
+        let t = tilt_root(excess, l, "two-pattern saddle-node")?;
+        return Ok(load_of_top_overlap(ensemble, t, n));
+    }
+    // Paramagnetic: the largest fixed point of q -> F(q) must keep w > 1/2.
+    let grid: Vec<(f64, f64, f64)> = (1..=Q_GRID)
+        .map(|k| {
+            let q = k as f64 / Q_GRID as f64;
+            let l = lambda * q * root_s;
+            let margin = lambda * q * s - cgf_n(ensemble, l, n);
+            (q, margin, cgf_n_slope(ensemble, l, n) / root_s)
+        })
+        .collect();
+    let retrieves = |alpha: f64| {
+        grid.iter().any(|&(q, margin, pull)| {
+            let w = 1.0 / (1.0 + (n * (alpha - margin)).exp());
+            w > 0.5 && w + (1.0 - w) * pull >= q
+        })
+    };
+    let (mut lo, mut hi) = (0.0, limit.max(median_margin(ensemble, lambda, n)) + 1.0 / n);
+    if !retrieves(lo + 1e-12) {
+        return Ok(0.0);
+    }
+    while hi - lo > 1e-10 {
+        let mid = 0.5 * (lo + hi);
+        if retrieves(mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    // A failed first step is never repaired by later steps (§6).
+    Ok(lo.min(alpha_1_first_step_n(ensemble, lambda, n)?))
+}
+
+/// Predicted basin edge `rho_min` of one step at load `alpha` and
+/// dimension `n` (docs/theory.md §9, "Basins"); the several-step edge is
+/// the same at this order.
+///
+/// # Errors
+/// [`TheoryError::InvalidAlpha`], [`TheoryError::InvalidDimension`], solver errors.
+pub fn rho_min_n<E: Ensemble + ?Sized>(
+    ensemble: &E,
+    alpha: f64,
+    lambda: f64,
+    n: f64,
+) -> Result<f64, TheoryError> {
+    check_dimension(n)?;
+    crate::thresholds::check_lambda(lambda)?;
+    let rem = Rem::new(ensemble, alpha)?;
+    if lambda <= rem.freezing_point() {
+        return Ok((alpha + cgf_n(ensemble, lambda, n)) / lambda);
+    }
+    // Frozen: the top overlap of e^{alpha N} patterns plus ln S / (lambda N).
+    let excess = |t: f64| load_of_top_overlap(ensemble, t, n) - alpha;
+    let upper = (2.0 * rem.freezing_point()).min(lambda);
+    let t = root(
+        excess,
+        rem.freezing_point() * 0.2,
+        upper,
+        "basin extreme value",
+    )?;
+    Ok(ensemble.cgf_slope(t) + median_ln_stable_sum(t / lambda)? / (lambda * n))
+}
+
+/// Predicted crossing of the all-patterns study at dimension `n`
+/// (docs/theory.md §9, "All patterns"): the load where the expected
+/// number of failing patterns is `ln 2`, capped by the first-step
+/// crossing. `None` where not derived (law files; pinned continuous norms,
+/// whose failures come from the fluctuations of `Z`).
+///
+/// # Errors
+/// [`TheoryError::InvalidLambda`], [`TheoryError::InvalidDimension`], solver errors.
+pub fn alpha_c_n<E: Ensemble + ?Sized>(
+    ensemble: &E,
+    lambda: f64,
+    n: f64,
+) -> Result<Option<f64>, TheoryError> {
+    check_dimension(n)?;
+    let typical = alpha_1_first_step_n(ensemble, lambda, n)?;
+    if ensemble.entry_law().is_some() {
+        return Ok(None);
+    }
+    if !ensemble.norm_fluctuates() {
+        let alpha_max = ensemble.alpha_max();
+        if !alpha_max.is_finite() {
+            return Ok(None);
+        }
+        // Exact duplicates: P(P - 1)/2 pairs, each a duplicate with
+        // probability e^{-N alpha_max}.
+        // P(P - 1) = e^x, solved in logs: ln P = x/2 + ln((e^{-x/2} + sqrt(e^{-x} + 4))/2).
+        let x = (2.0 * 2f64.ln()).ln() + n * alpha_max;
+        let ln_p = 0.5 * x + (0.5 * ((-0.5 * x).exp() + ((-x).exp() + 4.0).sqrt())).ln();
+        return Ok(Some((ln_p / n).min(typical)));
+    }
+    let ln_target = 2f64.ln().ln();
+    let excess =
+        |alpha: f64| ln_expected_failures(ensemble, lambda, alpha, n).map(|f| f - ln_target);
+    let hi = typical;
+    match excess(hi) {
+        Ok(v) if v <= 0.0 => return Ok(Some(typical)),
+        Err(e) => return Err(e),
+        _ => {}
+    }
+    let lo = 1e-3;
+    if excess(lo)? >= 0.0 {
+        return Ok(Some(lo));
+    }
+    let failure = std::cell::RefCell::new(None);
+    let value = root(
+        |alpha| {
+            excess(alpha).unwrap_or_else(|e| {
+                failure.borrow_mut().get_or_insert(e);
+                f64::NAN
+            })
+        },
+        lo,
+        hi,
+        "all-patterns crossing",
+    );
+    match failure.into_inner() {
+        Some(e) => Err(e),
+        None => value.map(Some),
+    }
+}
+
+/// `ln(P p_fail)` for fluctuating norms: route A, `P(s < s*)` with the
+/// Bahadur–Rao prefactor of the norm cost at the failure edge `s*`; route
+/// B, `(P - 1) E_s P(u >= sqrt s)` by Laplace's method in `s` with the
+/// Bahadur–Rao tail of the competitor's overlap.
+fn ln_expected_failures<E: Ensemble + ?Sized>(
+    ensemble: &E,
+    lambda: f64,
+    alpha: f64,
+    n: f64,
+) -> Result<f64, TheoryError> {
+    let rem = Rem::new(ensemble, alpha)?;
+    let cost = |s: f64| ensemble.self_overlap_cost(s).unwrap_or(f64::INFINITY);
+    let h = 1e-5;
+    let slope = |s: f64| (cost(s + h) - cost(s - h)) / (2.0 * h);
+    let curvature = |s: f64| (cost(s + h) - 2.0 * cost(s) + cost(s - h)) / (h * h);
+    // Route A: the retrieved pattern loses to the typical REM below s*.
+    let margin = |s: f64| lambda * s - rem.free_energy(lambda * s.sqrt());
+    let route_a = if margin(1e-6) < 0.0 && margin(1.0) > 0.0 {
+        let edge = root(margin, 1e-6, 1.0, "route A edge")?;
+        -n * cost(edge)
+            - (slope(edge).abs() * (2.0 * std::f64::consts::PI * n / curvature(edge)).sqrt()).ln()
+    } else {
+        f64::NEG_INFINITY
+    };
+    // Route B: another pattern's overlap reaches the self-overlap.
+    let ln_density =
+        |s: f64| -n * cost(s) + 0.5 * (n * curvature(s) / (2.0 * std::f64::consts::PI)).ln();
+    let ln_competitor = |s: f64| {
+        let u = s.sqrt();
+        if u <= ensemble.cgf_slope(1e-9) {
+            return 0.0;
+        }
+        match root(|t| ensemble.cgf_slope(t) - u, 1e-9, 1e3, "route B tilt") {
+            Ok(t) => (alpha * n + ln_tail(ensemble, t, n)).min(0.0),
+            Err(_) => f64::NEG_INFINITY,
+        }
+    };
+    let route_b = ln_integral_of_exp(
+        &|s: f64| ln_density(s) + ln_competitor(s),
+        &pieces(0.05, 3.0, 0.05),
+    );
+    let total = log_add(route_a, route_b);
+    Ok(alpha * n + total)
+}
+
+/// `ln(e^a + e^b)`.
+fn log_add(a: f64, b: f64) -> f64 {
+    let m = a.max(b);
+    if m == f64::NEG_INFINITY {
+        m
+    } else {
+        m + ((a - m).exp() + (b - m).exp()).ln()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::by_name;
+
+    /// Gaussian first step, paramagnetic: the median of `chi^2_N / N` is
+    /// `1 - 2/(3N)` (Cornish–Fisher), so `alpha_N = alpha_1 (1 - 2/(3N))`.
+    #[test]
+    fn gaussian_first_step_is_alpha_1_at_the_median_norm() {
+        let g = by_name("gaussian").unwrap();
+        for n in [16.0, 64.0, 400.0] {
+            let expected = 0.375 * (1.0 - 2.0 / (3.0 * n));
+            let got = alpha_1_first_step_n(g.as_ref(), 0.5, n).unwrap();
+            assert!(
+                (got - expected).abs() < 1e-6,
+                "N = {n}: {got} vs {expected}"
+            );
+        }
+    }
+
+    /// Every prediction tends to its N -> infinity value.
+    #[test]
+    fn predictions_tend_to_their_limits() {
+        let g = by_name("gaussian").unwrap();
+        let b = by_name("binary").unwrap();
+        let s = by_name("spherical").unwrap();
+        let n = 1e6;
+        let close = |a: f64, b: f64, tol: f64| assert!((a - b).abs() < tol, "{a} vs {b}");
+        for (e, lambda) in [
+            (g.as_ref(), 0.5),
+            (g.as_ref(), 2.0),
+            (b.as_ref(), 1.0),
+            (s.as_ref(), 1.0),
+        ] {
+            let limit = alpha_1(e, lambda).unwrap();
+            close(alpha_1_first_step_n(e, lambda, n).unwrap(), limit, 1e-4);
+            close(alpha_1_dynamics_n(e, lambda, n).unwrap(), limit, 1e-4);
+        }
+        close(
+            alpha_c_n(b.as_ref(), 1.0, n).unwrap().unwrap(),
+            std::f64::consts::LN_2 / 2.0,
+            1e-5,
+        );
+        let u_max = (2.0f64 * 0.2).sqrt();
+        close(rho_min_n(g.as_ref(), 0.2, 2.0, n).unwrap(), u_max, 1e-4);
+        let bound = crate::alpha_c_lower(g.as_ref(), 0.5).unwrap().alpha_c_lower;
+        close(
+            alpha_c_n(g.as_ref(), 0.5, 1e5).unwrap().unwrap(),
+            bound,
+            1e-3,
+        );
+    }
+
+    /// Binary duplicates: `P(P - 1) / 2^{N+1} = ln 2` (docs/theory.md §9).
+    #[test]
+    fn binary_all_patterns_is_the_duplicate_count() {
+        let b = by_name("binary").unwrap();
+        for n in [8.0, 12.0, 20.0] {
+            let alpha = alpha_c_n(b.as_ref(), 1.0, n).unwrap().unwrap();
+            let p = (alpha * n).exp();
+            let pairs = p * (p - 1.0) / 2f64.powf(n + 1.0);
+            assert!((pairs - 2f64.ln()).abs() < 1e-9, "N = {n}: {pairs}");
+        }
+    }
+
+    /// The finite-N spherical cgf is the Bessel form
+    /// `Gamma(nu + 1) (2/k)^nu I_nu(k)`, `nu = (N - 2)/2`, `k = N t`; at
+    /// `N = 3` (nu = 1/2) it is `sinh(k) / k`.
+    #[test]
+    fn spherical_cgf_at_n_3_is_sinh_over_k() {
+        let s = by_name("spherical").unwrap();
+        for t in [0.3, 1.0, 2.0] {
+            let k: f64 = 3.0 * t;
+            let expected = (k.sinh() / k).ln() / 3.0;
+            assert!((cgf_n(s.as_ref(), t, 3.0) - expected).abs() < 1e-10);
+        }
+    }
+
+    /// The lag tends to zero like ln(N)/N and is positive at finite N.
+    #[test]
+    fn dynamics_lags_the_first_step() {
+        let g = by_name("gaussian").unwrap();
+        for n in [12.0, 24.0, 100.0] {
+            let first = alpha_1_first_step_n(g.as_ref(), 0.5, n).unwrap();
+            let dynamics = alpha_1_dynamics_n(g.as_ref(), 0.5, n).unwrap();
+            assert!(dynamics < first, "N = {n}");
+            assert!(first - dynamics < 3.0 * n.ln() / n, "N = {n}");
+        }
+    }
+
+    /// Index 1/2: `S_0 = 1/(2 Z^2)` (Lévy), `S = Gamma(1/2)^2 S_0 = pi S_0`,
+    /// so the median of `ln S` is `ln(pi / (2 z_{3/4}^2))`.
+    #[test]
+    fn stable_median_at_index_one_half_is_levy() {
+        let z = 0.674_489_750_196_081_7f64;
+        let expected = (std::f64::consts::PI / (2.0 * z * z)).ln();
+        assert!((median_ln_stable_sum(0.5).unwrap() - expected).abs() < 1e-8);
+    }
+
+    #[test]
+    fn bad_dimensions_are_refused() {
+        let g = by_name("gaussian").unwrap();
+        for n in [0.0, -3.0, f64::NAN, 2.5, f64::INFINITY] {
+            assert!(matches!(
+                finite_n(g.as_ref(), 0.5, n),
+                Err(TheoryError::InvalidDimension(_))
+            ));
+        }
+    }
+}
