@@ -12,14 +12,14 @@
 //!
 //! Each state's weight is computed with exactly the arithmetic of the
 //! one-state-at-a-time reference ([`CheckMode::Reference`]): the same dot
-//! product (f64 accumulation in four lanes), the same blocks of rows for
+//! product (f64 accumulation in eight lanes), the same blocks of rows for
 //! the online log-sum-exp. The weights are therefore bitwise identical
 //! whatever the order, grouping or exit, so the retrieved flag is the
 //! reference's, and so is the smallest weight when every pattern passes.
 //! After an early exit only the first failing weight is known: it is at
 //! most 1/2 and an upper bound on the smallest weight.
 
-use crate::dynamics::{dot, BLOCK};
+use crate::dynamics::{dot, lane_sum, BLOCK, LANES};
 use crate::partition::Partition;
 use crate::patterns::Patterns;
 
@@ -167,7 +167,6 @@ fn group_weights(patterns: &Patterns, lambda: f64, group: &[usize]) -> Vec<f64> 
 /// operations of [`dot`] (same lanes, same order), so the results are
 /// bitwise equal to it while the row is loaded once.
 fn dots(row: &[f32], xs: &[&[f64]; STATES]) -> [f64; STATES] {
-    const LANES: usize = 4;
     let mut lanes = [[0.0_f64; LANES]; STATES];
     let chunks = row.chunks_exact(LANES);
     let head = row.len() - chunks.remainder().len();
@@ -186,7 +185,7 @@ fn dots(row: &[f32], xs: &[&[f64]; STATES]) -> [f64; STATES] {
             .zip(&xs[k][head..])
             .map(|(&a, b)| f64::from(a) * b)
             .sum();
-        lanes[k].iter().sum::<f64>() + t
+        lane_sum(&lanes[k]) + t
     })
 }
 
@@ -210,10 +209,10 @@ mod tests {
     }
 
     /// The multi-state kernel is bitwise the one-state kernel, for lengths
-    /// with and without a remainder after the four lanes.
+    /// with and without a remainder after the eight lanes.
     #[test]
     fn multi_state_dots_equal_dot_bitwise() {
-        for n in [1, 4, 7, 13, 32] {
+        for n in [1, 4, 7, 8, 13, 32, 37] {
             let pats = sample(&PatternLaw::Gaussian, n, 0.5, 30 + n as u64);
             let states: Vec<Vec<f64>> = (0..STATES)
                 .map(|k| {

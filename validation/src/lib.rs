@@ -28,6 +28,7 @@ pub mod estimators;
 pub mod first_step;
 mod lattice;
 mod partition;
+pub mod packed;
 pub mod patterns;
 pub mod report;
 pub mod runner;
