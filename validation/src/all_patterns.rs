@@ -12,14 +12,14 @@
 //!
 //! Each state's weight is computed with exactly the arithmetic of the
 //! one-state-at-a-time reference ([`CheckMode::Reference`]): the same dot
-//! product (f64 accumulation in eight lanes), the same blocks of rows for
+//! product (f64 accumulation in four lanes), the same blocks of rows for
 //! the online log-sum-exp. The weights are therefore bitwise identical
 //! whatever the order, grouping or exit, so the retrieved flag is the
 //! reference's, and so is the smallest weight when every pattern passes.
 //! After an early exit only the first failing weight is known: it is at
 //! most 1/2 and an upper bound on the smallest weight.
 
-use crate::dynamics::{dot, lane_sum, BLOCK, LANES};
+use crate::dynamics::{dot, BLOCK, LANES};
 use crate::partition::Partition;
 use crate::patterns::Patterns;
 
@@ -185,7 +185,7 @@ fn dots(row: &[f32], xs: &[&[f64]; STATES]) -> [f64; STATES] {
             .zip(&xs[k][head..])
             .map(|(&a, b)| f64::from(a) * b)
             .sum();
-        lane_sum(&lanes[k]) + t
+        lanes[k].iter().sum::<f64>() + t
     })
 }
 
@@ -209,7 +209,7 @@ mod tests {
     }
 
     /// The multi-state kernel is bitwise the one-state kernel, for lengths
-    /// with and without a remainder after the eight lanes.
+    /// with and without a remainder after the four lanes.
     #[test]
     fn multi_state_dots_equal_dot_bitwise() {
         for n in [1, 4, 7, 8, 13, 32, 37] {

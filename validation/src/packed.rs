@@ -259,6 +259,12 @@ impl PackedPatterns {
         self.decode(mu).iter().map(|&v| f64::from(v).powi(2)).sum()
     }
 
+    /// The value of a code; 0 for a code no atom uses (such codes occur
+    /// in the tables, never in the rows).
+    fn code_value(&self, code: usize) -> f64 {
+        self.atoms.get(code).map_or(0.0, |&a| f64::from(a))
+    }
+
     /// Per-byte lookup tables of `x`: `T[j 256 + v]` is the dot product of
     /// the entries coded by byte value `v` at byte position `j` with the
     /// matching entries of `x`.
@@ -272,9 +278,7 @@ impl PackedPatterns {
                 *t = xs
                     .iter()
                     .enumerate()
-                    .map(|(k, &xk)| {
-                        f64::from(self.atoms[(v >> (k * self.bits)) & mask]) * xk
-                    })
+                    .map(|(k, &xk)| self.code_value((v >> (k * self.bits)) & mask) * xk)
                     .sum();
             }
         }
@@ -368,7 +372,7 @@ impl StepKernel for PackedKernel<'_> {
             for (v, &a) in acc.iter().enumerate() {
                 if a != 0.0 {
                     for (k, o) in out.iter_mut().enumerate() {
-                        *o += a * f64::from(p.atoms[(v >> (k * p.bits)) & mask]);
+                        *o += a * p.code_value((v >> (k * p.bits)) & mask);
                     }
                 }
             }
@@ -401,5 +405,144 @@ impl Store for PackedPatterns {
             tables: self.tables(x),
             weights: vec![0.0; self.row_bytes * BYTE_VALUES],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dynamics::{run_to_state, DynamicsParams};
+    use crate::patterns::{initial_state, DEFAULT_MEMORY_LIMIT};
+    use crate::seeds::trial_rng;
+    use damcap_theory::law::{EntryLaw, Family};
+    use std::sync::Arc;
+
+    /// The discrete laws stored packed: binary, a ternary and a
+    /// sparse-binary law file.
+    pub(crate) fn discrete_laws() -> [PatternLaw; 3] {
+        let file = |family| PatternLaw::Iid(Arc::new(EntryLaw::new(family).unwrap()));
+        [
+            PatternLaw::Binary,
+            file(Family::Ternary {
+                zero_probability: 0.5,
+            }),
+            file(Family::SparseBinary { density: 0.1 }),
+        ]
+    }
+
+    /// Both storages of the same seed, `P = round(e^{alpha N})`.
+    pub(crate) fn both(
+        law: &PatternLaw,
+        n: usize,
+        p: usize,
+        seed: u64,
+    ) -> (Patterns, PackedPatterns) {
+        let rows = Patterns::sample(law, n, p, DEFAULT_MEMORY_LIMIT, &mut trial_rng(seed)).unwrap();
+        let packed =
+            PackedPatterns::sample(law, n, p, DEFAULT_MEMORY_LIMIT, &mut trial_rng(seed)).unwrap();
+        (rows, packed)
+    }
+
+    /// Sampled packed and `f32` matrices of the same seed hold bitwise the
+    /// same patterns (sizes with partial bytes, P over one sampling chunk),
+    /// in 1 bit per entry for two atoms and 2 bits for three; packing an
+    /// `f32` matrix gives the same bytes; the largest norms agree.
+    #[test]
+    fn packed_sampling_holds_the_same_patterns() {
+        for (law, bits) in discrete_laws().iter().zip([1, 2, 1]) {
+            for (n, p) in [(5, 300), (13, 5000), (40, 700)] {
+                let (rows, packed) = both(law, n, p, 7 + n as u64);
+                assert_eq!(packed.bytes(), (n * bits).div_ceil(8) * p, "{law:?}");
+                for mu in 0..p {
+                    let decoded: Vec<u32> = packed.decode(mu).iter().map(|v| v.to_bits()).collect();
+                    let stored: Vec<u32> = rows.row(mu).iter().map(|v| v.to_bits()).collect();
+                    assert_eq!(decoded, stored, "{law:?} N {n} row {mu}");
+                }
+                assert_eq!(PackedPatterns::from_patterns(&rows).unwrap().data, packed.data);
+                assert_eq!(packed.max_norm().to_bits(), rows.max_norm().to_bits());
+                assert_eq!(packed.xi1(), rows.xi1());
+            }
+        }
+        assert!(PackedPatterns::sample(
+            &PatternLaw::Gaussian,
+            4,
+            4,
+            DEFAULT_MEMORY_LIMIT,
+            &mut trial_rng(1)
+        )
+        .is_err());
+        let big = PackedPatterns::sample(&PatternLaw::Binary, 64, 1 << 20, 1 << 20, &mut trial_rng(1));
+        assert!(matches!(big, Err(ValidationError::TooLarge { .. })));
+    }
+
+    /// Lookup-table scores equal the `f32` kernel's to 1e-12 of
+    /// `|xi| |x|`, at continuous states (after a step) and at patterns.
+    #[test]
+    fn packed_scores_equal_f32_scores() {
+        for law in discrete_laws() {
+            for n in [3, 16, 37] {
+                let (rows, packed) = both(&law, n, 999, 40 + n as u64);
+                let wavy: Vec<f64> = (0..n).map(|i| (i as f64 * 0.77).sin() * 2.3).collect();
+                let pattern: Vec<f64> = rows.row(5).iter().map(|&v| f64::from(v)).collect();
+                for x in [wavy, pattern] {
+                    let (mut a, mut b) = (vec![0.0; 999], vec![0.0; 999]);
+                    crate::dynamics::scores(&rows, &x, &mut a).unwrap();
+                    packed_scores(&packed, &x, &mut b).unwrap();
+                    let x_norm = crate::patterns::norm(&x);
+                    for ((s, t), mu) in a.iter().zip(&b).zip(0..) {
+                        let scale = packed.squared_norm(mu).sqrt() * x_norm;
+                        assert!((s - t).abs() <= 1e-12 * scale, "{law:?} N {n}: {s} vs {t}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The dynamics on packed patterns against the same dynamics on the
+    /// `f32` rows of the same seeds, full and pruned, on 3 laws x 3 lambda
+    /// x 2 starts x 10 seeds = 180 runs (P over a block of rows; lambda = 1
+    /// includes paramagnetic runs that decay slowly): final states agree to
+    /// 1e-9, retrieved flags, steps, convergence and pruned steps are
+    /// identical, and pruning is used.
+    #[test]
+    fn packed_dynamics_equals_f32_dynamics() {
+        let params = DynamicsParams {
+            max_steps: 200,
+            tolerance: 1e-10,
+            ..DynamicsParams::default()
+        };
+        let (mut runs, mut pruned, mut retrieved) = (0, 0, 0);
+        for (l, law) in discrete_laws().iter().enumerate() {
+            for (lambda, alpha) in [(1.0, 0.5), (2.0, 0.45), (5.0, 0.4)] {
+                for rho in [1.0, 0.6] {
+                    for seed in 0..10 {
+                        let n = 16;
+                        let p = (alpha * n as f64).exp().round() as usize;
+                        let s = 1000 * l as u64 + 100 * lambda as u64 + 10 * (rho == 1.0) as u64;
+                        let (rows, packed) = both(law, n, p, s + seed);
+                        let mut rng = trial_rng(s + seed + 1);
+                        let x0 = initial_state(law, rows.xi1(), rho, &mut rng).unwrap();
+                        for set in [params.full(), params] {
+                            let (a, xa) = run_to_state(&rows, &x0, lambda, &set).unwrap();
+                            let (b, xb) = run_to_state(&packed, &x0, lambda, &set).unwrap();
+                            let what = format!("{law:?} lambda {lambda} rho {rho} seed {seed}");
+                            let gap = xa.iter().zip(&xb).map(|(u, v)| (u - v).abs()).fold(0.0, f64::max);
+                            assert!(gap <= 1e-9, "{what}: {gap}");
+                            assert_eq!(
+                                (a.retrieved, a.steps, a.converged, a.pruned_steps),
+                                (b.retrieved, b.steps, b.converged, b.pruned_steps),
+                                "{what}"
+                            );
+                            assert!((a.final_weight - b.final_weight).abs() <= 1e-9, "{what}");
+                            runs += 1;
+                            pruned += usize::from(b.pruned_steps > 0);
+                            retrieved += usize::from(b.retrieved);
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(runs, 360);
+        assert!(pruned >= 30 && (40..=320).contains(&retrieved), "{pruned} {retrieved}");
     }
 }
