@@ -22,8 +22,8 @@
 //! distance between two states in the hull of the patterns).
 
 use crate::first_step::FirstStep;
-use crate::partition::{block_max, Partition};
 use crate::packed::PackedPatterns;
+use crate::partition::{block_max, Partition};
 use crate::patterns::{normalised_overlap, Patterns};
 use crate::ValidationError;
 

@@ -458,7 +458,10 @@ mod tests {
                     let stored: Vec<u32> = rows.row(mu).iter().map(|v| v.to_bits()).collect();
                     assert_eq!(decoded, stored, "{law:?} N {n} row {mu}");
                 }
-                assert_eq!(PackedPatterns::from_patterns(&rows).unwrap().data, packed.data);
+                assert_eq!(
+                    PackedPatterns::from_patterns(&rows).unwrap().data,
+                    packed.data
+                );
                 assert_eq!(packed.max_norm().to_bits(), rows.max_norm().to_bits());
                 assert_eq!(packed.xi1(), rows.xi1());
             }
@@ -471,7 +474,8 @@ mod tests {
             &mut trial_rng(1)
         )
         .is_err());
-        let big = PackedPatterns::sample(&PatternLaw::Binary, 64, 1 << 20, 1 << 20, &mut trial_rng(1));
+        let big =
+            PackedPatterns::sample(&PatternLaw::Binary, 64, 1 << 20, 1 << 20, &mut trial_rng(1));
         assert!(matches!(big, Err(ValidationError::TooLarge { .. })));
     }
 
@@ -526,7 +530,11 @@ mod tests {
                             let (a, xa) = run_to_state(&rows, &x0, lambda, &set).unwrap();
                             let (b, xb) = run_to_state(&packed, &x0, lambda, &set).unwrap();
                             let what = format!("{law:?} lambda {lambda} rho {rho} seed {seed}");
-                            let gap = xa.iter().zip(&xb).map(|(u, v)| (u - v).abs()).fold(0.0, f64::max);
+                            let gap = xa
+                                .iter()
+                                .zip(&xb)
+                                .map(|(u, v)| (u - v).abs())
+                                .fold(0.0, f64::max);
                             assert!(gap <= 1e-9, "{what}: {gap}");
                             assert_eq!(
                                 (a.retrieved, a.steps, a.converged, a.pruned_steps),
@@ -543,6 +551,9 @@ mod tests {
             }
         }
         assert_eq!(runs, 360);
-        assert!(pruned >= 30 && (40..=320).contains(&retrieved), "{pruned} {retrieved}");
+        assert!(
+            pruned >= 30 && (40..=320).contains(&retrieved),
+            "{pruned} {retrieved}"
+        );
     }
 }
