@@ -235,11 +235,7 @@ fn group_weights(patterns: &Patterns, lambda: f64, group: &[usize]) -> Vec<f64> 
     let mut z = [[0.0_f64; BLOCK]; STATES];
     for block in patterns.as_slice().chunks(BLOCK * n) {
         let len = block.len() / n;
-        for (r, row) in block.chunks_exact(n).enumerate() {
-            for (k, d) in dots(row, &xs).into_iter().enumerate() {
-                z[k][r] = lambda * d;
-            }
-        }
+        block_dots(block, n, &xs, lambda, &mut z);
         for (partition, zk) in partitions.iter_mut().zip(&z) {
             partition.add_block(&zk[..len]);
         }
@@ -254,9 +250,58 @@ fn group_weights(patterns: &Patterns, lambda: f64, group: &[usize]) -> Vec<f64> 
         .collect()
 }
 
+/// `z[k][r] = lambda row_r . x_k` for the rows of `block` (of length `n`)
+/// by [`dots`]; compiled for AVX2 as well and chosen at run time when the
+/// processor has it (the same operations, so the same bits).
+fn block_dots(
+    block: &[f32],
+    n: usize,
+    xs: &[&[f64]; STATES],
+    lambda: f64,
+    z: &mut [[f64; BLOCK]; STATES],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the processor supports AVX2, checked just above.
+        unsafe { block_dots_avx2(block, n, xs, lambda, z) };
+        return;
+    }
+    block_dots_portable(block, n, xs, lambda, z);
+}
+
+/// [`block_dots`] for any processor.
+#[inline(always)]
+fn block_dots_portable(
+    block: &[f32],
+    n: usize,
+    xs: &[&[f64]; STATES],
+    lambda: f64,
+    z: &mut [[f64; BLOCK]; STATES],
+) {
+    for (r, row) in block.chunks_exact(n).enumerate() {
+        for (k, d) in dots(row, xs).into_iter().enumerate() {
+            z[k][r] = lambda * d;
+        }
+    }
+}
+
+/// [`block_dots`] compiled with AVX2 (no FMA).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn block_dots_avx2(
+    block: &[f32],
+    n: usize,
+    xs: &[&[f64]; STATES],
+    lambda: f64,
+    z: &mut [[f64; BLOCK]; STATES],
+) {
+    block_dots_portable(block, n, xs, lambda, z);
+}
+
 /// `row . x_k` for [`STATES`] states at once, each with exactly the
 /// operations of [`dot`] (same lanes, same order), so the results are
 /// bitwise equal to it while the row is loaded once.
+#[inline(always)]
 fn dots(row: &[f32], xs: &[&[f64]; STATES]) -> [f64; STATES] {
     let mut lanes = [[0.0_f64; LANES]; STATES];
     let chunks = row.chunks_exact(LANES);
