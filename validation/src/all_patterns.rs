@@ -195,8 +195,12 @@ pub fn packed_failure_order(patterns: &PackedPatterns) -> Vec<usize> {
 }
 
 /// Self-weights of the packed patterns `group`, from one pass over the
-/// matrix in blocks of [`BLOCK`] rows, one lookup table per state.
+/// matrix: by level counts for two-atom laws, else in blocks of [`BLOCK`]
+/// rows with one lookup table per state.
 fn packed_group_weights(patterns: &PackedPatterns, lambda: f64, group: &[usize]) -> Vec<f64> {
+    if patterns.bits() == 1 {
+        return two_atom_group_weights(patterns, lambda, group);
+    }
     let tables: Vec<Vec<f64>> = group
         .iter()
         .map(|&mu| patterns.tables(&widen(&patterns.decode(mu))))
@@ -218,6 +222,72 @@ fn packed_group_weights(patterns: &PackedPatterns, lambda: f64, group: &[usize])
         .map(|((&mu, partition), table)| {
             let own = PackedPatterns::score(table, patterns.packed_row(mu));
             partition.weight_of(lambda * own)
+        })
+        .collect()
+}
+
+/// Self-weights of two-atom packed patterns (atoms `a < b`, code 1 for
+/// `b`) by level counts. At the state `xi^i` with `k_i` entries `b`, a
+/// pattern with `k` entries `b`, `m` of them where `xi^i` has `b` too, has
+/// the score `lambda (a^2 (N - k_i - k + m) + a b (k_i + k - 2m) + b^2 m)`:
+/// it depends on `(k, m)` only, two popcounts per row and state. The pass
+/// counts the patterns at each of the `(N + 1)^2` levels and the partition
+/// sum takes one exponential per occupied level instead of one per
+/// pattern. The same patterns and scores as the lookup-table and `f32`
+/// checks, summed in another order (flags compared in the tests).
+fn two_atom_group_weights(patterns: &PackedPatterns, lambda: f64, group: &[usize]) -> Vec<f64> {
+    let n = patterns.n();
+    let levels = n + 1;
+    let words = |mu: usize| -> Vec<u64> {
+        patterns
+            .packed_row(mu)
+            .chunks(8)
+            .map(|c| {
+                let mut bytes = [0u8; 8];
+                bytes[..c.len()].copy_from_slice(c);
+                u64::from_le_bytes(bytes)
+            })
+            .collect()
+    };
+    let states: Vec<Vec<u64>> = group.iter().map(|&mu| words(mu)).collect();
+    let mut counts = vec![vec![0u64; levels * levels]; group.len()];
+    let mut row = vec![0u64; states[0].len()];
+    for mu in 0..patterns.p() {
+        for (w, c) in row.iter_mut().zip(patterns.packed_row(mu).chunks(8)) {
+            let mut bytes = [0u8; 8];
+            bytes[..c.len()].copy_from_slice(c);
+            *w = u64::from_le_bytes(bytes);
+        }
+        let k: u32 = row.iter().map(|w| w.count_ones()).sum();
+        for (state, count) in states.iter().zip(&mut counts) {
+            let m: u32 = row
+                .iter()
+                .zip(state)
+                .map(|(r, s)| (r & s).count_ones())
+                .sum();
+            count[k as usize * levels + m as usize] += 1;
+        }
+    }
+    let (a, b) = (
+        f64::from(patterns.atoms()[0]),
+        f64::from(patterns.atoms()[1]),
+    );
+    states
+        .iter()
+        .zip(&counts)
+        .map(|(state, count)| {
+            let own = state.iter().map(|w| w.count_ones()).sum::<u32>() as usize;
+            let score = |k: usize, m: usize| {
+                let (aa, ab) = (n + m - own - k, own + k - 2 * m);
+                lambda * (a * a * aa as f64 + a * b * ab as f64 + b * b * m as f64)
+            };
+            let mut partition = Partition::new();
+            for (level, &c) in count.iter().enumerate() {
+                if c > 0 {
+                    partition.add_many(score(level / levels, level % levels), c as f64);
+                }
+            }
+            partition.weight_of(score(own, own))
         })
         .collect()
 }
@@ -400,15 +470,17 @@ mod tests {
     }
 
     /// The early-exit check against the reference (one matrix-vector pass
-    /// per pattern, no exit) on 132 trials: gaussian, spherical, binary and
-    /// a ternary law file, several lambda, loads around each crossing
+    /// per pattern, no exit) on 156 trials: gaussian, spherical, binary, a
+    /// ternary and a sparse-binary law file, several lambda, loads around
+    /// each crossing
     /// (binary ones with exact duplicates), P from 20 to 403 (over one
     /// block of rows, not a multiple of the group size). Flags are
     /// identical; a retrieved trial's smallest weight is bitwise the
     /// reference's (same arithmetic per state); a failed trial's recorded
     /// weight is a failing weight no smaller than the true smallest one.
-    /// The binary and ternary trials are also checked packed
-    /// ([`packed_agrees`]).
+    /// The binary, ternary and sparse-binary trials are also checked packed
+    /// ([`packed_agrees`]: level counts for the two-atom laws, lookup
+    /// tables for the ternary one).
     #[test]
     fn early_exit_equals_full_check() {
         let ternary = PatternLaw::Iid(Arc::new(
@@ -416,6 +488,9 @@ mod tests {
                 zero_probability: 0.5,
             })
             .unwrap(),
+        ));
+        let sparse = PatternLaw::Iid(Arc::new(
+            EntryLaw::new(Family::SparseBinary { density: 0.3 }).unwrap(),
         ));
         let cases = [
             (PatternLaw::Gaussian, 0.5, 12, 0.1),
@@ -429,6 +504,8 @@ mod tests {
             (PatternLaw::Binary, 1.0, 10, 0.4),
             (ternary.clone(), 1.0, 10, 0.2),
             (ternary, 1.0, 10, 0.35),
+            (sparse.clone(), 2.0, 12, 0.15),
+            (sparse, 2.0, 12, 0.3),
         ];
         let (mut retrieved, mut failed, mut duplicates, mut early) = (0, 0, 0, 0);
         let mut packed = 0;
@@ -456,8 +533,8 @@ mod tests {
                 }
             }
         }
-        assert_eq!(retrieved + failed, 132);
-        assert_eq!(packed, 48);
+        assert_eq!(retrieved + failed, 156);
+        assert_eq!(packed, 72);
         assert!(retrieved >= 20 && failed >= 20, "{retrieved} / {failed}");
         assert!(duplicates >= 3 && early >= 20, "{duplicates} / {early}");
     }

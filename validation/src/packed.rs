@@ -221,6 +221,16 @@ impl PackedPatterns {
         self.p
     }
 
+    /// Bits per entry: 1 for two atoms, 2 for three or four.
+    pub fn bits(&self) -> usize {
+        self.bits
+    }
+
+    /// The `f32` value of each code, ascending.
+    pub fn atoms(&self) -> &[f32] {
+        &self.atoms
+    }
+
     /// Bytes of the packed matrix.
     pub fn bytes(&self) -> usize {
         self.data.len()
