@@ -91,7 +91,11 @@ pub fn check_packed_self_weights(
     lambda: f64,
     mode: CheckMode,
 ) -> SelfCheck {
-    let weights = |group: &[usize]| packed_group_weights(patterns, lambda, group);
+    let words = (patterns.bits() == 1).then(|| Words::of(patterns));
+    let weights = |group: &[usize]| match &words {
+        Some(words) => two_atom_group_weights(patterns, words, lambda, group),
+        None => packed_group_weights(patterns, lambda, group),
+    };
     match mode {
         CheckMode::Reference => {
             let order: Vec<usize> = (0..patterns.p()).collect();
@@ -195,12 +199,8 @@ pub fn packed_failure_order(patterns: &PackedPatterns) -> Vec<usize> {
 }
 
 /// Self-weights of the packed patterns `group`, from one pass over the
-/// matrix: by level counts for two-atom laws, else in blocks of [`BLOCK`]
-/// rows with one lookup table per state.
+/// matrix in blocks of [`BLOCK`] rows with one lookup table per state.
 fn packed_group_weights(patterns: &PackedPatterns, lambda: f64, group: &[usize]) -> Vec<f64> {
-    if patterns.bits() == 1 {
-        return two_atom_group_weights(patterns, lambda, group);
-    }
     let tables: Vec<Vec<f64>> = group
         .iter()
         .map(|&mu| patterns.tables(&widen(&patterns.decode(mu))))
@@ -226,6 +226,38 @@ fn packed_group_weights(patterns: &PackedPatterns, lambda: f64, group: &[usize])
         .collect()
 }
 
+/// One-bit packed rows as 64-bit words (`words` per row, the last one
+/// zero-padded), with the popcount of each row: built once per check.
+struct Words {
+    words: usize,
+    data: Vec<u64>,
+    ones: Vec<u32>,
+}
+
+impl Words {
+    fn of(patterns: &PackedPatterns) -> Self {
+        let words = patterns.n().div_ceil(64);
+        let mut data = Vec::with_capacity(words * patterns.p());
+        for mu in 0..patterns.p() {
+            let row = patterns.packed_row(mu);
+            data.extend(row.chunks(8).map(|c| {
+                let mut bytes = [0u8; 8];
+                bytes[..c.len()].copy_from_slice(c);
+                u64::from_le_bytes(bytes)
+            }));
+        }
+        let ones = data
+            .chunks_exact(words)
+            .map(|r| r.iter().map(|w| w.count_ones()).sum())
+            .collect();
+        Self { words, data, ones }
+    }
+
+    fn row(&self, mu: usize) -> &[u64] {
+        &self.data[mu * self.words..(mu + 1) * self.words]
+    }
+}
+
 /// Self-weights of two-atom packed patterns (atoms `a < b`, code 1 for
 /// `b`) by level counts. At the state `xi^i` with `k_i` entries `b`, a
 /// pattern with `k` entries `b`, `m` of them where `xi^i` has `b` too, has
@@ -235,48 +267,45 @@ fn packed_group_weights(patterns: &PackedPatterns, lambda: f64, group: &[usize])
 /// sum takes one exponential per occupied level instead of one per
 /// pattern. The same patterns and scores as the lookup-table and `f32`
 /// checks, summed in another order (flags compared in the tests).
-fn two_atom_group_weights(patterns: &PackedPatterns, lambda: f64, group: &[usize]) -> Vec<f64> {
+fn two_atom_group_weights(
+    patterns: &PackedPatterns,
+    words: &Words,
+    lambda: f64,
+    group: &[usize],
+) -> Vec<f64> {
     let n = patterns.n();
     let levels = n + 1;
-    let words = |mu: usize| -> Vec<u64> {
-        patterns
-            .packed_row(mu)
-            .chunks(8)
-            .map(|c| {
-                let mut bytes = [0u8; 8];
-                bytes[..c.len()].copy_from_slice(c);
-                u64::from_le_bytes(bytes)
-            })
-            .collect()
-    };
-    let states: Vec<Vec<u64>> = group.iter().map(|&mu| words(mu)).collect();
     let mut counts = vec![vec![0u64; levels * levels]; group.len()];
-    let mut row = vec![0u64; states[0].len()];
-    for mu in 0..patterns.p() {
-        for (w, c) in row.iter_mut().zip(patterns.packed_row(mu).chunks(8)) {
-            let mut bytes = [0u8; 8];
-            bytes[..c.len()].copy_from_slice(c);
-            *w = u64::from_le_bytes(bytes);
+    if words.words == 1 {
+        // One word per row (N <= 64): the common case, without inner loops.
+        let states: Vec<u64> = group.iter().map(|&mu| words.data[mu]).collect();
+        for (&row, &k) in words.data.iter().zip(&words.ones) {
+            for (&state, count) in states.iter().zip(&mut counts) {
+                count[k as usize * levels + (row & state).count_ones() as usize] += 1;
+            }
         }
-        let k: u32 = row.iter().map(|w| w.count_ones()).sum();
-        for (state, count) in states.iter().zip(&mut counts) {
-            let m: u32 = row
-                .iter()
-                .zip(state)
-                .map(|(r, s)| (r & s).count_ones())
-                .sum();
-            count[k as usize * levels + m as usize] += 1;
+    } else {
+        for (row, &k) in words.data.chunks_exact(words.words).zip(&words.ones) {
+            for (&mu, count) in group.iter().zip(&mut counts) {
+                let state = words.row(mu);
+                let m: u32 = row
+                    .iter()
+                    .zip(state)
+                    .map(|(r, s)| (r & s).count_ones())
+                    .sum();
+                count[k as usize * levels + m as usize] += 1;
+            }
         }
     }
     let (a, b) = (
         f64::from(patterns.atoms()[0]),
         f64::from(patterns.atoms()[1]),
     );
-    states
+    group
         .iter()
         .zip(&counts)
-        .map(|(state, count)| {
-            let own = state.iter().map(|w| w.count_ones()).sum::<u32>() as usize;
+        .map(|(&mu, count)| {
+            let own = words.ones[mu] as usize;
             let score = |k: usize, m: usize| {
                 let (aa, ab) = (n + m - own - k, own + k - 2 * m);
                 lambda * (a * a * aa as f64 + a * b * ab as f64 + b * b * m as f64)
@@ -467,6 +496,40 @@ mod tests {
         if p_full.retrieved {
             assert_eq!(p_full.weight.to_bits(), p_fast.weight.to_bits());
         }
+    }
+
+    /// Two-atom level counts over several 64-bit words (N = 70, 130) and
+    /// exact duplicates: the packed reference check gives the `f32`
+    /// reference's flag and smallest weight (to 1e-12) for binary and
+    /// sparse-binary patterns at several lambda.
+    #[test]
+    fn two_atom_levels_beyond_one_word() {
+        let sparse = PatternLaw::Iid(Arc::new(
+            EntryLaw::new(Family::SparseBinary { density: 0.2 }).unwrap(),
+        ));
+        let mut retrieved = 0;
+        for (c, law) in [PatternLaw::Binary, sparse].iter().enumerate() {
+            for n in [70, 130] {
+                for lambda in [0.02, 0.1, 0.3] {
+                    let seed = 77 + c as u64 + n as u64;
+                    let rows =
+                        Patterns::sample(law, n, 90, DEFAULT_MEMORY_LIMIT, &mut trial_rng(seed));
+                    let mut data = rows.unwrap().as_slice().to_vec();
+                    if lambda == 0.3 {
+                        data.extend_from_within(5 * n..6 * n);
+                    }
+                    let pats = Patterns::from_rows(n, data).unwrap();
+                    let packed = PackedPatterns::from_patterns(&pats).unwrap();
+                    let full = check_self_weights(&pats, lambda, CheckMode::Reference);
+                    let fast = check_packed_self_weights(&packed, lambda, CheckMode::Reference);
+                    let what = format!("{law:?} N {n} lambda {lambda}");
+                    assert_eq!(full.retrieved, fast.retrieved, "{what}");
+                    assert!((full.weight - fast.weight).abs() <= 1e-12, "{what}");
+                    retrieved += usize::from(full.retrieved);
+                }
+            }
+        }
+        assert!((2..=8).contains(&retrieved), "{retrieved}");
     }
 
     /// The early-exit check against the reference (one matrix-vector pass

@@ -283,8 +283,15 @@ fn start_state(
 pub const PRUNING_BYTES_PER_PATTERN: u64 = 9;
 
 /// Bytes per pattern of the all-patterns check's buffers: the visiting
-/// order (8), the squared norms (8) and the duplicate flags (1).
-pub const ALL_PATTERNS_BYTES_PER_PATTERN: u64 = 17;
+/// order (8), the squared norms (8) and the duplicate flags (1), and for
+/// two-atom laws the rows as 64-bit words with their popcounts (4).
+pub fn all_patterns_buffer_bytes(setup: &Setup) -> u64 {
+    let words = match packed_atoms(&setup.law) {
+        Some(atoms) if atoms.len() == 2 => 8 * setup.n.div_ceil(64) as u64 + 4,
+        _ => 0,
+    };
+    17 + words
+}
 
 /// Bytes of one trial's patterns, bit-packed for laws with at most four
 /// atoms ([`packed`]) and `f32` rows otherwise, plus `buffer_bytes` per

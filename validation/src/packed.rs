@@ -182,21 +182,18 @@ impl PackedPatterns {
     /// Writes the codes of the `f32` rows `values` from row `first` on.
     fn pack_rows(&mut self, first: usize, values: &[f32]) -> Result<(), ValidationError> {
         let (n, bits, row_bytes) = (self.n, self.bits, self.row_bytes);
-        let per_byte = 8 / bits;
+        let shift = 4 - bits;
+        let atoms: Vec<u32> = self.atoms.iter().map(|a| a.to_bits()).collect();
         let rows = self.data[first * row_bytes..].chunks_exact_mut(row_bytes);
         for (row, entries) in rows.zip(values.chunks_exact(n)) {
             for (i, &v) in entries.iter().enumerate() {
-                let code = self
-                    .atoms
-                    .iter()
-                    .position(|a| a.to_bits() == v.to_bits())
-                    .ok_or_else(|| {
-                        ValidationError::InvalidParameter(format!(
-                            "entry {v} is not an atom of the packed law {:?}",
-                            self.atoms
-                        ))
-                    })?;
-                row[i / per_byte] |= (code as u8) << ((i % per_byte) * bits);
+                let Some(code) = atoms.iter().position(|&a| a == v.to_bits()) else {
+                    return Err(ValidationError::InvalidParameter(format!(
+                        "entry {v} is not an atom of the packed law {:?}",
+                        self.atoms
+                    )));
+                };
+                row[i >> shift] |= (code as u8) << ((i & ((1 << shift) - 1)) * bits);
             }
         }
         Ok(())
@@ -253,20 +250,26 @@ impl PackedPatterns {
 
     /// Pattern `mu` as `f32` entries.
     pub fn decode(&self, mu: usize) -> Vec<f32> {
-        let per_byte = 8 / self.bits;
-        let mask = (1u8 << self.bits) - 1;
         let row = self.packed_row(mu);
-        (0..self.n)
-            .map(|i| {
-                let code = (row[i / per_byte] >> ((i % per_byte) * self.bits)) & mask;
-                self.atoms[usize::from(code)]
-            })
-            .collect()
+        (0..self.n).map(|i| self.atoms[self.code(row, i)]).collect()
     }
 
-    /// `|xi^mu|^2` in `f64`, summed in entry order like the `f32` rows'.
+    /// The code of entry `i` of the packed row `row`.
+    #[inline]
+    fn code(&self, row: &[u8], i: usize) -> usize {
+        // Entries per byte: 8 (shift 3) at 1 bit, 4 (shift 2) at 2 bits.
+        let shift = 4 - self.bits;
+        let offset = (i & ((1 << shift) - 1)) * self.bits;
+        usize::from((row[i >> shift] >> offset) & ((1 << self.bits) - 1))
+    }
+
+    /// `|xi^mu|^2` in `f64`, summed in entry order like the `f32` rows'
+    /// (so bitwise the same value).
     pub fn squared_norm(&self, mu: usize) -> f64 {
-        self.decode(mu).iter().map(|&v| f64::from(v).powi(2)).sum()
+        let row = self.packed_row(mu);
+        (0..self.n)
+            .map(|i| self.code_value(self.code(row, i)).powi(2))
+            .sum()
     }
 
     /// The value of a code; 0 for a code no atom uses (such codes occur

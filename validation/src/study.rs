@@ -30,8 +30,8 @@ use crate::packed::{packed_atoms, packed_bytes, PackedPatterns};
 use crate::patterns::Patterns;
 use crate::seeds::{trial_rng, SeedKey};
 use crate::{
-    dynamics_buffer_bytes, per_matrix_budget, run_first_step_trials, run_trials, Setup, Start,
-    ValidationError, ALL_PATTERNS_BYTES_PER_PATTERN,
+    all_patterns_buffer_bytes, dynamics_buffer_bytes, per_matrix_budget, run_first_step_trials,
+    run_trials, Setup, Start, ValidationError,
 };
 
 /// What a study scans, with its fixed parameters.
@@ -146,16 +146,12 @@ impl StudyParams {
     /// [`ValidationError::TooLarge`] above [`StudyParams::memory_limit`].
     pub fn check_memory(&self, n: usize, x: f64, trials: u64) -> Result<(), ValidationError> {
         if self.method == Method::Dynamics {
+            let setup = self.kind.setup(self.law.clone(), n, x);
             let buffers = match self.kind {
-                StudyKind::AllPatterns { .. } => ALL_PATTERNS_BYTES_PER_PATTERN,
+                StudyKind::AllPatterns { .. } => all_patterns_buffer_bytes(&setup),
                 _ => dynamics_buffer_bytes(&self.dynamics),
             };
-            per_matrix_budget(
-                &self.kind.setup(self.law.clone(), n, x),
-                trials,
-                self.memory_limit,
-                buffers,
-            )?;
+            per_matrix_budget(&setup, trials, self.memory_limit, buffers)?;
         }
         Ok(())
     }
@@ -225,7 +221,7 @@ pub fn run_point(
                 &setup,
                 trials,
                 params.memory_limit,
-                ALL_PATTERNS_BYTES_PER_PATTERN,
+                all_patterns_buffer_bytes(&setup),
             )?;
             (0..trials)
                 .into_par_iter()
