@@ -5,9 +5,9 @@
 //! per entry, one with three or four (ternary) in two: up to 32 times less
 //! memory and memory traffic than `f32` rows. The atoms are the exact `f32`
 //! values the sampler writes into a [`Patterns`] matrix, and packed
-//! matrices are drawn by the same sampler from the same generator (in
-//! chunks, then packed), so a packed matrix holds *the same patterns* as
-//! the `f32` matrix of the same seed ([`PackedPatterns::sample`]).
+//! matrices are drawn with the same draws from the same generator, so a
+//! packed matrix holds *the same patterns* as the `f32` matrix of the same
+//! seed ([`PackedPatterns::sample`]; tested entry by entry).
 //!
 //! Scores `xi^mu . x` come from per-byte lookup tables of the state: for
 //! byte position `j` of a row and each of its 256 values `v`, `T_j[v]` is
@@ -22,19 +22,22 @@
 
 use damcap_theory::ensemble::PatternLaw;
 
+use damcap_theory::law::EntryLaw;
+use rand::Rng;
+
 use crate::dynamics::{Rows, StepKernel, Store};
+use crate::entries::EntrySampler;
 use crate::patterns::Patterns;
-use crate::sampler;
 use crate::seeds::TrialRng;
 use crate::ValidationError;
 
 /// Values a byte takes.
 const BYTE_VALUES: usize = 256;
 
-/// Rows sampled at once before packing: a multiple of 64, so that every
-/// chunk holds a whole number of 64-entry words of the binary sampler
-/// (which draws one `u64` per 64 entries) and the draws match those of one
-/// `f32` matrix exactly.
+/// Binary rows drawn at once: a multiple of 64, so that every chunk holds
+/// a whole number of 64-entry words of the binary sampler (which draws one
+/// `u64` per 64 entries) and the draws match those of one `f32` matrix
+/// exactly.
 const SAMPLE_ROWS: usize = 4096;
 
 /// `P` patterns of dimension `N` from a law with at most four atoms, each
@@ -85,9 +88,12 @@ pub fn packed_bytes(n: usize, p: u64, atoms: usize) -> u128 {
 }
 
 impl PackedPatterns {
-    /// Draws `p` patterns of dimension `n` from `law` exactly as
-    /// [`Patterns::sample`] does (same generator, same draws, so the same
-    /// patterns), [`SAMPLE_ROWS`] rows at a time, and packs them.
+    /// Draws `p` patterns of dimension `n` from `law` with exactly the
+    /// draws of [`Patterns::sample`] (same generator, same order), so the
+    /// same patterns, writing the codes directly: binary entries are the
+    /// bits of the sampler's 64-bit words (bit `k` of word `w` is entry
+    /// `64 w + k` of the row-major matrix, `1` for `+1`), law-file entries
+    /// the atoms picked by its [`EntrySampler`] (one uniform per entry).
     ///
     /// # Errors
     /// [`ValidationError::InvalidParameter`] for `n = 0`, `p = 0` or a law
@@ -111,16 +117,62 @@ impl PackedPatterns {
             )));
         }
         let mut packed = Self::empty(n, p, atoms, memory_limit)?;
-        let sampler = sampler::for_law(law);
-        let mut chunk = vec![0.0_f32; SAMPLE_ROWS * n];
-        for first in (0..p).step_by(SAMPLE_ROWS) {
-            let rows = SAMPLE_ROWS.min(p - first);
-            let chunk = &mut chunk[..rows * n];
-            sampler.fill_patterns(chunk, n, rng);
-            packed.pack_rows(first, chunk)?;
+        match law {
+            PatternLaw::Iid(entry) => packed.fill_picked(entry, rng),
+            _ => packed.fill_bits(rng),
         }
         packed.finish();
         Ok(packed)
+    }
+
+    /// Binary rows from the sampler's stream of 64-bit words, drawn
+    /// [`SAMPLE_ROWS`] rows at a time (a whole number of words, so the
+    /// stream is the one of a single `f32` matrix).
+    fn fill_bits(&mut self, rng: &mut TrialRng) {
+        let (n, p, rb) = (self.n, self.p, self.row_bytes);
+        let mut words = vec![0u64; (SAMPLE_ROWS * n).div_ceil(64) + 1];
+        for first in (0..p).step_by(SAMPLE_ROWS) {
+            let rows = SAMPLE_ROWS.min(p - first);
+            let count = (rows * n).div_ceil(64);
+            words[..count].iter_mut().for_each(|w| *w = rng.next_u64());
+            words[count] = 0;
+            let chunk = &mut self.data[first * rb..(first + rows) * rb];
+            for (r, row) in chunk.chunks_exact_mut(rb).enumerate() {
+                for (j, byte) in row.iter_mut().enumerate() {
+                    let bit = r * n + 8 * j;
+                    let len = 8.min(n - 8 * j);
+                    let (k, offset) = (bit / 64, bit % 64);
+                    let window = u128::from(words[k]) | (u128::from(words[k + 1]) << 64);
+                    *byte = ((window >> offset) as u8) & (((1u16 << len) - 1) as u8);
+                }
+            }
+        }
+    }
+
+    /// Law-file rows, entry by entry in row-major order, each the code of
+    /// the atom the law's sampler picks.
+    fn fill_picked(&mut self, entry: &EntryLaw, rng: &mut TrialRng) {
+        let codes: Vec<u8> = entry
+            .atoms()
+            .unwrap_or_default()
+            .iter()
+            .map(|a| {
+                let v = (a.value as f32).to_bits();
+                self.atoms
+                    .iter()
+                    .position(|b| b.to_bits() == v)
+                    .unwrap_or(0) as u8
+            })
+            .collect();
+        let picker = EntrySampler::new(entry);
+        let (n, bits, rb) = (self.n, self.bits, self.row_bytes);
+        let shift = 4 - bits;
+        for row in self.data.chunks_exact_mut(rb) {
+            for i in 0..n {
+                let code = codes[picker.pick(rng)];
+                row[i >> shift] |= code << ((i & ((1 << shift) - 1)) * bits);
+            }
+        }
     }
 
     /// Packs an `f32` matrix whose entries take at most four distinct
@@ -131,9 +183,16 @@ impl PackedPatterns {
     /// than four values; [`ValidationError::TooLarge`] when the packed
     /// matrix cannot be allocated.
     pub fn from_patterns(patterns: &Patterns) -> Result<Self, ValidationError> {
-        let mut atoms: Vec<f32> = patterns.as_slice().to_vec();
+        let mut atoms: Vec<f32> = Vec::new();
+        for &v in patterns.as_slice() {
+            if !atoms.iter().any(|a| a.to_bits() == v.to_bits()) {
+                atoms.push(v);
+                if atoms.len() > 4 {
+                    break;
+                }
+            }
+        }
         atoms.sort_by(f32::total_cmp);
-        atoms.dedup_by(|a, b| a.to_bits() == b.to_bits());
         if atoms.len() > 4 {
             return Err(ValidationError::InvalidParameter(format!(
                 "the entries take {} values; packed storage holds at most four",
