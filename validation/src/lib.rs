@@ -27,6 +27,7 @@ pub mod checkpoint;
 pub mod dynamics;
 pub mod entries;
 pub mod estimators;
+mod fast_exp;
 pub mod first_step;
 mod lattice;
 pub mod packed;
