@@ -1,12 +1,15 @@
 //! The retrieval dynamics of the modern Hopfield network,
 //! `x <- sum_mu xi^mu softmax_mu(lambda xi^mu . x)`, run to a fixed point.
 //!
-//! Patterns are `f32`; scores, weights and the new state are accumulated in
-//! `f64`. One step is a single pass over the pattern matrix: rows are taken
-//! in blocks, the block's scores are computed by a vectorisable dot-product
-//! kernel, and the weighted sum of rows is accumulated online against a
-//! running maximum score (log-sum-exp), so the softmax is stable
-//! for any `lambda` and the matrix is read from memory only once per step.
+//! Patterns are `f32` rows, or bit-packed discrete patterns
+//! ([`crate::packed`]); scores, weights and the new state are accumulated
+//! in `f64`. One step is a single pass over the pattern matrix: rows are
+//! taken in blocks, the block's scores are computed by a vectorisable
+//! dot-product kernel (or lookup tables), their weights by a vectorised
+//! exponential (module `fast_exp`, a few ulp from the library's), and the
+//! weighted sum of rows is accumulated online against a running maximum
+//! score (log-sum-exp), so the softmax is stable for any `lambda` and the
+//! matrix is read from memory only once per step.
 //!
 //! Pruned steps (exact to a stated tolerance). A full pass at a state `a`
 //! records every score `z_mu(a) = lambda xi^mu . a`. At a later state `x`,
