@@ -11,6 +11,7 @@ use damcap_validation::all_patterns::{
 use damcap_validation::dynamics::{run_dynamics, run_packed_dynamics, scores, DynamicsParams};
 use damcap_validation::packed::{packed_atoms, packed_bytes, packed_scores, PackedPatterns};
 use damcap_validation::patterns::{matrix_bytes, Patterns};
+use damcap_validation::pruning_bytes_per_pattern;
 use damcap_validation::seeds::trial_rng;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -535,7 +536,8 @@ fn typical_row(case: &ReachCase, n: usize, trials: u64) -> Result<()> {
         ..DynamicsParams::default()
     };
     let rows_fit = matrix_bytes(n, p as u64) <= TYPICAL_BUDGET;
-    let stored_bytes = Stored::bytes(&case.law, n, p) + 9 * p as u128;
+    let buffers = pruning_bytes_per_pattern(&case.law);
+    let stored_bytes = Stored::bytes(&case.law, n, p) + u128::from(buffers) * p as u128;
     if !rows_fit && stored_bytes > TYPICAL_BUDGET {
         println!(
             "{head} skipped ({:.1} GB of f32 rows)",

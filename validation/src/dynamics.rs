@@ -12,7 +12,8 @@
 //! matrix is read from memory only once per step.
 //!
 //! Pruned steps (exact to a stated tolerance). A full pass at a state `a`
-//! records every score `z_mu(a) = lambda xi^mu . a`. At a later state `x`,
+//! records every score `z_mu(a) = lambda xi^mu . a` (packed storage
+//! recomputes them instead, bitwise equal). At a later state `x`,
 //! `|z_mu(x) - z_mu(a)| <= lambda |xi^mu| |x - a|` (Cauchy-Schwarz), so
 //! the patterns far below the top score at `a` (the excluded ones, whose
 //! summed weight `S` the pass bounds) weigh together at most
@@ -262,7 +263,10 @@ struct Stepper<'a, S: Store> {
     /// `ln prune_tolerance` (`-inf` without pruning).
     ln_tolerance: f64,
     headroom: f64,
-    /// Scores of the last full pass (empty without pruning).
+    /// Whether steps may be pruned.
+    pruning: bool,
+    /// Scores of the last full pass, for storages that record them
+    /// ([`Store::RECORDS_SCORES`]; empty otherwise and without pruning).
     z: Vec<f64>,
     candidates: Option<Candidates>,
     /// Whether the last full pass suggests that a candidate set can be
@@ -292,7 +296,8 @@ impl<'a, S: Store> Stepper<'a, S> {
             lambda,
             ln_tolerance,
             headroom: params.prune_headroom,
-            z: if pruning {
+            pruning,
+            z: if pruning && S::RECORDS_SCORES {
                 vec![0.0; patterns.p()]
             } else {
                 Vec::new()
@@ -314,13 +319,14 @@ impl<'a, S: Store> Stepper<'a, S> {
                 return pass.observed;
             }
         }
-        let recorded = self.promising;
-        let record = recorded.then_some(self.z.as_mut_slice());
+        // Storages that do not record scores recompute them at a draw.
+        let ready = self.promising || !S::RECORDS_SCORES;
+        let record = (self.promising && !self.z.is_empty()).then_some(self.z.as_mut_slice());
         let all = Rows::Range(0, patterns.p());
         let pass = step(patterns, all, x, lambda, next, record);
-        self.promising = !self.z.is_empty() && self.worth_drawing(&pass);
-        self.candidates = if recorded && self.promising {
-            self.draw_candidates(pass.ln_z, x)
+        self.promising = self.pruning && self.worth_drawing(&pass);
+        self.candidates = if ready && self.promising {
+            self.draw_candidates(&pass, x)
         } else {
             None
         };
@@ -340,20 +346,38 @@ impl<'a, S: Store> Stepper<'a, S> {
         (0.125 * p).ln() + quartile - pass.ln_z <= self.ln_tolerance - self.headroom
     }
 
-    /// After a full pass at `anchor` (scores in `self.z`, partition
-    /// function `e^{ln_z}`): the candidate set whose excluded patterns weigh
-    /// at most `prune_tolerance e^{-headroom}`, or `None` when nothing can be
+    /// Calls `f(mu, z_mu)` with every score at `anchor`, in row order: the
+    /// recorded scores of the last full pass, or scores recomputed by the
+    /// same kernel (bitwise the pass's).
+    fn visit_scores(&self, anchor: &[f64], mut f: impl FnMut(usize, f64)) {
+        if !self.z.is_empty() {
+            self.z.iter().enumerate().for_each(|(mu, &v)| f(mu, v));
+            return;
+        }
+        let kernel = self.patterns.kernel(anchor);
+        let (p, mut z) = (self.patterns.p(), [0.0_f64; BLOCK]);
+        for first in (0..p).step_by(BLOCK) {
+            let zb = &mut z[..BLOCK.min(p - first)];
+            kernel.scores(Rows::Range(first, first + zb.len()), zb);
+            for (k, &v) in zb.iter().enumerate() {
+                f(first + k, v * self.lambda);
+            }
+        }
+    }
+
+    /// After a full pass at `anchor` (partition function `e^{ln_z}`): the
+    /// candidate set whose excluded patterns weigh at most
+    /// `prune_tolerance e^{-headroom}`, or `None` when nothing can be
     /// excluded or more than an eighth of the patterns remain (a pruned
     /// step would then save little).
-    fn draw_candidates(&self, ln_z: f64, anchor: &[f64]) -> Option<Candidates> {
-        let z = &self.z;
-        let top = block_max(z);
+    fn draw_candidates(&self, pass: &Pass, anchor: &[f64]) -> Option<Candidates> {
+        let (top, ln_z, p) = (pass.top, pass.ln_z, self.patterns.p());
         // A pattern in bin b is at least b nats below the top, so weighs at
         // most e^{top - b - ln_z}.
         let mut counts = [0u64; GAP_BINS + 1];
-        for &v in z {
+        self.visit_scores(anchor, |_, v| {
             counts[(top - v).min(GAP_BINS as f64) as usize] += 1;
-        }
+        });
         let budget = (self.ln_tolerance - self.headroom).exp();
         let (mut excluded, mut cut) = (0.0, GAP_BINS + 1);
         for b in (0..=GAP_BINS).rev() {
@@ -364,12 +388,15 @@ impl<'a, S: Store> Stepper<'a, S> {
             (excluded, cut) = (more, b);
         }
         let kept: u64 = counts[..cut].iter().sum::<u64>() + 1;
-        if excluded == 0.0 || 8 * kept > z.len() as u64 {
+        if excluded == 0.0 || 8 * kept > p as u64 {
             return None;
         }
-        let rows = (0..z.len())
-            .filter(|&mu| mu == 0 || top - z[mu] < cut as f64)
-            .collect();
+        let mut rows = Vec::new();
+        self.visit_scores(anchor, |mu, v| {
+            if mu == 0 || top - v < cut as f64 {
+                rows.push(mu);
+            }
+        });
         Some(Candidates {
             anchor: anchor.to_vec(),
             rows,
@@ -382,6 +409,8 @@ impl<'a, S: Store> Stepper<'a, S> {
 struct Pass {
     /// Softmax observables of xi^1.
     observed: FirstStep,
+    /// Largest score of the rows summed.
+    top: f64,
     /// `ln Z` over the rows summed.
     ln_z: f64,
     /// Mean score of those rows.
@@ -427,6 +456,11 @@ impl<'a> Rows<'a> {
 /// A pattern storage the dynamics runs on: `f32` rows ([`Patterns`]) or
 /// bit-packed discrete patterns ([`PackedPatterns`]).
 pub(crate) trait Store: Sync {
+    /// Whether the pruned dynamics keeps the scores of a full pass (8
+    /// bytes per pattern) rather than recomputing them when it draws a
+    /// candidate set: worth it when a pass is expensive next to that
+    /// buffer (`f32` rows), not for packed rows.
+    const RECORDS_SCORES: bool;
     /// The score and update kernel set up for one state.
     type Kernel<'a>: StepKernel
     where
@@ -491,6 +525,7 @@ impl StepKernel for RowKernel<'_> {
 }
 
 impl Store for Patterns {
+    const RECORDS_SCORES: bool = true;
     type Kernel<'a> = RowKernel<'a>;
 
     fn n(&self) -> usize {
@@ -574,6 +609,7 @@ fn step<S: Store>(
             w1: partition.weight_of(z1),
             xi1_largest: z1 > best_other,
         },
+        top: z1.max(best_other),
         ln_z: partition.ln(),
         mean_z: z_sum / done,
         sd_z: (z_squares / done - (z_sum / done).powi(2)).max(0.0).sqrt(),

@@ -278,10 +278,17 @@ fn start_state(
     }
 }
 
-/// Bytes per pattern of the pruned dynamics' buffers: the `f64` score of
-/// every pattern recorded at a full pass, and the candidate indices (at
-/// most `P/8` of 8 bytes).
-pub const PRUNING_BYTES_PER_PATTERN: u64 = 9;
+/// Bytes per pattern of the pruned dynamics' buffers: the candidate
+/// indices (at most `P/8` of 8 bytes), and for `f32` rows the `f64` score
+/// of every pattern recorded at a full pass (packed patterns recompute
+/// them instead).
+pub fn pruning_bytes_per_pattern(law: &PatternLaw) -> u64 {
+    if packed_atoms(law).is_some() {
+        1
+    } else {
+        9
+    }
+}
 
 /// Bytes per pattern of the all-patterns check's buffers: the visiting
 /// order (8), the squared norms (8) and the duplicate flags (1), and for
@@ -309,10 +316,10 @@ pub fn trial_bytes(setup: &Setup, buffer_bytes: u64) -> Result<u128, ValidationE
     Ok(storage + u128::from(p) * u128::from(buffer_bytes))
 }
 
-/// Per-pattern buffer bytes of a dynamics trial with `params`.
-pub(crate) fn dynamics_buffer_bytes(params: &DynamicsParams) -> u64 {
+/// Per-pattern buffer bytes of a dynamics trial of `setup` with `params`.
+pub(crate) fn dynamics_buffer_bytes(setup: &Setup, params: &DynamicsParams) -> u64 {
     if params.prune_tolerance > 0.0 {
-        PRUNING_BYTES_PER_PATTERN
+        pruning_bytes_per_pattern(&setup.law)
     } else {
         0
     }
@@ -356,7 +363,12 @@ pub fn run_trials(
     trials: u64,
 ) -> Result<Vec<Trial>, ValidationError> {
     params.validate()?;
-    let per_matrix = per_matrix_budget(setup, trials, memory_limit, dynamics_buffer_bytes(params))?;
+    let per_matrix = per_matrix_budget(
+        setup,
+        trials,
+        memory_limit,
+        dynamics_buffer_bytes(setup, params),
+    )?;
     (0..trials)
         .into_par_iter()
         .map(|t| run_trial(setup, params, per_matrix, key, t))

@@ -464,6 +464,7 @@ impl StepKernel for PackedKernel<'_> {
 }
 
 impl Store for PackedPatterns {
+    const RECORDS_SCORES: bool = false;
     type Kernel<'a> = PackedKernel<'a>;
 
     fn n(&self) -> usize {
@@ -591,8 +592,10 @@ mod tests {
     /// `f32` rows of the same seeds, full and pruned, on 3 laws x 3 lambda
     /// x 2 starts x 10 seeds = 180 runs (P over a block of rows; lambda = 1
     /// includes paramagnetic runs that decay slowly): final states agree to
-    /// 1e-9, retrieved flags, steps, convergence and pruned steps are
-    /// identical, and pruning is used.
+    /// 1e-9, retrieved flags, steps and convergence are identical, and
+    /// pruning is used. (Pruned steps may differ in number: packed storage
+    /// recomputes the scores and draws a candidate set at the first
+    /// promising pass, `f32` rows record them at the next one.)
     #[test]
     fn packed_dynamics_equals_f32_dynamics() {
         let params = DynamicsParams {
@@ -622,8 +625,8 @@ mod tests {
                                 .fold(0.0, f64::max);
                             assert!(gap <= 1e-9, "{what}: {gap}");
                             assert_eq!(
-                                (a.retrieved, a.steps, a.converged, a.pruned_steps),
-                                (b.retrieved, b.steps, b.converged, b.pruned_steps),
+                                (a.retrieved, a.steps, a.converged),
+                                (b.retrieved, b.steps, b.converged),
                                 "{what}"
                             );
                             assert!((a.final_weight - b.final_weight).abs() <= 1e-9, "{what}");

@@ -149,7 +149,7 @@ impl StudyParams {
             let setup = self.kind.setup(self.law.clone(), n, x);
             let buffers = match self.kind {
                 StudyKind::AllPatterns { .. } => all_patterns_buffer_bytes(&setup),
-                _ => dynamics_buffer_bytes(&self.dynamics),
+                _ => dynamics_buffer_bytes(&setup, &self.dynamics),
             };
             per_matrix_budget(&setup, trials, self.memory_limit, buffers)?;
         }

@@ -313,18 +313,18 @@ fn bad_parameters_are_errors() {
         assert!(run_first_step_trials(&bad, &key, 1).is_err());
     }
     // 20 binary patterns of 10 entries packed in 2 bytes each (40 bytes),
-    // and 9 bytes per pattern of pruning buffers: 220 bytes per trial.
+    // and 1 byte per pattern of pruning candidates: 60 bytes per trial.
     let err = pool(2)
-        .install(|| run_trials(&good, &params, 400, &key, 5))
+        .install(|| run_trials(&good, &params, 100, &key, 5))
         .unwrap_err();
     assert_eq!(
         err,
         ValidationError::TooLarge {
-            bytes: 440,
-            limit: 400
+            bytes: 120,
+            limit: 100
         }
     );
     assert!(pool(1)
-        .install(|| run_trials(&good, &params, 400, &key, 5))
+        .install(|| run_trials(&good, &params, 100, &key, 5))
         .is_ok());
 }
