@@ -4,14 +4,19 @@
 
 use anyhow::{bail, Result};
 use damcap_theory::ensemble::{Iid, PatternLaw, NAMES};
-use damcap_theory::law::Family;
-use damcap_validation::all_patterns::{check_self_weights, CheckMode, STATES};
-use damcap_validation::dynamics::{run_dynamics, scores, DynamicsParams};
+use damcap_theory::law::{EntryLaw, Family};
+use damcap_validation::all_patterns::{
+    check_packed_self_weights, check_self_weights, CheckMode, STATES,
+};
+use damcap_validation::dynamics::{run_dynamics, run_packed_dynamics, scores, DynamicsParams};
+use damcap_validation::packed::{packed_atoms, packed_bytes, packed_scores, PackedPatterns};
 use damcap_validation::patterns::{matrix_bytes, Patterns};
+use damcap_validation::pruning_bytes_per_pattern;
 use damcap_validation::seeds::trial_rng;
 use damcap_validation::streamed::{streamed_step, StreamedPatterns};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::{self, Config, LambdaGrid};
@@ -269,22 +274,50 @@ fn peak_multiply_adds() -> f64 {
     (LEN * SWEEPS) as f64 / seconds
 }
 
-/// Single-core read bandwidth of an f32 array in bytes per second.
+/// Single-core read bandwidth of an f32 array in bytes per second: the
+/// best of three sums of the array in 32 independent `f32` lanes, compiled
+/// for AVX2 when the processor has it (the score kernel is too), so the
+/// baseline is the fastest plain read this code can make.
 fn read_bandwidth(data: &[f32]) -> f64 {
     let seconds = best_of(3, || {
-        let mut lanes = [0.0f32; 16];
-        for chunk in black_box(data).chunks_exact(16) {
-            for k in 0..16 {
-                lanes[k] += chunk[k];
-            }
-        }
-        black_box(lanes);
+        black_box(read_sum(black_box(data)));
     });
     std::mem::size_of_val(data) as f64 / seconds
 }
 
+/// A sum of `data` that reads every entry once.
+fn read_sum(data: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the processor supports AVX2, checked just above.
+        return unsafe { read_sum_avx2(data) };
+    }
+    read_sum_portable(data)
+}
+
+/// [`read_sum`] for any processor.
+#[inline(always)]
+fn read_sum_portable(data: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 32];
+    for chunk in data.chunks_exact(32) {
+        for k in 0..32 {
+            lanes[k] += chunk[k];
+        }
+    }
+    lanes.iter().sum()
+}
+
+/// [`read_sum`] compiled with AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn read_sum_avx2(data: &[f32]) -> f32 {
+    read_sum_portable(data)
+}
+
 /// Throughput of the score kernel `s_mu = xi^mu . x` (one multiply-add per
-/// matrix entry), against the compute peak and the read bandwidth.
+/// matrix entry), against the compute peak and the read bandwidth, and of
+/// the packed lookup-table kernel on binary and ternary patterns of the
+/// same size, in effective multiply-adds (`N P` per pass).
 fn kernel(n: usize, p: usize) -> Result<()> {
     let budget = PATTERN_BYTES_CAP as u64;
     let patterns = Patterns::sample(&PatternLaw::Gaussian, n, p, budget, &mut trial_rng(1))?;
@@ -296,6 +329,7 @@ fn kernel(n: usize, p: usize) -> Result<()> {
     let entries = (n * p) as f64 / seconds;
     let peak = peak_multiply_adds();
     let bandwidth = read_bandwidth(patterns.as_slice());
+    drop(patterns);
     println!("score kernel: N = {n}, P = {p} (f32 patterns, f64 accumulation), one core");
     println!(
         "  kernel            {:.2} G entries/s (one multiply-add each)",
@@ -312,6 +346,19 @@ fn kernel(n: usize, p: usize) -> Result<()> {
         4.0 * entries / 1e9,
         400.0 * entries / bandwidth
     );
+    for (name, law) in [("binary", PatternLaw::Binary), ("ternary", ternary()?)] {
+        let packed = PackedPatterns::sample(&law, n, p, budget, &mut trial_rng(2))?;
+        let seconds = best_of(5, || {
+            packed_scores(&packed, black_box(&x), &mut out).expect("matching sizes")
+        });
+        let effective = (n * p) as f64 / seconds;
+        println!(
+            "  packed {name:<8}   {:.2} G effective multiply-adds/s ({} bytes per row, lookup tables): {:.1}x the f32 kernel",
+            effective / 1e9,
+            packed.bytes() / p,
+            effective / entries
+        );
+    }
     Ok(())
 }
 
@@ -367,6 +414,14 @@ fn streamed(n: usize, p: usize) -> Result<()> {
     Ok(())
 }
 
+/// The ternary law of `configs/ensembles/ternary.toml`: `P(0) = 1/2`.
+fn ternary() -> Result<PatternLaw> {
+    let law = EntryLaw::new(Family::Ternary {
+        zero_probability: 0.5,
+    })?;
+    Ok(PatternLaw::Iid(Arc::new(law)))
+}
+
 /// One row family of the reach table: a law at one `lambda`, with the
 /// loads near its committed crossings.
 struct ReachCase {
@@ -379,20 +434,24 @@ struct ReachCase {
     alpha_all: f64,
 }
 
-/// Typical trials whose pattern matrix exceeds this many bytes are left
-/// out of the reach table.
+/// Typical trials whose pattern storage (and pruning buffers) would exceed
+/// this many bytes are left out of the reach table, per column.
 const TYPICAL_BUDGET: u128 = 1 << 30;
 
-/// All-patterns trials above this many multiply-adds (`P^2 N`, the cost
-/// of a retrieved trial) are left out of the reach table.
+/// All-patterns trials above this many operations (`P^2` times the row's
+/// `N` entries, or its packed bytes: the cost of a retrieved trial) are
+/// left out of the reach table, per column.
 const ALL_PATTERNS_BUDGET: f64 = 2e10;
 
 /// Seconds per trial near the crossings, before and after the exact
-/// speed-ups, on the same patterns: the typical dynamics with a full pass
-/// at every step against pruned steps; the all-patterns check by one
-/// matrix-vector pass per pattern against likely failures first,
-/// [`STATES`] states per pass and early exit. Sampling the patterns is timed apart (the same
-/// in both).
+/// speed-ups, on the same patterns (the same draws: discrete laws are
+/// packed from the same generator). Before: the typical dynamics with a
+/// full pass at every step, the all-patterns check by one matrix-vector
+/// pass per pattern, both on `f32` rows. After: pruned steps, and likely
+/// failures first with [`STATES`] states per pass and early exit, on
+/// packed storage for binary and ternary patterns. Sampling is timed apart.
+/// A column whose storage or work is over budget is left out; the other
+/// one still runs.
 fn reach(sizes: &[usize], trials: u64) -> Result<()> {
     let cases = [
         ReachCase {
@@ -424,13 +483,20 @@ fn reach(sizes: &[usize], trials: u64) -> Result<()> {
             alpha_typical: 0.6,
             alpha_all: 0.35,
         },
+        ReachCase {
+            name: "ternary",
+            law: ternary()?,
+            lambda: 1.0,
+            alpha_typical: 0.5,
+            alpha_all: 0.25,
+        },
     ];
     anyhow::ensure!(trials > 0, "--reach-trials must be at least 1");
     println!(
         "reach: seconds per trial near the crossing, mean of {trials} trials (best of two timings each), one core; before -> after (speed-up)"
     );
-    println!("  typical: dynamics from xi^1 (max 100 steps), full passes -> pruned steps");
-    println!("  all patterns: one matrix-vector pass per pattern -> likely failures first, {STATES} states per pass, early exit");
+    println!("  typical: dynamics from xi^1 (max 100 steps), full passes on f32 rows -> pruned steps, binary and ternary packed");
+    println!("  all patterns: one matrix-vector pass per pattern on f32 rows -> likely failures first, {STATES} states per pass, early exit, binary and ternary packed");
     for case in &cases {
         for &n in sizes {
             typical_row(case, n, trials)?;
@@ -456,92 +522,180 @@ fn pattern_count(alpha: f64, n: usize) -> usize {
     (alpha * n as f64).exp().round() as usize
 }
 
-/// Times the full and the pruned dynamics on the same trials.
+/// The trial's patterns as the studies store them: packed for discrete
+/// laws, `f32` rows otherwise (and `None` when over `budget` bytes).
+enum Stored {
+    Rows(Patterns),
+    Packed(PackedPatterns),
+}
+
+impl Stored {
+    /// Bytes of the study storage of `p` patterns of `law`.
+    fn bytes(law: &PatternLaw, n: usize, p: usize) -> u128 {
+        match packed_atoms(law) {
+            Some(atoms) => packed_bytes(n, p as u64, atoms.len()),
+            None => matrix_bytes(n, p as u64),
+        }
+    }
+
+    /// Draws trial `t`'s patterns in the study storage.
+    fn sample(law: &PatternLaw, n: usize, p: usize, t: u64) -> Result<Self> {
+        Ok(match packed_atoms(law) {
+            Some(_) => Self::Packed(PackedPatterns::sample(
+                law,
+                n,
+                p,
+                8 << 30,
+                &mut trial_rng(t),
+            )?),
+            None => Self::Rows(Patterns::sample(law, n, p, 8 << 30, &mut trial_rng(t))?),
+        })
+    }
+
+    fn xi1(&self) -> Vec<f64> {
+        let xi1 = match self {
+            Self::Rows(r) => r.xi1(),
+            Self::Packed(p) => p.xi1(),
+        };
+        xi1.iter().map(|&v| f64::from(v)).collect()
+    }
+}
+
+/// A timed column of the reach table: seconds per trial, or why it was
+/// left out.
+fn column(seconds: Option<f64>, trials: u64) -> String {
+    seconds.map_or("(over budget)".into(), |s| {
+        format!("{:.1e} s", s / trials as f64)
+    })
+}
+
+/// The speed-up of `after` over `before`, when both ran.
+fn speed_up(before: Option<f64>, after: Option<f64>) -> String {
+    match (before, after) {
+        (Some(b), Some(a)) => format!("{:.2}x", b / a),
+        _ => "-".into(),
+    }
+}
+
+/// Times the full dynamics on `f32` rows and the pruned dynamics on the
+/// study storage, on the same trials, each when it fits [`TYPICAL_BUDGET`].
 fn typical_row(case: &ReachCase, n: usize, trials: u64) -> Result<()> {
     let p = pattern_count(case.alpha_typical, n);
-    let bytes = matrix_bytes(n, p as u64);
-    if bytes > TYPICAL_BUDGET {
-        println!(
-            "  {:<8} lambda {:<3} N {n:>2}  typical      alpha {:.2} P {p:>8}: skipped (a {:.1} GB matrix)",
-            case.name,
-            case.lambda,
-            case.alpha_typical,
-            bytes as f64 / 1e9
-        );
-        return Ok(());
-    }
+    let head = format!(
+        "  {:<8} lambda {:<3} N {n:>2}  typical      alpha {:.2} P {p:>10}:",
+        case.name, case.lambda, case.alpha_typical
+    );
     let params = DynamicsParams {
         max_steps: 100,
         ..DynamicsParams::default()
     };
+    let rows_fit = matrix_bytes(n, p as u64) <= TYPICAL_BUDGET;
+    let buffers = pruning_bytes_per_pattern(&case.law);
+    let stored_bytes = Stored::bytes(&case.law, n, p) + u128::from(buffers) * p as u128;
+    if !rows_fit && stored_bytes > TYPICAL_BUDGET {
+        println!(
+            "{head} skipped ({:.1} GB of f32 rows)",
+            matrix_bytes(n, p as u64) as f64 / 1e9
+        );
+        return Ok(());
+    }
     let (mut sample, mut before, mut after, mut pruned, mut steps) = (0.0, 0.0, 0.0, 0, 0);
     for t in 0..trials {
+        let full = if rows_fit {
+            let patterns = Patterns::sample(&case.law, n, p, 8 << 30, &mut trial_rng(t))?;
+            let x0: Vec<f64> = patterns.xi1().iter().map(|&v| f64::from(v)).collect();
+            let (full, seconds) =
+                best_of_two(|| run_dynamics(&patterns, &x0, case.lambda, &params.full()));
+            before += seconds;
+            Some(full?)
+        } else {
+            None
+        };
         let start = Instant::now();
-        let patterns = Patterns::sample(&case.law, n, p, 8 << 30, &mut trial_rng(t))?;
+        let stored = Stored::sample(&case.law, n, p, t)?;
         sample += start.elapsed().as_secs_f64();
-        let x0: Vec<f64> = patterns.xi1().iter().map(|&v| f64::from(v)).collect();
-        let (full, seconds) =
-            best_of_two(|| run_dynamics(&patterns, &x0, case.lambda, &params.full()));
-        before += seconds;
-        let (fast, seconds) = best_of_two(|| run_dynamics(&patterns, &x0, case.lambda, &params));
+        let x0 = stored.xi1();
+        let (fast, seconds) = best_of_two(|| match &stored {
+            Stored::Rows(r) => run_dynamics(r, &x0, case.lambda, &params),
+            Stored::Packed(q) => run_packed_dynamics(q, &x0, case.lambda, &params),
+        });
         after += seconds;
-        let (full, fast) = (full?, fast?);
-        anyhow::ensure!(
-            fast.retrieved == full.retrieved && fast.steps == full.steps,
-            "pruned and full dynamics disagree at {} N = {n}, trial {t}",
-            case.name
-        );
+        let fast = fast?;
+        if let Some(full) = full {
+            anyhow::ensure!(
+                fast.retrieved == full.retrieved && fast.steps == full.steps,
+                "pruned and full dynamics disagree at {} N = {n}, trial {t}",
+                case.name
+            );
+        }
         (pruned, steps) = (pruned + fast.pruned_steps, steps + fast.steps);
     }
-    let k = trials as f64;
+    let before = rows_fit.then_some(before);
     println!(
-        "  {:<8} lambda {:<3} N {n:>2}  typical      alpha {:.2} P {p:>8}: sample {:.1e} s, {:.1e} s -> {:.1e} s ({:.2}x; {pruned} of {steps} steps pruned)",
-        case.name,
-        case.lambda,
-        case.alpha_typical,
-        sample / k,
-        before / k,
-        after / k,
-        before / after
+        "{head} sample {:.1e} s, {} -> {} ({}; {pruned} of {steps} steps pruned)",
+        sample / trials as f64,
+        column(before, trials),
+        column(Some(after), trials),
+        speed_up(before, Some(after))
     );
     Ok(())
 }
 
-/// Times the reference and the early-exit all-patterns checks on the same
-/// trials, unless a retrieved trial would exceed [`ALL_PATTERNS_BUDGET`].
+/// Times the reference check on `f32` rows and the early-exit check on the
+/// study storage, on the same trials, each unless a retrieved trial would
+/// exceed [`ALL_PATTERNS_BUDGET`].
 fn all_patterns_row(case: &ReachCase, n: usize, trials: u64) -> Result<()> {
     let p = pattern_count(case.alpha_all, n);
     let head = format!(
-        "  {:<8} lambda {:<3} N {n:>2}  all patterns alpha {:.2} P {p:>8}:",
+        "  {:<8} lambda {:<3} N {n:>2}  all patterns alpha {:.2} P {p:>10}:",
         case.name, case.lambda, case.alpha_all
     );
-    let cost = (p as f64).powi(2) * n as f64;
-    if cost > ALL_PATTERNS_BUDGET {
-        println!("{head} skipped (a retrieved trial costs P^2 N = {cost:.1e} multiply-adds)");
+    let pairs = (p as f64).powi(2);
+    let reference_fits = pairs * n as f64 <= ALL_PATTERNS_BUDGET;
+    // Two-atom packed rows are checked by popcounts of 8-byte words.
+    let row_cost = match packed_atoms(&case.law) {
+        Some(atoms) if atoms.len() == 2 => n.div_ceil(64) as f64,
+        _ => Stored::bytes(&case.law, n, 1) as f64,
+    };
+    if !reference_fits && pairs * row_cost > ALL_PATTERNS_BUDGET {
+        println!(
+            "{head} skipped (a retrieved trial costs P^2 N = {:.1e} multiply-adds)",
+            pairs * n as f64
+        );
         return Ok(());
     }
     let (mut before, mut after, mut retrieved) = (0.0, 0.0, 0);
     for t in 0..trials {
-        let patterns = Patterns::sample(&case.law, n, p, 8 << 30, &mut trial_rng(t))?;
-        let (full, seconds) =
-            best_of_two(|| check_self_weights(&patterns, case.lambda, CheckMode::Reference));
-        before += seconds;
-        let (fast, seconds) =
-            best_of_two(|| check_self_weights(&patterns, case.lambda, CheckMode::EarlyExit));
+        let full = if reference_fits {
+            let patterns = Patterns::sample(&case.law, n, p, 8 << 30, &mut trial_rng(t))?;
+            let (full, seconds) =
+                best_of_two(|| check_self_weights(&patterns, case.lambda, CheckMode::Reference));
+            before += seconds;
+            Some(full)
+        } else {
+            None
+        };
+        let stored = Stored::sample(&case.law, n, p, t)?;
+        let (fast, seconds) = best_of_two(|| match &stored {
+            Stored::Rows(r) => check_self_weights(r, case.lambda, CheckMode::EarlyExit),
+            Stored::Packed(q) => check_packed_self_weights(q, case.lambda, CheckMode::EarlyExit),
+        });
         after += seconds;
-        anyhow::ensure!(
-            fast.retrieved == full.retrieved,
-            "early-exit and full checks disagree at {} N = {n}, trial {t}",
-            case.name
-        );
-        retrieved += u64::from(full.retrieved);
+        if let Some(full) = full {
+            anyhow::ensure!(
+                fast.retrieved == full.retrieved,
+                "early-exit and full checks disagree at {} N = {n}, trial {t}",
+                case.name
+            );
+        }
+        retrieved += u64::from(fast.retrieved);
     }
-    let k = trials as f64;
+    let before = reference_fits.then_some(before);
     println!(
-        "{head} {:.1e} s -> {:.1e} s ({:.1}x; {retrieved} of {trials} retrieved)",
-        before / k,
-        after / k,
-        before / after
+        "{head} {} -> {} ({}; {retrieved} of {trials} retrieved)",
+        column(before, trials),
+        column(Some(after), trials),
+        speed_up(before, Some(after))
     );
     Ok(())
 }

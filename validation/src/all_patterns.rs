@@ -19,7 +19,8 @@
 //! After an early exit only the first failing weight is known: it is at
 //! most 1/2 and an upper bound on the smallest weight.
 
-use crate::dynamics::{dot, BLOCK};
+use crate::dynamics::{dot, BLOCK, LANES};
+use crate::packed::PackedPatterns;
 use crate::partition::Partition;
 use crate::patterns::Patterns;
 
@@ -79,12 +80,53 @@ fn reference(patterns: &Patterns, lambda: f64) -> SelfCheck {
     }
 }
 
+/// Runs the all-patterns check of bit-packed discrete patterns: the same
+/// check as [`check_self_weights`] (same order, same groups, same blocks of
+/// rows), with scores from the lookup tables of each start state
+/// ([`crate::packed`]). The weights differ from those of the `f32` rows
+/// only by the order of `f64` roundings; the tests check that the flags
+/// agree.
+pub fn check_packed_self_weights(
+    patterns: &PackedPatterns,
+    lambda: f64,
+    mode: CheckMode,
+) -> SelfCheck {
+    let words = (patterns.bits() == 1).then(|| Words::of(patterns));
+    let weights = |group: &[usize]| match &words {
+        Some(words) => two_atom_group_weights(patterns, words, lambda, group),
+        None => packed_group_weights(patterns, lambda, group),
+    };
+    match mode {
+        CheckMode::Reference => {
+            let order: Vec<usize> = (0..patterns.p()).collect();
+            let worst = order
+                .chunks(1)
+                .map(weights)
+                .fold(f64::INFINITY, |w, v| w.min(v[0]));
+            SelfCheck {
+                retrieved: worst > 0.5,
+                weight: worst,
+                checked: patterns.p(),
+            }
+        }
+        CheckMode::EarlyExit => first_failure(&packed_failure_order(patterns), weights),
+    }
+}
+
 /// Likely failures first, [`STATES`] states per pass, first failure decides.
 fn early_exit(patterns: &Patterns, lambda: f64) -> SelfCheck {
+    first_failure(&failure_order(patterns), |group| {
+        group_weights(patterns, lambda, group)
+    })
+}
+
+/// Self-weights of the patterns in `order`, [`STATES`] at a time by
+/// `weights`, up to the first one at most 1/2.
+fn first_failure(order: &[usize], weights: impl Fn(&[usize]) -> Vec<f64>) -> SelfCheck {
     let mut worst = f64::INFINITY;
     let mut checked = 0;
-    for group in failure_order(patterns).chunks(STATES) {
-        for w in group_weights(patterns, lambda, group) {
+    for group in order.chunks(STATES) {
+        for w in weights(group) {
             checked += 1;
             if w <= 0.5 {
                 return SelfCheck {
@@ -131,6 +173,154 @@ pub fn failure_order(patterns: &Patterns) -> Vec<usize> {
     order
 }
 
+/// [`failure_order`] of packed patterns: duplicates are equal packed rows,
+/// squared norms are summed from the same `f32` entries, so the order is
+/// that of the `f32` rows of the same patterns.
+pub fn packed_failure_order(patterns: &PackedPatterns) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..patterns.p()).collect();
+    order.sort_unstable_by(|&a, &b| patterns.packed_row(a).cmp(patterns.packed_row(b)));
+    let mut duplicated = vec![false; order.len()];
+    for pair in order.windows(2) {
+        if patterns.packed_row(pair[0]) == patterns.packed_row(pair[1]) {
+            duplicated[pair[0]] = true;
+            duplicated[pair[1]] = true;
+        }
+    }
+    let norms: Vec<f64> = (0..patterns.p())
+        .map(|mu| patterns.squared_norm(mu))
+        .collect();
+    order.sort_unstable_by(|&a, &b| {
+        duplicated[b]
+            .cmp(&duplicated[a])
+            .then(norms[a].total_cmp(&norms[b]))
+            .then(a.cmp(&b))
+    });
+    order
+}
+
+/// Self-weights of the packed patterns `group`, from one pass over the
+/// matrix in blocks of [`BLOCK`] rows with one lookup table per state.
+fn packed_group_weights(patterns: &PackedPatterns, lambda: f64, group: &[usize]) -> Vec<f64> {
+    let tables: Vec<Vec<f64>> = group
+        .iter()
+        .map(|&mu| patterns.tables(&widen(&patterns.decode(mu))))
+        .collect();
+    let mut partitions = vec![Partition::new(); group.len()];
+    let mut z = [0.0_f64; BLOCK];
+    for first in (0..patterns.p()).step_by(BLOCK) {
+        let zb = &mut z[..BLOCK.min(patterns.p() - first)];
+        for (partition, table) in partitions.iter_mut().zip(&tables) {
+            patterns.score_range(table, first, zb);
+            zb.iter_mut().for_each(|v| *v *= lambda);
+            partition.add_block(zb);
+        }
+    }
+    group
+        .iter()
+        .zip(&partitions)
+        .zip(&tables)
+        .map(|((&mu, partition), table)| {
+            let own = PackedPatterns::score(table, patterns.packed_row(mu));
+            partition.weight_of(lambda * own)
+        })
+        .collect()
+}
+
+/// One-bit packed rows as 64-bit words (`words` per row, the last one
+/// zero-padded), with the popcount of each row: built once per check.
+struct Words {
+    words: usize,
+    data: Vec<u64>,
+    ones: Vec<u32>,
+}
+
+impl Words {
+    fn of(patterns: &PackedPatterns) -> Self {
+        let words = patterns.n().div_ceil(64);
+        let mut data = Vec::with_capacity(words * patterns.p());
+        for mu in 0..patterns.p() {
+            let row = patterns.packed_row(mu);
+            data.extend(row.chunks(8).map(|c| {
+                let mut bytes = [0u8; 8];
+                bytes[..c.len()].copy_from_slice(c);
+                u64::from_le_bytes(bytes)
+            }));
+        }
+        let ones = data
+            .chunks_exact(words)
+            .map(|r| r.iter().map(|w| w.count_ones()).sum())
+            .collect();
+        Self { words, data, ones }
+    }
+
+    fn row(&self, mu: usize) -> &[u64] {
+        &self.data[mu * self.words..(mu + 1) * self.words]
+    }
+}
+
+/// Self-weights of two-atom packed patterns (atoms `a < b`, code 1 for
+/// `b`) by level counts. At the state `xi^i` with `k_i` entries `b`, a
+/// pattern with `k` entries `b`, `m` of them where `xi^i` has `b` too, has
+/// the score `lambda (a^2 (N - k_i - k + m) + a b (k_i + k - 2m) + b^2 m)`:
+/// it depends on `(k, m)` only, two popcounts per row and state. The pass
+/// counts the patterns at each of the `(N + 1)^2` levels and the partition
+/// sum takes one exponential per occupied level instead of one per
+/// pattern. The same patterns and scores as the lookup-table and `f32`
+/// checks, summed in another order (flags compared in the tests).
+fn two_atom_group_weights(
+    patterns: &PackedPatterns,
+    words: &Words,
+    lambda: f64,
+    group: &[usize],
+) -> Vec<f64> {
+    let n = patterns.n();
+    let levels = n + 1;
+    let mut counts = vec![vec![0u64; levels * levels]; group.len()];
+    if words.words == 1 {
+        // One word per row (N <= 64): the common case, without inner loops.
+        let states: Vec<u64> = group.iter().map(|&mu| words.data[mu]).collect();
+        for (&row, &k) in words.data.iter().zip(&words.ones) {
+            for (&state, count) in states.iter().zip(&mut counts) {
+                count[k as usize * levels + (row & state).count_ones() as usize] += 1;
+            }
+        }
+    } else {
+        for (row, &k) in words.data.chunks_exact(words.words).zip(&words.ones) {
+            for (&mu, count) in group.iter().zip(&mut counts) {
+                let state = words.row(mu);
+                let m: u32 = row
+                    .iter()
+                    .zip(state)
+                    .map(|(r, s)| (r & s).count_ones())
+                    .sum();
+                count[k as usize * levels + m as usize] += 1;
+            }
+        }
+    }
+    let (a, b) = (
+        f64::from(patterns.atoms()[0]),
+        f64::from(patterns.atoms()[1]),
+    );
+    group
+        .iter()
+        .zip(&counts)
+        .map(|(&mu, count)| {
+            let own = words.ones[mu] as usize;
+            let score = |k: usize, m: usize| {
+                let (aa, ab) = (n + m - own - k, own + k - 2 * m);
+                lambda * (a * a * aa as f64 + a * b * ab as f64 + b * b * m as f64)
+            };
+            let mut partition = Partition::new();
+            for (level, &c) in count.iter().enumerate() {
+                if c > 0 {
+                    partition.add_many(score(level / levels, level % levels), c as f64);
+                }
+            }
+            partition.weight_of(score(own, own))
+        })
+        .collect()
+}
+
 /// Self-weights `w_mu(xi^mu)` of the patterns `group` (at most [`STATES`]),
 /// from one pass over the matrix.
 fn group_weights(patterns: &Patterns, lambda: f64, group: &[usize]) -> Vec<f64> {
@@ -144,11 +334,7 @@ fn group_weights(patterns: &Patterns, lambda: f64, group: &[usize]) -> Vec<f64> 
     let mut z = [[0.0_f64; BLOCK]; STATES];
     for block in patterns.as_slice().chunks(BLOCK * n) {
         let len = block.len() / n;
-        for (r, row) in block.chunks_exact(n).enumerate() {
-            for (k, d) in dots(row, &xs).into_iter().enumerate() {
-                z[k][r] = lambda * d;
-            }
-        }
+        block_dots(block, n, &xs, lambda, &mut z);
         for (partition, zk) in partitions.iter_mut().zip(&z) {
             partition.add_block(&zk[..len]);
         }
@@ -163,11 +349,59 @@ fn group_weights(patterns: &Patterns, lambda: f64, group: &[usize]) -> Vec<f64> 
         .collect()
 }
 
+/// `z[k][r] = lambda row_r . x_k` for the rows of `block` (of length `n`)
+/// by [`dots`]; compiled for AVX2 as well and chosen at run time when the
+/// processor has it (the same operations, so the same bits).
+fn block_dots(
+    block: &[f32],
+    n: usize,
+    xs: &[&[f64]; STATES],
+    lambda: f64,
+    z: &mut [[f64; BLOCK]; STATES],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the processor supports AVX2, checked just above.
+        unsafe { block_dots_avx2(block, n, xs, lambda, z) };
+        return;
+    }
+    block_dots_portable(block, n, xs, lambda, z);
+}
+
+/// [`block_dots`] for any processor.
+#[inline(always)]
+fn block_dots_portable(
+    block: &[f32],
+    n: usize,
+    xs: &[&[f64]; STATES],
+    lambda: f64,
+    z: &mut [[f64; BLOCK]; STATES],
+) {
+    for (r, row) in block.chunks_exact(n).enumerate() {
+        for (k, d) in dots(row, xs).into_iter().enumerate() {
+            z[k][r] = lambda * d;
+        }
+    }
+}
+
+/// [`block_dots`] compiled with AVX2 (no FMA).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn block_dots_avx2(
+    block: &[f32],
+    n: usize,
+    xs: &[&[f64]; STATES],
+    lambda: f64,
+    z: &mut [[f64; BLOCK]; STATES],
+) {
+    block_dots_portable(block, n, xs, lambda, z);
+}
+
 /// `row . x_k` for [`STATES`] states at once, each with exactly the
 /// operations of [`dot`] (same lanes, same order), so the results are
 /// bitwise equal to it while the row is loaded once.
+#[inline(always)]
 fn dots(row: &[f32], xs: &[&[f64]; STATES]) -> [f64; STATES] {
-    const LANES: usize = 4;
     let mut lanes = [[0.0_f64; LANES]; STATES];
     let chunks = row.chunks_exact(LANES);
     let head = row.len() - chunks.remainder().len();
@@ -246,14 +480,70 @@ mod tests {
         assert_eq!(failure_order(&pats), vec![1, 4, 2, 3, 0]);
     }
 
+    /// The packed checks of the same patterns give the `f32` checks' flags
+    /// and visit the same patterns; their weights agree to 1e-12, and the
+    /// packed early-exit weights are bitwise the packed reference's when
+    /// every pattern passes.
+    fn packed_agrees(pats: &Patterns, lambda: f64, full: &SelfCheck, fast: &SelfCheck) {
+        let packed = PackedPatterns::from_patterns(pats).unwrap();
+        assert_eq!(packed_failure_order(&packed), failure_order(pats));
+        let p_full = check_packed_self_weights(&packed, lambda, CheckMode::Reference);
+        let p_fast = check_packed_self_weights(&packed, lambda, CheckMode::EarlyExit);
+        for (a, b) in [(full, &p_full), (fast, &p_fast)] {
+            assert_eq!((a.retrieved, a.checked), (b.retrieved, b.checked));
+            assert!((a.weight - b.weight).abs() <= 1e-12, "{a:?} {b:?}");
+        }
+        if p_full.retrieved {
+            assert_eq!(p_full.weight.to_bits(), p_fast.weight.to_bits());
+        }
+    }
+
+    /// Two-atom level counts over several 64-bit words (N = 70, 130) and
+    /// exact duplicates: the packed reference check gives the `f32`
+    /// reference's flag and smallest weight (to 1e-12) for binary and
+    /// sparse-binary patterns at several lambda.
+    #[test]
+    fn two_atom_levels_beyond_one_word() {
+        let sparse = PatternLaw::Iid(Arc::new(
+            EntryLaw::new(Family::SparseBinary { density: 0.2 }).unwrap(),
+        ));
+        let mut retrieved = 0;
+        for (c, law) in [PatternLaw::Binary, sparse].iter().enumerate() {
+            for n in [70, 130] {
+                for lambda in [0.02, 0.1, 0.3] {
+                    let seed = 77 + c as u64 + n as u64;
+                    let rows =
+                        Patterns::sample(law, n, 90, DEFAULT_MEMORY_LIMIT, &mut trial_rng(seed));
+                    let mut data = rows.unwrap().as_slice().to_vec();
+                    if lambda == 0.3 {
+                        data.extend_from_within(5 * n..6 * n);
+                    }
+                    let pats = Patterns::from_rows(n, data).unwrap();
+                    let packed = PackedPatterns::from_patterns(&pats).unwrap();
+                    let full = check_self_weights(&pats, lambda, CheckMode::Reference);
+                    let fast = check_packed_self_weights(&packed, lambda, CheckMode::Reference);
+                    let what = format!("{law:?} N {n} lambda {lambda}");
+                    assert_eq!(full.retrieved, fast.retrieved, "{what}");
+                    assert!((full.weight - fast.weight).abs() <= 1e-12, "{what}");
+                    retrieved += usize::from(full.retrieved);
+                }
+            }
+        }
+        assert!((2..=8).contains(&retrieved), "{retrieved}");
+    }
+
     /// The early-exit check against the reference (one matrix-vector pass
-    /// per pattern, no exit) on 132 trials: gaussian, spherical, binary and
-    /// a ternary law file, several lambda, loads around each crossing
+    /// per pattern, no exit) on 156 trials: gaussian, spherical, binary, a
+    /// ternary and a sparse-binary law file, several lambda, loads around
+    /// each crossing
     /// (binary ones with exact duplicates), P from 20 to 403 (over one
     /// block of rows, not a multiple of the group size). Flags are
     /// identical; a retrieved trial's smallest weight is bitwise the
     /// reference's (same arithmetic per state); a failed trial's recorded
     /// weight is a failing weight no smaller than the true smallest one.
+    /// The binary, ternary and sparse-binary trials are also checked packed
+    /// ([`packed_agrees`]: level counts for the two-atom laws, lookup
+    /// tables for the ternary one).
     #[test]
     fn early_exit_equals_full_check() {
         let ternary = PatternLaw::Iid(Arc::new(
@@ -261,6 +551,9 @@ mod tests {
                 zero_probability: 0.5,
             })
             .unwrap(),
+        ));
+        let sparse = PatternLaw::Iid(Arc::new(
+            EntryLaw::new(Family::SparseBinary { density: 0.3 }).unwrap(),
         ));
         let cases = [
             (PatternLaw::Gaussian, 0.5, 12, 0.1),
@@ -274,13 +567,20 @@ mod tests {
             (PatternLaw::Binary, 1.0, 10, 0.4),
             (ternary.clone(), 1.0, 10, 0.2),
             (ternary, 1.0, 10, 0.35),
+            (sparse.clone(), 2.0, 12, 0.15),
+            (sparse, 2.0, 12, 0.3),
         ];
         let (mut retrieved, mut failed, mut duplicates, mut early) = (0, 0, 0, 0);
+        let mut packed = 0;
         for (c, (law, lambda, n, alpha)) in cases.iter().enumerate() {
             for seed in 0..12 {
                 let pats = sample(law, *n, *alpha, 1000 * c as u64 + seed);
                 let full = check_self_weights(&pats, *lambda, CheckMode::Reference);
                 let fast = check_self_weights(&pats, *lambda, CheckMode::EarlyExit);
+                if law != &PatternLaw::Gaussian && law != &PatternLaw::Spherical {
+                    packed_agrees(&pats, *lambda, &full, &fast);
+                    packed += 1;
+                }
                 let what = format!("{law:?} lambda {lambda} N {n} alpha {alpha} seed {seed}");
                 assert_eq!(fast.retrieved, full.retrieved, "{what}");
                 if full.retrieved {
@@ -296,7 +596,8 @@ mod tests {
                 }
             }
         }
-        assert_eq!(retrieved + failed, 132);
+        assert_eq!(retrieved + failed, 156);
+        assert_eq!(packed, 72);
         assert!(retrieved >= 20 && failed >= 20, "{retrieved} / {failed}");
         assert!(duplicates >= 3 && early >= 20, "{duplicates} / {early}");
     }

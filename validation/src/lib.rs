@@ -3,6 +3,8 @@
 //!
 //! - [`patterns`]: pattern matrices and initial states of each ensemble;
 //! - [`dynamics`]: the real softmax dynamics, run to a fixed point;
+//! - [`packed`]: discrete patterns in 1 or 2 bits per entry, with
+//!   lookup-table kernels;
 //! - [`all_patterns`]: whether every pattern is retrieved, first failure first;
 //! - [`first_step`]: exact sampling of the first step without patterns;
 //! - [`estimators`]: retrieval fractions, crossing points, extrapolation
@@ -25,8 +27,10 @@ pub mod checkpoint;
 pub mod dynamics;
 pub mod entries;
 pub mod estimators;
+mod fast_exp;
 pub mod first_step;
 mod lattice;
+pub mod packed;
 mod partition;
 pub mod patterns;
 pub mod report;
@@ -48,8 +52,9 @@ use damcap_theory::TheoryError;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::dynamics::{run_dynamics, DynamicsParams};
+use crate::dynamics::{run_dynamics, run_packed_dynamics, DynamicsParams};
 use crate::first_step::{sample_first_step, FirstStep};
+use crate::packed::{packed_atoms, packed_bytes, PackedPatterns};
 use crate::patterns::{initial_state, matrix_bytes, normalised_overlap, Patterns};
 use crate::seeds::{trial_rng, SeedKey};
 
@@ -90,7 +95,7 @@ impl std::fmt::Display for ValidationError {
             Self::InvalidParameter(msg) => write!(f, "invalid parameter: {msg}"),
             Self::TooLarge { bytes, limit } => write!(
                 f,
-                "pattern storage of {bytes} bytes exceeds the memory limit of {limit} bytes"
+                "memory for patterns and per-trial buffers, {bytes} bytes, exceeds the memory limit of {limit} bytes"
             ),
             Self::Theory(e) => e.fmt(f),
             Self::InvalidStudy { study, message } => {
@@ -242,7 +247,8 @@ impl Trial {
 
 /// Trial number `trial` of the batch `key`: draw the patterns and the
 /// initial state from the generator seeded with `key.trial(trial)`, then run
-/// the dynamics. `memory_limit` caps the bytes of the pattern matrix.
+/// the dynamics. `memory_limit` caps the bytes of the pattern matrix, which
+/// is bit-packed for laws with at most four atoms ([`packed`]).
 ///
 /// # Errors
 /// As [`Setup::pattern_count`] and [`run_dynamics`]; [`ValidationError::TooLarge`] when the pattern matrix exceeds `memory_limit`.
@@ -258,13 +264,20 @@ pub fn run_trial(
     })?;
     let seed = key.trial(trial);
     let mut rng = trial_rng(seed);
-    let patterns = Patterns::sample(&setup.law, setup.n, p, memory_limit, &mut rng)?;
-    let xi1 = patterns.xi1();
-    let x0 = match setup.start {
-        Start::Pattern => xi1.iter().map(|&v| f64::from(v)).collect(),
-        Start::Overlap(rho) => initial_state(&setup.law, xi1, rho, &mut rng)?,
+    // Discrete laws are stored packed: the same patterns from the same
+    // draws, the same dynamics up to the order of f64 roundings.
+    let (outcome, x0, xi1) = if packed_atoms(&setup.law).is_some() {
+        let patterns = PackedPatterns::sample(&setup.law, setup.n, p, memory_limit, &mut rng)?;
+        let x0 = start_state(setup, patterns.xi1(), &mut rng)?;
+        let outcome = run_packed_dynamics(&patterns, &x0, setup.lambda, params)?;
+        (outcome, x0, patterns.xi1().to_vec())
+    } else {
+        let patterns = Patterns::sample(&setup.law, setup.n, p, memory_limit, &mut rng)?;
+        let x0 = start_state(setup, patterns.xi1(), &mut rng)?;
+        let outcome = run_dynamics(&patterns, &x0, setup.lambda, params)?;
+        (outcome, x0, patterns.xi1().to_vec())
     };
-    let outcome = run_dynamics(&patterns, &x0, setup.lambda, params)?;
+    let xi1 = xi1.as_slice();
     Ok(Trial {
         trial,
         seed,
@@ -279,17 +292,78 @@ pub fn run_trial(
     })
 }
 
-/// The bytes each pattern matrix may use when `trials` trials run on the
-/// current rayon pool: at most one matrix per worker is alive, and all of
-/// them together must fit in `memory_limit`.
+/// The start of a trial: `xi^1` itself, or a state at overlap `rho` with
+/// it drawn from the trial's generator.
+fn start_state(
+    setup: &Setup,
+    xi1: &[f32],
+    rng: &mut seeds::TrialRng,
+) -> Result<Vec<f64>, ValidationError> {
+    match setup.start {
+        Start::Pattern => Ok(xi1.iter().map(|&v| f64::from(v)).collect()),
+        Start::Overlap(rho) => initial_state(&setup.law, xi1, rho, rng),
+    }
+}
+
+/// Bytes per pattern of the pruned dynamics' buffers: the candidate
+/// indices (at most `P/8` of 8 bytes), and for `f32` rows the `f64` score
+/// of every pattern recorded at a full pass (packed patterns recompute
+/// them instead).
+pub fn pruning_bytes_per_pattern(law: &PatternLaw) -> u64 {
+    if packed_atoms(law).is_some() {
+        1
+    } else {
+        9
+    }
+}
+
+/// Bytes per pattern of the all-patterns check's buffers: the visiting
+/// order (8), the squared norms (8) and the duplicate flags (1), and for
+/// two-atom laws the rows as 64-bit words with their popcounts (4).
+pub fn all_patterns_buffer_bytes(setup: &Setup) -> u64 {
+    let words = match packed_atoms(&setup.law) {
+        Some(atoms) if atoms.len() == 2 => 8 * setup.n.div_ceil(64) as u64 + 4,
+        _ => 0,
+    };
+    17 + words
+}
+
+/// Bytes of one trial's patterns, bit-packed for laws with at most four
+/// atoms ([`packed`]) and `f32` rows otherwise, plus `buffer_bytes` per
+/// pattern of its per-trial buffers.
+///
+/// # Errors
+/// As [`Setup::pattern_count`].
+pub fn trial_bytes(setup: &Setup, buffer_bytes: u64) -> Result<u128, ValidationError> {
+    let p = setup.pattern_count()?;
+    let storage = match packed_atoms(&setup.law) {
+        Some(atoms) => packed_bytes(setup.n, p, atoms.len()),
+        None => matrix_bytes(setup.n, p),
+    };
+    Ok(storage + u128::from(p) * u128::from(buffer_bytes))
+}
+
+/// Per-pattern buffer bytes of a dynamics trial of `setup` with `params`.
+pub(crate) fn dynamics_buffer_bytes(setup: &Setup, params: &DynamicsParams) -> u64 {
+    if params.prune_tolerance > 0.0 {
+        pruning_bytes_per_pattern(&setup.law)
+    } else {
+        0
+    }
+}
+
+/// The bytes each trial's patterns may use when `trials` trials run on the
+/// current rayon pool: at most one trial per worker is alive, and their
+/// patterns and buffers ([`trial_bytes`] with `buffer_bytes` per pattern)
+/// together must fit in `memory_limit`.
 pub(crate) fn per_matrix_budget(
     setup: &Setup,
     trials: u64,
     memory_limit: u64,
+    buffer_bytes: u64,
 ) -> Result<u64, ValidationError> {
-    let p = setup.pattern_count()?;
     let concurrent = (rayon::current_num_threads() as u64).clamp(1, trials.max(1));
-    let bytes = matrix_bytes(setup.n, p) * u128::from(concurrent);
+    let bytes = trial_bytes(setup, buffer_bytes)? * u128::from(concurrent);
     if bytes > u128::from(memory_limit) {
         return Err(ValidationError::TooLarge {
             bytes,
@@ -316,7 +390,12 @@ pub fn run_trials(
     trials: u64,
 ) -> Result<Vec<Trial>, ValidationError> {
     params.validate()?;
-    let per_matrix = per_matrix_budget(setup, trials, memory_limit)?;
+    let per_matrix = per_matrix_budget(
+        setup,
+        trials,
+        memory_limit,
+        dynamics_buffer_bytes(setup, params),
+    )?;
     (0..trials)
         .into_par_iter()
         .map(|t| run_trial(setup, params, per_matrix, key, t))

@@ -572,7 +572,8 @@ pub fn run_streamed_trial(
 /// # Errors
 /// As [`Setup::pattern_count`].
 pub fn streams(setup: &Setup, memory_limit: u64) -> Result<bool, ValidationError> {
-    Ok(matrix_bytes(setup.n, setup.pattern_count()?) > u128::from(memory_limit))
+    let buffers = crate::pruning_bytes_per_pattern(&setup.law);
+    Ok(crate::trial_bytes(setup, buffers)? > u128::from(memory_limit))
 }
 
 /// `trials` independent trials of the full dynamics, returned in trial
@@ -600,7 +601,8 @@ pub fn run_dynamics_trials(
             .map(|t| run_streamed_trial(setup, params, memory_limit / concurrent, key, t))
             .collect();
     }
-    match crate::per_matrix_budget(setup, trials, memory_limit) {
+    let buffers = crate::dynamics_buffer_bytes(setup, params);
+    match crate::per_matrix_budget(setup, trials, memory_limit, buffers) {
         Err(ValidationError::TooLarge { .. }) => (0..trials)
             .map(|t| crate::run_trial(setup, params, memory_limit, key, t))
             .collect(),

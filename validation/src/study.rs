@@ -21,16 +21,20 @@ use damcap_theory::ensemble::PatternLaw;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::all_patterns::{check_self_weights, CheckMode};
+use crate::all_patterns::{check_packed_self_weights, check_self_weights, CheckMode};
 use crate::dynamics::DynamicsParams;
 use crate::estimators::{
     estimate_crossing, extrapolate, Extrapolation, FiniteSizeForm, SizePoint, SuccessCount,
 };
+use crate::packed::{packed_atoms, packed_bytes, PackedPatterns};
 use crate::patterns::Patterns;
 use crate::seeds::{trial_rng, SeedKey};
 use crate::streamed::{run_dynamics_trials, streams, STREAMED_PASS_COST};
 use crate::top_k::STREAM_LIMIT;
-use crate::{per_matrix_budget, run_first_step_trials, Setup, Start, ValidationError};
+use crate::{
+    all_patterns_buffer_bytes, per_matrix_budget, run_first_step_trials, Setup, Start,
+    ValidationError,
+};
 
 /// What a study scans, with its fixed parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -106,7 +110,8 @@ pub struct StudyParams {
 impl StudyParams {
     /// Estimated cost of one trial at size `n` and grid value `x`, in
     /// multiply-adds (for progress bars and work caps, not for results):
-    /// the dynamics reads the `P x N` matrix once per step (about
+    /// the dynamics reads the `P x N` matrix (`P` packed rows for discrete
+    /// laws, one operation per byte) once per step (about
     /// [`TYPICAL_STEPS`] steps; a streamed pass counts as
     /// [`STREAMED_PASS_COST`] stored ones); the all-patterns check scores at most `P` states
     /// against it; the exact first step draws `P` scores (times `N` for law
@@ -120,6 +125,12 @@ impl StudyParams {
     /// the first step of gaussian and spherical patterns.
     pub fn trial_cost(&self, n: usize, x: f64) -> Result<f64, ValidationError> {
         let setup = self.kind.setup(self.law.clone(), n, x);
+        // A packed row costs a table lookup and an addition per byte to
+        // score, and as many to accumulate.
+        let row = match packed_atoms(&self.law) {
+            Some(atoms) => packed_bytes(n, 1, atoms.len()) as f64,
+            None => n as f64,
+        };
         let n = n as f64;
         Ok(match (self.method, self.kind, &self.law) {
             (Method::FirstStep, _, PatternLaw::Gaussian | PatternLaw::Spherical) => {
@@ -134,7 +145,7 @@ impl StudyParams {
             }
             (Method::Dynamics, StudyKind::AllPatterns { .. }, _) => {
                 let p = setup.pattern_count()? as f64;
-                p * p * n
+                p * p * row
             }
             (Method::Dynamics, _, _) => {
                 let p = setup.pattern_count()? as f64;
@@ -143,29 +154,28 @@ impl StudyParams {
                 } else {
                     1.0
                 };
-                p * n * TYPICAL_STEPS.min(self.dynamics.max_steps as f64) * pass
+                p * row * TYPICAL_STEPS.min(self.dynamics.max_steps as f64) * pass
             }
         })
     }
 
-    /// Checks that the pattern matrices alive at once when `trials` trials
-    /// of the point run on the current rayon pool fit in
-    /// [`StudyParams::memory_limit`]: one per worker for the all-patterns
-    /// check. The dynamics always fits: it streams the patterns whose matrix
-    /// exceeds the cap and runs stored matrices one at a time when one per
-    /// worker does not fit ([`crate::streamed::run_dynamics_trials`]); the
-    /// exact first step builds no matrix.
+    /// Checks that the patterns (bit-packed for discrete laws) and per-trial
+    /// buffers alive at once when `trials` trials of the point run on the
+    /// current rayon pool fit in [`StudyParams::memory_limit`]: one set per
+    /// worker for the all-patterns check. The dynamics always fits: it
+    /// streams the patterns that exceed the cap and runs stored ones one at
+    /// a time when one set per worker does not fit
+    /// ([`crate::streamed::run_dynamics_trials`]); the exact first step
+    /// builds no matrix.
     ///
     /// # Errors
     /// [`ValidationError::TooLarge`] above [`StudyParams::memory_limit`].
     pub fn check_memory(&self, n: usize, x: f64, trials: u64) -> Result<(), ValidationError> {
         let all_patterns = matches!(self.kind, StudyKind::AllPatterns { .. });
         if self.method == Method::Dynamics && all_patterns {
-            per_matrix_budget(
-                &self.kind.setup(self.law.clone(), n, x),
-                trials,
-                self.memory_limit,
-            )?;
+            let setup = self.kind.setup(self.law.clone(), n, x);
+            let buffers = all_patterns_buffer_bytes(&setup);
+            per_matrix_budget(&setup, trials, self.memory_limit, buffers)?;
         }
         Ok(())
     }
@@ -231,7 +241,12 @@ pub fn run_point(
             })
             .collect()),
         Method::Dynamics if all_patterns => {
-            let per_matrix = per_matrix_budget(&setup, trials, params.memory_limit)?;
+            let per_matrix = per_matrix_budget(
+                &setup,
+                trials,
+                params.memory_limit,
+                all_patterns_buffer_bytes(&setup),
+            )?;
             (0..trials)
                 .into_par_iter()
                 .map(|t| {
@@ -276,8 +291,16 @@ fn all_patterns_trial(
     seed: u64,
 ) -> Result<TrialRecord, ValidationError> {
     let p = usize::try_from(setup.pattern_count()?).unwrap_or(usize::MAX);
-    let patterns = Patterns::sample(&setup.law, setup.n, p, limit, &mut trial_rng(seed))?;
-    let check = check_self_weights(&patterns, setup.lambda, CheckMode::EarlyExit);
+    let mut rng = trial_rng(seed);
+    // Discrete laws are checked packed: the same patterns from the same
+    // draws, the same flags (tested in `all_patterns`).
+    let check = if packed_atoms(&setup.law).is_some() {
+        let patterns = PackedPatterns::sample(&setup.law, setup.n, p, limit, &mut rng)?;
+        check_packed_self_weights(&patterns, setup.lambda, CheckMode::EarlyExit)
+    } else {
+        let patterns = Patterns::sample(&setup.law, setup.n, p, limit, &mut rng)?;
+        check_self_weights(&patterns, setup.lambda, CheckMode::EarlyExit)
+    };
     Ok(TrialRecord {
         trial: 0,
         seed,
@@ -467,11 +490,19 @@ mod tests {
         assert!(high.iter().all(|r| !r.retrieved && r.w1_first <= 0.5));
     }
 
+    /// One and two threads give identical all-patterns trials, on `f32`
+    /// rows (gaussian) and packed (binary) storage.
     #[test]
     fn all_patterns_trials_do_not_depend_on_thread_count() {
+        for law in [PatternLaw::Gaussian, PatternLaw::Binary] {
+            all_patterns_thread_check(law);
+        }
+    }
+
+    fn all_patterns_thread_check(law: PatternLaw) {
         let p = params(
             StudyKind::AllPatterns { lambda: 1.0 },
-            PatternLaw::Gaussian,
+            law,
             Method::Dynamics,
         );
         let key = SeedKey::new(9, &[2]);

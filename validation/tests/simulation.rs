@@ -25,8 +25,9 @@ fn retrieved_fraction(trials: &[Trial]) -> f64 {
 
 /// One and two worker threads give bit-identical trials, for the full
 /// dynamics, for the pruned dynamics (lambda = 5, where most steps after
-/// the first sum over a candidate set) and for the first-step sampler,
-/// exact (P = 121) and top-K (gaussian P = e^51, spherical P = e^58).
+/// the first sum over a candidate set), for it on packed binary patterns
+/// and for the first-step sampler, exact (P = 121) and top-K (gaussian
+/// P = e^51, spherical P = e^58).
 #[test]
 fn results_do_not_depend_on_thread_count() {
     let setup = Setup {
@@ -53,6 +54,11 @@ fn results_do_not_depend_on_thread_count() {
         huge(PatternLaw::Gaussian, 128, 0.4, 2.0),
         huge(PatternLaw::Spherical, 96, 0.6, 1.0),
     ];
+    // Binary patterns run on packed storage.
+    let packed = Setup {
+        law: PatternLaw::Binary,
+        ..frozen.clone()
+    };
     let key = SeedKey::new(42, &[0, 12, 3]);
     let params = DynamicsParams::default();
     let run = |threads| {
@@ -65,6 +71,7 @@ fn results_do_not_depend_on_thread_count() {
                     .iter()
                     .map(|s| run_first_step_trials(s, &key, 100).unwrap())
                     .collect::<Vec<_>>(),
+                run_trials(&packed, &params, DEFAULT_MEMORY_LIMIT, &key, 60).unwrap(),
             )
         })
     };
@@ -277,7 +284,8 @@ fn huge_lambda_gives_no_nan() {
 }
 
 /// User parameters out of range are errors with a message, never panics;
-/// the memory guard counts one matrix per worker thread.
+/// the memory guard counts one trial's patterns and buffers per worker
+/// thread.
 #[test]
 fn bad_parameters_are_errors() {
     let good = Setup {
@@ -320,18 +328,19 @@ fn bad_parameters_are_errors() {
         assert!(err.to_string().contains("invalid"), "{bad:?}: {err}");
         assert!(run_first_step_trials(&bad, &key, 1).is_err());
     }
-    // 20 patterns x 10 entries x 4 bytes = 800 bytes per matrix.
+    // 20 binary patterns of 10 entries packed in 2 bytes each (40 bytes),
+    // and 1 byte per pattern of pruning candidates: 60 bytes per trial.
     let err = pool(2)
-        .install(|| run_trials(&good, &params, 1000, &key, 5))
+        .install(|| run_trials(&good, &params, 100, &key, 5))
         .unwrap_err();
     assert_eq!(
         err,
         ValidationError::TooLarge {
-            bytes: 1600,
-            limit: 1000
+            bytes: 120,
+            limit: 100
         }
     );
     assert!(pool(1)
-        .install(|| run_trials(&good, &params, 1000, &key, 5))
+        .install(|| run_trials(&good, &params, 100, &key, 5))
         .is_ok());
 }
