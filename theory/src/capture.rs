@@ -23,6 +23,7 @@
 use statrs::function::factorial::ln_binomial;
 
 use crate::ensemble::{Ensemble, PatternLaw};
+use crate::finite_n::check_dimension;
 use crate::numeric::root;
 use crate::TheoryError;
 
@@ -53,9 +54,7 @@ impl CaptureTable {
         n: usize,
     ) -> Result<Option<Self>, TheoryError> {
         crate::check_lambda(lambda)?;
-        if n < 2 {
-            return Err(TheoryError::InvalidDimension(n as f64));
-        }
+        check_dimension(n as f64)?;
         let classes = match ensemble.pattern_law() {
             PatternLaw::Binary => Some(two_atoms(1.0, -1.0, 0.5, lambda, n)),
             PatternLaw::Iid(law) => match law.atoms() {

@@ -25,6 +25,7 @@
 
 use statrs::function::gamma::ln_gamma;
 
+use crate::capture::alpha_capture_n;
 use crate::ensemble::{Ensemble, PatternLaw};
 use crate::law::integrate::{ln_integral_of_exp, pieces};
 use crate::numeric::root;
@@ -350,11 +351,30 @@ fn competitor_norm<E: Ensemble + ?Sized>(ensemble: &E, t: f64) -> f64 {
 }
 
 /// Predicted crossing of the several-step dynamics from `xi^1` at
-/// dimension `n` (docs/theory.md §9, "Several steps").
+/// dimension `n` (docs/theory.md §9, "Several steps"): the smaller of the
+/// bulk crossing ([`bulk_dynamics_n`]) and the load at which one close
+/// competitor captures the dynamics ([`crate::capture`], for the laws with
+/// an exact capture table).
 ///
 /// # Errors
 /// [`TheoryError::InvalidLambda`], [`TheoryError::InvalidDimension`], solver errors.
 pub fn alpha_1_dynamics_n<E: Ensemble + ?Sized>(
+    ensemble: &E,
+    lambda: f64,
+    n: f64,
+) -> Result<f64, TheoryError> {
+    let bulk = bulk_dynamics_n(ensemble, lambda, n)?;
+    let capture = alpha_capture_n(ensemble, lambda, n as usize)?;
+    Ok(capture.map_or(bulk, |c| c.min(bulk)))
+}
+
+/// Crossing of the several-step dynamics set by the bulk of the other
+/// patterns: the paramagnetic map `q -> F(q)`, or in the frozen phase the
+/// two-pattern saddle-node with the median top competitor.
+///
+/// # Errors
+/// As [`alpha_1_dynamics_n`].
+pub fn bulk_dynamics_n<E: Ensemble + ?Sized>(
     ensemble: &E,
     lambda: f64,
     n: f64,

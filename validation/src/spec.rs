@@ -427,7 +427,10 @@ impl Plan {
         // where there is none.
         let grids: Vec<Vec<f64>> = predictions
             .iter()
-            .map(|p| spec.grid.values(p.unwrap_or(theory), spec.observable.domain()))
+            .map(|p| {
+                spec.grid
+                    .values(p.unwrap_or(theory), spec.observable.domain())
+            })
             .collect();
         for (&n, grid) in spec.sizes.iter().zip(&grids) {
             for &x in grid {
@@ -528,20 +531,32 @@ mod tests {
         assert!(p.grid(9).is_empty(), "no grid at a size outside the study");
     }
 
-    /// An adaptive window is centred on the predicted crossing (here
-    /// `alpha_1(0.5) = 0.5 - 0.5^2 / 2 = 0.375`, closed form §3), and is
-    /// shifted, keeping its width, to stay above a wall.
+    /// An adaptive window is centred on the finite-N prediction at each
+    /// size (docs/theory.md §9), which moves with N below the limit
+    /// `alpha_1(0.5) = 0.375`, and is shifted, keeping its width, to stay
+    /// above a wall.
     #[test]
     fn adaptive_window_follows_the_prediction() {
         let centred = plan("{ half_width = 0.05, points = 5 }").expect("valid");
-        let g = centred.grid(10);
-        assert!((g[2] - 0.375).abs() < 1e-12, "centre, got {g:?}");
-        assert!((g[0] - 0.325).abs() < 1e-12 && (g[4] - 0.425).abs() < 1e-12);
+        for (i, n) in [8, 10, 12].into_iter().enumerate() {
+            let centre = centred.predictions[i].expect("a typical study has a prediction");
+            let g = centred.grid(n);
+            assert!(
+                centre < 0.375 && (g[2] - centre).abs() < 1e-12,
+                "N {n}: {g:?}"
+            );
+            assert!((g[4] - g[0] - 0.1).abs() < 1e-12);
+        }
+        assert!(centred.predictions[0] < centred.predictions[2]);
 
-        let walled = plan("{ half_width = 0.05, points = 5, min = 0.36 }").expect("valid");
+        let wall = centred.predictions[1].unwrap() + 0.01;
+        let walled = plan(&format!(
+            "{{ half_width = 0.05, points = 5, min = {wall} }}"
+        ))
+        .expect("valid");
         let g = walled.grid(10);
         assert!(
-            (g[0] - 0.36).abs() < 1e-12 && (g[4] - 0.46).abs() < 1e-12,
+            (g[0] - wall).abs() < 1e-12 && (g[4] - wall - 0.1).abs() < 1e-12,
             "{g:?}"
         );
 

@@ -566,8 +566,9 @@ pub fn run_streamed_trial(
 }
 
 /// Whether the trials of `setup` stream their patterns: exactly when one
-/// pattern matrix would exceed `memory_limit`, a rule that does not depend
-/// on the thread count (so neither do the patterns drawn).
+/// trial's patterns (packed for discrete laws) and pruning buffers would
+/// exceed `memory_limit`, a rule that does not depend on the thread count
+/// (so neither do the patterns drawn).
 ///
 /// # Errors
 /// As [`Setup::pattern_count`].
@@ -792,9 +793,10 @@ mod tests {
             lambda: 4.0,
             start: Start::Overlap(0.8),
         };
-        // P = e^{3.6} = 37 rows of 48 bytes: 1776 bytes.
-        assert!(streams(&setup, 1000).unwrap());
-        assert!(!streams(&setup, 1776).unwrap());
+        // P = e^{3.6} = 37 rows of 48 bytes, plus 9 bytes of pruning
+        // buffers per row: 2109 bytes.
+        assert!(streams(&setup, 2108).unwrap());
+        assert!(!streams(&setup, 2109).unwrap());
         let params = DynamicsParams::default();
         let key = SeedKey::new(5, &[3]);
         let run = |threads, limit| {
@@ -814,9 +816,10 @@ mod tests {
         }
         let stored = run(2, 1 << 20);
         assert_ne!(stored[0].w1_first, one[0].w1_first, "another generator");
-        // 2000 bytes hold one matrix but not one per thread: two threads
-        // run the stored trials one at a time, with the same results.
-        assert_eq!(run(2, 2000), stored);
-        assert_eq!(run(1, 2000), stored);
+        // 3000 bytes hold one trial's patterns and buffers (2109) but not
+        // one per thread: two threads run the stored trials one at a time,
+        // with the same results.
+        assert_eq!(run(2, 3000), stored);
+        assert_eq!(run(1, 3000), stored);
     }
 }
