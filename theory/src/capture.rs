@@ -118,7 +118,7 @@ impl CaptureTable {
 
 /// Load at which the several-step dynamics from xi^1 is captured by a
 /// close competitor with probability 1/2 at dimension `n`, or `None` for a
-/// law without an exact table.
+/// law without an exact table or above [`MAX_CAPTURE_N`].
 ///
 /// # Errors
 /// As [`CaptureTable::new`] and [`CaptureTable::crossing`].
@@ -127,11 +127,21 @@ pub fn alpha_capture_n<E: Ensemble + ?Sized>(
     lambda: f64,
     n: usize,
 ) -> Result<Option<f64>, TheoryError> {
+    if n > MAX_CAPTURE_N {
+        check_dimension(n as f64)?;
+        return Ok(None);
+    }
     match CaptureTable::new(ensemble, lambda, n)? {
         Some(table) => table.crossing(n),
         None => Ok(None),
     }
 }
+
+/// Largest `N` at which [`alpha_capture_n`] sums over entry types (`O(N^3)`
+/// terms). Beyond it the capture crossing of every supported law is above
+/// `alpha_1` (±1 patterns from `N = 64`, ternary from 128, sparse binary
+/// with density 0.1 near 512), so the bulk lag decides the dynamics.
+pub const MAX_CAPTURE_N: usize = 512;
 
 /// `ln [C(n, k) p^k (1 - p)^(n - k)]`.
 fn ln_binomial_pmf(n: usize, k: usize, p: f64) -> f64 {
