@@ -177,6 +177,17 @@ impl Setup {
         Ok(p as u64)
     }
 
+    /// [`Setup::pattern_count`] as a count of patterns held in memory.
+    ///
+    /// # Errors
+    /// As [`Setup::pattern_count`], and [`ValidationError::InvalidParameter`]
+    /// when `P` does not fit in this platform's address space.
+    pub fn pattern_count_usize(&self) -> Result<usize, ValidationError> {
+        usize::try_from(self.pattern_count()?).map_err(|_| {
+            ValidationError::InvalidParameter("P does not fit in this platform's memory".into())
+        })
+    }
+
     /// Checks every parameter and returns `P = round(exp(alpha N))` as an
     /// `f64`, exact up to `2^53` and rounded beyond (where only the first
     /// step of continuous laws can use it).
@@ -236,6 +247,29 @@ pub struct Trial {
 }
 
 impl Trial {
+    /// The record of trial `trial` (seeded with `seed`) that started at
+    /// `x0` and ended with `outcome`, judged against `xi1`.
+    pub(crate) fn new(
+        trial: u64,
+        seed: u64,
+        x0: &[f64],
+        xi1: &[f32],
+        outcome: &dynamics::Outcome,
+    ) -> Self {
+        Trial {
+            trial,
+            seed,
+            initial_overlap: normalised_overlap(x0, xi1),
+            w1_first: outcome.first_step.w1,
+            xi1_largest_first: outcome.first_step.xi1_largest,
+            final_overlap: outcome.final_overlap,
+            final_weight: outcome.final_weight,
+            retrieved: outcome.retrieved,
+            steps: outcome.steps,
+            converged: outcome.converged,
+        }
+    }
+
     /// The first-step observables, comparable with [`sample_first_step`].
     pub fn first_step(&self) -> FirstStep {
         FirstStep {
@@ -259,9 +293,7 @@ pub fn run_trial(
     key: &SeedKey,
     trial: u64,
 ) -> Result<Trial, ValidationError> {
-    let p = usize::try_from(setup.pattern_count()?).map_err(|_| {
-        ValidationError::InvalidParameter("P does not fit in this platform's memory".into())
-    })?;
+    let p = setup.pattern_count_usize()?;
     let seed = key.trial(trial);
     let mut rng = trial_rng(seed);
     // Discrete laws are stored packed: the same patterns from the same
@@ -277,24 +309,12 @@ pub fn run_trial(
         let outcome = run_dynamics(&patterns, &x0, setup.lambda, params)?;
         (outcome, x0, patterns.xi1().to_vec())
     };
-    let xi1 = xi1.as_slice();
-    Ok(Trial {
-        trial,
-        seed,
-        initial_overlap: normalised_overlap(&x0, xi1),
-        w1_first: outcome.first_step.w1,
-        xi1_largest_first: outcome.first_step.xi1_largest,
-        final_overlap: outcome.final_overlap,
-        final_weight: outcome.final_weight,
-        retrieved: outcome.retrieved,
-        steps: outcome.steps,
-        converged: outcome.converged,
-    })
+    Ok(Trial::new(trial, seed, &x0, &xi1, &outcome))
 }
 
 /// The start of a trial: `xi^1` itself, or a state at overlap `rho` with
 /// it drawn from the trial's generator.
-fn start_state(
+pub(crate) fn start_state(
     setup: &Setup,
     xi1: &[f32],
     rng: &mut seeds::TrialRng,

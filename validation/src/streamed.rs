@@ -38,10 +38,10 @@ use rayon::prelude::*;
 use crate::dynamics::{dot, DynamicsParams, Outcome, GAP_BINS, ROUNDING_SLACK};
 use crate::first_step::FirstStep;
 use crate::partition::block_max;
-use crate::patterns::{initial_state, matrix_bytes, normalised_overlap, Patterns};
+use crate::patterns::{matrix_bytes, normalised_overlap, Patterns};
 use crate::sampler::{self, Sampler};
 use crate::seeds::{trial_rng, trial_seed, SeedKey, TrialRng};
-use crate::{Setup, Start, Trial, ValidationError};
+use crate::{Setup, Trial, ValidationError};
 
 /// Cost of a streamed pass in units of a stored-matrix pass over the same
 /// patterns, for work estimates: about 4 for gaussian rows at N = 48
@@ -540,29 +540,13 @@ pub fn run_streamed_trial(
     key: &SeedKey,
     trial: u64,
 ) -> Result<Trial, ValidationError> {
-    let p = usize::try_from(setup.pattern_count()?).map_err(|_| {
-        ValidationError::InvalidParameter("P does not fit in this platform's memory".into())
-    })?;
+    let p = setup.pattern_count_usize()?;
     let seed = key.trial(trial);
     let src = StreamedPatterns::new(&setup.law, setup.n, p, seed)?;
     let xi1 = src.row(0);
-    let x0 = match setup.start {
-        Start::Pattern => xi1.iter().map(|&v| f64::from(v)).collect(),
-        Start::Overlap(rho) => initial_state(&setup.law, &xi1, rho, &mut trial_rng(seed))?,
-    };
+    let x0 = crate::start_state(setup, &xi1, &mut trial_rng(seed))?;
     let (outcome, _, _) = run_streamed(&src, &x0, setup.lambda, params, memory_limit)?;
-    Ok(Trial {
-        trial,
-        seed,
-        initial_overlap: normalised_overlap(&x0, &xi1),
-        w1_first: outcome.first_step.w1,
-        xi1_largest_first: outcome.first_step.xi1_largest,
-        final_overlap: outcome.final_overlap,
-        final_weight: outcome.final_weight,
-        retrieved: outcome.retrieved,
-        steps: outcome.steps,
-        converged: outcome.converged,
-    })
+    Ok(Trial::new(trial, seed, &x0, &xi1, &outcome))
 }
 
 /// Whether the trials of `setup` stream their patterns: exactly when one
@@ -615,7 +599,9 @@ pub fn run_dynamics_trials(
 mod tests {
     use super::*;
     use crate::dynamics::run_to_state;
+    use crate::patterns::initial_state;
     use crate::patterns::DEFAULT_MEMORY_LIMIT;
+    use crate::Start;
     use damcap_theory::law::{EntryLaw, Family};
     use std::sync::Arc;
 
