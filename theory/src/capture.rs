@@ -344,6 +344,18 @@ mod tests {
         }
     }
 
+    /// A lead that is zero up to rounding is a tie, which captures (xi^1
+    /// does not win); a clear lead is judged by the saddle-node
+    /// `A >= 1 + ln(A + B)`: at `A + B = 10`, `A = 3 < 1 + ln 10 = 3.30`
+    /// captures and `A = 4` does not.
+    #[test]
+    fn ties_and_the_saddle_node() {
+        assert!(captures(1e-8, 0.0, 100.0), "1e-10 of the scale is a tie");
+        assert!(captures(0.0, 0.0, 1.0) && captures(-1.0, 5.0, 1.0));
+        assert!(captures(3.0, 7.0, 100.0));
+        assert!(!captures(4.0, 6.0, 100.0));
+    }
+
     /// Laws without an exact table get none; bad input is refused.
     #[test]
     fn other_laws_and_bad_input() {
