@@ -95,8 +95,9 @@ fn kind_of(r: &StudyReport) -> Option<(StudyKind, Method)> {
     Some((kind, method))
 }
 
-/// Sizes at which the prediction curve is drawn: geometric from half the
-/// smallest simulated N to ten times the largest.
+/// Sizes at which the prediction curve is drawn, besides the simulated
+/// ones: geometric from half the smallest simulated N to ten times the
+/// largest.
 const CURVE_POINTS: usize = 30;
 
 /// The finite-N prediction `(N, prediction)` on a grid of N around the
@@ -111,11 +112,15 @@ fn prediction_curve(r: &StudyReport, e: &dyn Ensemble) -> Vec<(f64, f64)> {
     }
     let n_min = r.sizes.iter().map(|s| s.n).min().unwrap_or(2).max(4) as f64 / 2.0;
     let n_max = 10.0 * r.sizes.iter().map(|s| s.n).max().unwrap_or(2) as f64;
+    // The simulated sizes themselves too, so that the curve reaches the
+    // panel's edge at the smallest of them.
     let mut sizes: Vec<usize> = (0..CURVE_POINTS)
         .map(|k| {
             (n_min * (n_max / n_min).powf(k as f64 / (CURVE_POINTS - 1) as f64)).round() as usize
         })
+        .chain(r.sizes.iter().map(|s| s.n))
         .collect();
+    sizes.sort_unstable();
     sizes.dedup();
     let mut curve = Vec::new();
     for n in sizes {
