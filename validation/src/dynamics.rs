@@ -202,14 +202,30 @@ pub(crate) fn run_to_state<S: Store>(
     check_state(patterns, x0)?;
     damcap_theory::check_lambda(lambda)?;
     params.validate()?;
-    let scale = (patterns.n() as f64).sqrt();
+    let mut stepper = Stepper::new(patterns, lambda, params);
+    let (mut outcome, x) = iterate(x0, patterns.xi1(), params, |x, next| stepper.step(x, next));
+    outcome.pruned_steps = stepper.pruned;
+    Ok((outcome, x))
+}
+
+/// The loop shared by stored and streamed patterns: from `x0`, `step`
+/// writes the next state and returns xi^1's softmax observables at the
+/// current one, until `|x' - x| / sqrt(N) < tolerance` or `max_steps`.
+/// Returns the outcome, with `pruned_steps` left for the caller, and the
+/// final state.
+pub(crate) fn iterate(
+    x0: &[f64],
+    xi1: &[f32],
+    params: &DynamicsParams,
+    mut step: impl FnMut(&[f64], &mut [f64]) -> FirstStep,
+) -> (Outcome, Vec<f64>) {
+    let scale = (x0.len() as f64).sqrt();
     let mut x = x0.to_vec();
     let mut next = vec![0.0; x.len()];
-    let mut stepper = Stepper::new(patterns, lambda, params);
     // One step: returns xi^1's softmax observables at the current state and
     // whether the move was below tolerance; leaves the new state in `x`.
     let mut advance = |x: &mut Vec<f64>, next: &mut Vec<f64>| {
-        let observed = stepper.step(x, next);
+        let observed = step(x, next);
         let small = distance(x, next) / scale < params.tolerance;
         std::mem::swap(x, next);
         (observed, small)
@@ -221,7 +237,7 @@ pub(crate) fn run_to_state<S: Store>(
         (last_step, converged) = advance(&mut x, &mut next);
         steps += 1;
     }
-    let final_overlap = normalised_overlap(&x, patterns.xi1());
+    let final_overlap = normalised_overlap(&x, xi1);
     let outcome = Outcome {
         first_step,
         final_overlap,
@@ -229,17 +245,21 @@ pub(crate) fn run_to_state<S: Store>(
         retrieved: final_overlap >= params.retrieval_threshold && last_step.w1 > 0.5,
         steps,
         converged,
-        pruned_steps: stepper.pruned,
+        pruned_steps: 0,
     };
-    Ok((outcome, x))
+    (outcome, x)
 }
 
 /// The state must have dimension `N` and finite entries.
 fn check_state<S: Store>(patterns: &S, x: &[f64]) -> Result<(), ValidationError> {
-    if x.len() != patterns.n() || !x.iter().all(|v| v.is_finite()) {
+    check_dimension(patterns.n(), x)
+}
+
+/// A state of dimension `n` must have `n` finite entries.
+pub(crate) fn check_dimension(n: usize, x: &[f64]) -> Result<(), ValidationError> {
+    if x.len() != n || !x.iter().all(|v| v.is_finite()) {
         return Err(ValidationError::InvalidParameter(format!(
-            "state must have N = {} finite entries, got {} entries",
-            patterns.n(),
+            "state must have N = {n} finite entries, got {} entries",
             x.len()
         )));
     }

@@ -35,10 +35,12 @@ use damcap_theory::ensemble::PatternLaw;
 use rand::SeedableRng;
 use rayon::prelude::*;
 
-use crate::dynamics::{dot, DynamicsParams, Outcome, GAP_BINS, ROUNDING_SLACK};
+use crate::dynamics::{
+    check_dimension, dot, iterate, DynamicsParams, Outcome, GAP_BINS, ROUNDING_SLACK,
+};
 use crate::first_step::FirstStep;
 use crate::partition::block_max;
-use crate::patterns::{matrix_bytes, normalised_overlap, Patterns};
+use crate::patterns::{matrix_bytes, Patterns};
 use crate::sampler::{self, Sampler};
 use crate::seeds::{trial_rng, trial_seed, SeedKey, TrialRng};
 use crate::{Setup, Trial, ValidationError};
@@ -490,40 +492,12 @@ pub fn run_streamed(
     params: &DynamicsParams,
     memory_limit: u64,
 ) -> Result<(Outcome, Vec<f64>, usize), ValidationError> {
-    if x0.len() != src.n || !x0.iter().all(|v| v.is_finite()) {
-        return Err(ValidationError::InvalidParameter(format!(
-            "state must have N = {} finite entries, got {} entries",
-            src.n,
-            x0.len()
-        )));
-    }
+    check_dimension(src.n, x0)?;
     damcap_theory::check_lambda(lambda)?;
     params.validate()?;
-    let scale = (src.n as f64).sqrt();
     let mut stepper = StreamedStepper::new(src, lambda, params, memory_limit);
-    let (mut x, mut next) = (x0.to_vec(), vec![0.0; src.n]);
-    let mut advance = |x: &mut Vec<f64>, next: &mut Vec<f64>| {
-        let observed = stepper.step(x, next);
-        let small = distance(x, next) / scale < params.tolerance;
-        std::mem::swap(x, next);
-        (observed, small)
-    };
-    let (first_step, mut converged) = advance(&mut x, &mut next);
-    let (mut last_step, mut steps) = (first_step, 1);
-    while steps < params.max_steps && !converged {
-        (last_step, converged) = advance(&mut x, &mut next);
-        steps += 1;
-    }
-    let final_overlap = normalised_overlap(&x, &src.row(0));
-    let outcome = Outcome {
-        first_step,
-        final_overlap,
-        final_weight: last_step.w1,
-        retrieved: final_overlap >= params.retrieval_threshold && last_step.w1 > 0.5,
-        steps,
-        converged,
-        pruned_steps: stepper.pruned,
-    };
+    let (mut outcome, x) = iterate(x0, &src.row(0), params, |x, next| stepper.step(x, next));
+    outcome.pruned_steps = stepper.pruned;
     Ok((outcome, x, stepper.full_passes))
 }
 
