@@ -151,44 +151,45 @@ fn first_failure(order: &[usize], weights: impl Fn(&[usize]) -> Vec<f64>) -> Sel
 /// storage order.
 pub fn failure_order(patterns: &Patterns) -> Vec<usize> {
     let bits = |mu: usize| patterns.row(mu).iter().map(|v| v.to_bits());
-    let mut order: Vec<usize> = (0..patterns.p()).collect();
-    order.sort_unstable_by(|&a, &b| bits(a).cmp(bits(b)));
-    let mut duplicated = vec![false; order.len()];
-    for pair in order.windows(2) {
-        if patterns.row(pair[0]) == patterns.row(pair[1]) {
-            duplicated[pair[0]] = true;
-            duplicated[pair[1]] = true;
-        }
-    }
-    let norms: Vec<f64> = patterns
-        .rows()
-        .map(|r| r.iter().map(|&v| f64::from(v).powi(2)).sum())
-        .collect();
-    order.sort_unstable_by(|&a, &b| {
-        duplicated[b]
-            .cmp(&duplicated[a])
-            .then(norms[a].total_cmp(&norms[b]))
-            .then(a.cmp(&b))
-    });
-    order
+    likely_failures_first(
+        patterns.p(),
+        |a, b| bits(a).cmp(bits(b)),
+        |a, b| patterns.row(a) == patterns.row(b),
+        |mu| patterns.row(mu).iter().map(|&v| f64::from(v).powi(2)).sum(),
+    )
 }
 
 /// [`failure_order`] of packed patterns: duplicates are equal packed rows,
 /// squared norms are summed from the same `f32` entries, so the order is
 /// that of the `f32` rows of the same patterns.
 pub fn packed_failure_order(patterns: &PackedPatterns) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..patterns.p()).collect();
-    order.sort_unstable_by(|&a, &b| patterns.packed_row(a).cmp(patterns.packed_row(b)));
-    let mut duplicated = vec![false; order.len()];
+    likely_failures_first(
+        patterns.p(),
+        |a, b| patterns.packed_row(a).cmp(patterns.packed_row(b)),
+        |a, b| patterns.packed_row(a) == patterns.packed_row(b),
+        |mu| patterns.squared_norm(mu),
+    )
+}
+
+/// The `p` indices with duplicates first (found as neighbours after sorting
+/// by `row_order`, compared by `same`), then by `squared_norm` ascending,
+/// ties in storage order.
+fn likely_failures_first(
+    p: usize,
+    row_order: impl Fn(usize, usize) -> std::cmp::Ordering,
+    same: impl Fn(usize, usize) -> bool,
+    squared_norm: impl Fn(usize) -> f64,
+) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..p).collect();
+    order.sort_unstable_by(|&a, &b| row_order(a, b));
+    let mut duplicated = vec![false; p];
     for pair in order.windows(2) {
-        if patterns.packed_row(pair[0]) == patterns.packed_row(pair[1]) {
+        if same(pair[0], pair[1]) {
             duplicated[pair[0]] = true;
             duplicated[pair[1]] = true;
         }
     }
-    let norms: Vec<f64> = (0..patterns.p())
-        .map(|mu| patterns.squared_norm(mu))
-        .collect();
+    let norms: Vec<f64> = (0..p).map(squared_norm).collect();
     order.sort_unstable_by(|&a, &b| {
         duplicated[b]
             .cmp(&duplicated[a])
