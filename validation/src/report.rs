@@ -395,15 +395,7 @@ fn main_extrapolation(plan: &Plan, a: &Analysis) -> Result<Extrapolation, Valida
     let Some(predictions) = predictions.filter(|_| plan.spec.method == Method::FirstStep) else {
         return Ok(a.extrapolation.clone());
     };
-    let points: Vec<SizePoint> = a
-        .sizes
-        .iter()
-        .map(|c| SizePoint {
-            n: c.n as f64,
-            value: c.crossing,
-            sigma: c.sigma,
-        })
-        .collect();
+    let points: Vec<SizePoint> = a.sizes.iter().map(SizeCrossing::point).collect();
     let shape: Vec<f64> = predictions.iter().map(|p| p - plan.theory).collect();
     extrapolate_along(&points, &shape, CONFIDENCE).map_err(|e| {
         plan.spec

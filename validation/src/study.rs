@@ -342,6 +342,15 @@ pub struct SizeCrossing {
 }
 
 impl SizeCrossing {
+    /// The crossing as a point of an extrapolation in `N`.
+    pub fn point(&self) -> SizePoint {
+        SizePoint {
+            n: self.n as f64,
+            value: self.crossing,
+            sigma: self.sigma,
+        }
+    }
+
     /// The crossing judged against a finite-`N` prediction.
     pub fn with_prediction(self, prediction: Option<f64>) -> Self {
         SizeCrossing {
@@ -406,14 +415,7 @@ pub fn analyse(
             })
         })
         .collect::<Result<_, ValidationError>>()?;
-    let points: Vec<SizePoint> = crossings
-        .iter()
-        .map(|c| SizePoint {
-            n: c.n as f64,
-            value: c.crossing,
-            sigma: c.sigma,
-        })
-        .collect();
+    let points: Vec<SizePoint> = crossings.iter().map(SizeCrossing::point).collect();
     let extrapolation = extrapolate(&points, form, CONFIDENCE)?;
     Ok(Analysis {
         sizes: crossings,
