@@ -56,6 +56,12 @@ pub struct DynamicsParams {
     /// at most `prune_tolerance e^{-prune_headroom}` at the pass. Changes
     /// the speed only (default 6).
     pub prune_headroom: f64,
+    /// Stop a run as soon as the energy proves that it cannot be retrieved
+    /// (the energy bound of docs/theory.md §7, certified failures). Exact:
+    /// the retrieved flag is the one the full run would give; only the
+    /// recorded steps, final overlap and final weight are those of the
+    /// stopping state. Default on.
+    pub stop_certain_failures: bool,
 }
 
 impl Default for DynamicsParams {
@@ -66,6 +72,7 @@ impl Default for DynamicsParams {
             retrieval_threshold: 0.9,
             prune_tolerance: 1e-13,
             prune_headroom: 6.0,
+            stop_certain_failures: true,
         }
     }
 }
@@ -142,6 +149,14 @@ pub struct Outcome {
     pub converged: bool,
     /// Steps summed over a candidate set instead of a full pass.
     pub pruned_steps: usize,
+    /// The run stopped because the energy proved it lost
+    /// ([`DynamicsParams::stop_certain_failures`]): `retrieved` is false,
+    /// and `final_overlap`, `final_weight` and `steps` describe the
+    /// stopping state, not a fixed point. When the proof came from part of
+    /// a streamed pass (which is then abandoned), `final_overlap` is that of
+    /// the state the pass started from, and `final_weight` (and
+    /// `first_step.w1` if it was the first step) is an upper bound.
+    pub certified_failure: bool,
 }
 
 /// Scores `s_mu = xi^mu . x` of all patterns against `x`, written to `out`
@@ -203,38 +218,67 @@ pub(crate) fn run_to_state<S: Store>(
     damcap_theory::check_lambda(lambda)?;
     params.validate()?;
     let mut stepper = Stepper::new(patterns, lambda, params);
-    let (mut outcome, x) = iterate(x0, patterns.xi1(), params, |x, next| stepper.step(x, next));
+    let (mut outcome, x) = iterate(x0, patterns.xi1(), lambda, params, |x, next, _| {
+        Stepped::Whole(stepper.step(x, next))
+    });
     outcome.pruned_steps = stepper.pruned;
     Ok((outcome, x))
 }
 
+/// What a step function returns to [`iterate`].
+pub(crate) enum Stepped {
+    /// The step was made: xi^1's observables at the current state.
+    Whole(FirstStep),
+    /// The step was abandoned part-way because its partial sums already
+    /// proved xi^1's weight below the floor it was given (so the run is
+    /// lost, see [`below_floor`]); the next state was not finished.
+    /// Carries the upper bound on xi^1's weight that proved it.
+    Abandoned(FirstStep),
+}
+
 /// The loop shared by stored and streamed patterns: from `x0`, `step`
 /// writes the next state and returns xi^1's softmax observables at the
-/// current one, until `|x' - x| / sqrt(N) < tolerance` or `max_steps`.
-/// Returns the outcome, with `pruned_steps` left for the caller, and the
-/// final state.
+/// current one, until `|x' - x| / sqrt(N) < tolerance`, `max_steps`, or
+/// (with [`DynamicsParams::stop_certain_failures`]) a state that is
+/// [`below_floor`]. `step` also receives the floor on `ln w1` below
+/// which the current state is lost (`-inf` when nothing is certified), so
+/// that it may abandon a pass once its partial sums prove that. Returns
+/// the outcome, with `pruned_steps` left for the caller, and the final
+/// state.
 pub(crate) fn iterate(
     x0: &[f64],
     xi1: &[f32],
+    lambda: f64,
     params: &DynamicsParams,
-    mut step: impl FnMut(&[f64], &mut [f64]) -> FirstStep,
+    mut step: impl FnMut(&[f64], &mut [f64], f64) -> Stepped,
 ) -> (Outcome, Vec<f64>) {
     let scale = (x0.len() as f64).sqrt();
     let mut x = x0.to_vec();
     let mut next = vec![0.0; x.len()];
-    // One step: returns xi^1's softmax observables at the current state and
-    // whether the move was below tolerance; leaves the new state in `x`.
+    // One step: returns xi^1's softmax observables at the current state,
+    // whether the move was below tolerance and whether the current state
+    // is certainly lost; leaves the new state in `x` (unless abandoned).
     let mut advance = |x: &mut Vec<f64>, next: &mut Vec<f64>| {
-        let observed = step(x, next);
-        let small = distance(x, next) / scale < params.tolerance;
-        std::mem::swap(x, next);
-        (observed, small)
+        let floor = if params.stop_certain_failures {
+            lost_floor(x, xi1, lambda)
+        } else {
+            f64::NEG_INFINITY
+        };
+        match step(x, next, floor) {
+            Stepped::Whole(observed) => {
+                let small = distance(x, next) / scale < params.tolerance;
+                let lost = below_floor(observed.w1, floor);
+                std::mem::swap(x, next);
+                (observed, small, lost)
+            }
+            Stepped::Abandoned(bound) => (bound, false, true),
+        }
     };
-    let (first_step, mut converged) = advance(&mut x, &mut next);
+    let (first_step, mut converged, mut lost) = advance(&mut x, &mut next);
     let mut last_step = first_step;
     let mut steps = 1;
-    while steps < params.max_steps && !converged {
-        (last_step, converged) = advance(&mut x, &mut next);
+    while steps < params.max_steps && !converged && !lost {
+        (last_step, converged, lost) = advance(&mut x, &mut next);
         steps += 1;
     }
     let final_overlap = normalised_overlap(&x, xi1);
@@ -242,13 +286,49 @@ pub(crate) fn iterate(
         first_step,
         final_overlap,
         final_weight: last_step.w1,
+        // A lost state has w1 < 1/2: the criterion fails by itself.
         retrieved: final_overlap >= params.retrieval_threshold && last_step.w1 > 0.5,
         steps,
         converged,
         pruned_steps: 0,
+        // A lost run that also met the tolerance ended at its fixed point.
+        certified_failure: lost && !converged,
     };
     (outcome, x)
 }
+
+/// Whether xi^1's weight `w1` at a state is below the state's
+/// [`lost_floor`], so that the run can never again give xi^1 more than half
+/// of the weight and cannot be retrieved (docs/theory.md §7, certified
+/// failures). A `w1` computed over part of the patterns (a pruned or
+/// abandoned step) is at least the true one, and an underflowed one is
+/// replaced by the smallest normal number, so both err on the side of
+/// going on.
+pub(crate) fn below_floor(w1: f64, floor: f64) -> bool {
+    w1.max(f64::MIN_POSITIVE).ln() < floor
+}
+
+/// The floor on `ln w1(x)` below which the state `x` is lost. The dynamics
+/// never raises the energy `E(x) = |x|^2/2 - ln Z(x) / lambda`, and every
+/// state `y` with `w1(y) > 1/2` has `E(y) > -|xi^1|^2/2 - ln 2 / lambda`;
+/// with `ln Z = lambda x . xi^1 - ln w1`, `E(x)` is below that bound
+/// exactly when `ln w1(x) < -lambda |x - xi^1|^2 / 2 - ln 2`, less
+/// [`CERTIFICATE_SLACK`] for rounding.
+pub(crate) fn lost_floor(x: &[f64], xi1: &[f32], lambda: f64) -> f64 {
+    let gap: f64 = x
+        .iter()
+        .zip(xi1)
+        .map(|(&u, &v)| (u - f64::from(v)).powi(2))
+        .sum();
+    -0.5 * lambda * gap - std::f64::consts::LN_2 - CERTIFICATE_SLACK
+}
+
+/// Margin, in units of `lambda` times the energy, by which the energy must
+/// clear the bound of [`lost_floor`]: far above the rounding of `f64`
+/// sums over `N <= 10^4` entries and of the softmax weight (about
+/// `1e-13`), and above the energy a pruned step can gain (the square of
+/// its at most `2e-11` displacement).
+pub(crate) const CERTIFICATE_SLACK: f64 = 1e-9;
 
 /// The state must have dimension `N` and finite entries.
 fn check_state<S: Store>(patterns: &S, x: &[f64]) -> Result<(), ValidationError> {
@@ -803,10 +883,12 @@ mod tests {
             (PatternLaw::Gaussian, 1.0, 16, 0.5, 1.0),
             (PatternLaw::Binary, 1.1, 16, 0.6, 1.0),
         ];
-        // A tighter tolerance than the studies' 1e-6 lengthens the runs.
+        // A tighter tolerance than the studies' 1e-6 lengthens the runs, and
+        // failures run to their fixed points.
         let params = DynamicsParams {
             max_steps: 200,
             tolerance: 1e-10,
+            stop_certain_failures: false,
             ..DynamicsParams::default()
         };
         let (mut runs, mut pruned_runs, mut retrieved, mut long_runs) = (0, 0, 0, 0);
@@ -842,6 +924,137 @@ mod tests {
             (20..=84).contains(&retrieved) && long_runs >= 10,
             "{retrieved} {long_runs}"
         );
+    }
+
+    /// The energy `E = |x - xi^1|^2/2 - |xi^1|^2/2 + ln(w1)/lambda` (the
+    /// form [`lost_floor`] uses) never rises along full runs, in either
+    /// phase, for every law: the premise of the certificate.
+    #[test]
+    fn energy_never_rises() {
+        let cases = [
+            (PatternLaw::Gaussian, 0.5, 0.35, 1.0),
+            (PatternLaw::Gaussian, 2.0, 0.5, 0.6),
+            (PatternLaw::Binary, 1.0, 0.55, 1.0),
+            (PatternLaw::Spherical, 1.0, 0.6, 0.5),
+        ];
+        let n = 14;
+        let mut steps = 0;
+        for (c, (law, lambda, alpha, rho)) in cases.iter().enumerate() {
+            let p = (alpha * n as f64).exp().round() as usize;
+            for seed in 0..5 {
+                let mut rng = trial_rng(50 * c as u64 + seed);
+                let pats = Patterns::sample(law, n, p, DEFAULT_MEMORY_LIMIT, &mut rng).unwrap();
+                let mut x =
+                    crate::patterns::initial_state(law, pats.xi1(), *rho, &mut rng).unwrap();
+                let mut next = vec![0.0; n];
+                let norm_sq: f64 = pats.xi1().iter().map(|&v| f64::from(v).powi(2)).sum();
+                let mut last = f64::INFINITY;
+                for _ in 0..30 {
+                    let w1 = step(&pats, Rows::Range(0, p), &x, *lambda, &mut next, None)
+                        .observed
+                        .w1;
+                    let gap: f64 = x
+                        .iter()
+                        .zip(pats.xi1())
+                        .map(|(&u, &v)| (u - f64::from(v)).powi(2))
+                        .sum();
+                    let energy = 0.5 * gap - 0.5 * norm_sq + w1.ln() / lambda;
+                    assert!(
+                        energy <= last + 1e-10,
+                        "{law:?} seed {seed}: {energy} > {last}"
+                    );
+                    (last, steps) = (energy, steps + 1);
+                    std::mem::swap(&mut x, &mut next);
+                }
+            }
+        }
+        assert_eq!(steps, 600);
+    }
+
+    /// Stopping certain failures changes no retrieved flag: 160 runs across
+    /// laws, both phases and both starts, near each crossing, against the
+    /// same runs taken to their fixed points. Runs the certificate did not
+    /// stop are identical; a good share of the failures is stopped, and
+    /// early (the point of it).
+    #[test]
+    fn certified_failures_are_failures() {
+        let cases = [
+            (PatternLaw::Gaussian, 0.5, 16, 0.33, 1.0),
+            (PatternLaw::Gaussian, 0.9, 16, 0.45, 1.0),
+            (PatternLaw::Gaussian, 2.0, 16, 0.5, 0.7),
+            (PatternLaw::Spherical, 1.0, 16, 0.52, 1.0),
+            (PatternLaw::Binary, 1.0, 16, 0.52, 1.0),
+            (PatternLaw::Binary, 4.0, 16, 0.6, 0.6),
+            (PatternLaw::Gaussian, 0.5, 16, 0.3, 0.6),
+            (PatternLaw::Spherical, 3.0, 14, 0.6, 0.8),
+        ];
+        let params = DynamicsParams {
+            max_steps: 300,
+            ..DynamicsParams::default()
+        };
+        let (mut runs, mut failures, mut certified, mut saved) = (0, 0, 0, 0);
+        for (c, (law, lambda, n, alpha, rho)) in cases.iter().enumerate() {
+            let p = (alpha * *n as f64).exp().round() as usize;
+            for seed in 0..20 {
+                let mut rng = trial_rng(1000 + 100 * c as u64 + seed);
+                let pats = Patterns::sample(law, *n, p, DEFAULT_MEMORY_LIMIT, &mut rng).unwrap();
+                let x0 = crate::patterns::initial_state(law, pats.xi1(), *rho, &mut rng).unwrap();
+                let whole = DynamicsParams {
+                    stop_certain_failures: false,
+                    ..params
+                };
+                let (full, x_full) = run_to_state(&pats, &x0, *lambda, &whole).unwrap();
+                let (fast, x_fast) = run_to_state(&pats, &x0, *lambda, &params).unwrap();
+                let what = format!("{law:?} lambda {lambda} rho {rho} seed {seed}");
+                assert_eq!(fast.retrieved, full.retrieved, "{what}");
+                assert!(!full.certified_failure, "{what}");
+                if fast.certified_failure {
+                    assert!(fast.final_weight < 0.5 && fast.steps < full.steps, "{what}");
+                    certified += 1;
+                    saved += full.steps - fast.steps;
+                } else {
+                    assert_eq!((fast.steps, fast.converged), (full.steps, full.converged));
+                    assert_eq!(x_fast, x_full, "{what}");
+                }
+                runs += 1;
+                failures += usize::from(!full.retrieved);
+            }
+        }
+        assert_eq!(runs, 160);
+        assert!((40..=120).contains(&failures), "{failures} failures");
+        assert!(
+            2 * certified >= failures,
+            "{certified} of {failures} certified"
+        );
+        assert!(saved >= 5 * certified, "{saved} steps saved by {certified}");
+    }
+
+    /// The certificate's inequality at hand-made states: a state at xi^1
+    /// with w1 = 1/2 is on the boundary (kept going), just below it lost;
+    /// distance from xi^1 raises the bar by lambda |x - xi^1|^2 / 2 nats.
+    #[test]
+    fn certificate_boundary() {
+        let certainly_lost =
+            |x: &[f64], xi1: &[f32], w1, lambda| below_floor(w1, lost_floor(x, xi1, lambda));
+        let xi1 = [1.0_f32, -2.0, 0.5];
+        let at: Vec<f64> = xi1.iter().map(|&v| f64::from(v)).collect();
+        assert!(!certainly_lost(&at, &xi1, 0.5, 1.0));
+        assert!(certainly_lost(&at, &xi1, 0.5 * (1.0 - 1e-6), 1.0));
+        // |x - xi^1|^2 = 4: at lambda = 0.5 the weight must be below e^{-1}/2.
+        let off = [at[0] + 2.0, at[1], at[2]];
+        assert!(!certainly_lost(
+            &off,
+            &xi1,
+            0.5 * (-1.0f64).exp() * (1.0 + 1e-6),
+            0.5
+        ));
+        assert!(certainly_lost(
+            &off,
+            &xi1,
+            0.5 * (-1.0f64).exp() * (1.0 - 1e-6),
+            0.5
+        ));
+        assert!(certainly_lost(&off, &xi1, 0.0, 0.5));
     }
 
     /// The exposed kernel agrees with a naive dot product and rejects

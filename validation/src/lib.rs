@@ -244,6 +244,9 @@ pub struct Trial {
     pub steps: usize,
     /// Whether the dynamics met its tolerance within the step cap.
     pub converged: bool,
+    /// Whether the run stopped early, proved unable to be retrieved (see
+    /// [`dynamics::Outcome::certified_failure`]).
+    pub certified_failure: bool,
 }
 
 impl Trial {
@@ -267,6 +270,7 @@ impl Trial {
             retrieved: outcome.retrieved,
             steps: outcome.steps,
             converged: outcome.converged,
+            certified_failure: outcome.certified_failure,
         }
     }
 

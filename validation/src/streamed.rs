@@ -36,7 +36,8 @@ use rand::SeedableRng;
 use rayon::prelude::*;
 
 use crate::dynamics::{
-    check_dimension, dot, iterate, DynamicsParams, Outcome, GAP_BINS, ROUNDING_SLACK,
+    below_floor, check_dimension, dot, iterate, DynamicsParams, Outcome, Stepped, GAP_BINS,
+    ROUNDING_SLACK,
 };
 use crate::first_step::FirstStep;
 use crate::partition::block_max;
@@ -256,6 +257,12 @@ impl Partial {
         for (v, w) in next.iter_mut().zip(&self.weighted) {
             *v = w / self.sum;
         }
+        self.xi1_observed()
+    }
+
+    /// xi^1's observables over the rows so far (xi^1 must be among them):
+    /// over part of the patterns, its weight is an upper bound.
+    fn xi1_observed(&self) -> FirstStep {
         let z1 = self.z1.expect("xi^1 is among the rows of every step");
         FirstStep {
             w1: (z1 - self.ln_z()).exp(),
@@ -266,8 +273,16 @@ impl Partial {
 
 /// One full pass over the streamed patterns at state `x`: the chunks in
 /// parallel, their partials combined in chunk order (with the largest row
-/// norm when `norms` is set).
-fn full_pass(src: &StreamedPatterns, x: &[f64], lambda: f64, norms: bool) -> Partial {
+/// norm when `norms` is set). `Err` when the pass was abandoned: after a
+/// group before the last, xi^1's weight over the rows so far, an upper bound on its weight
+/// over all of them, has `ln w1` below `floor` (pass `-inf` to finish).
+fn full_pass(
+    src: &StreamedPatterns,
+    x: &[f64],
+    lambda: f64,
+    norms: bool,
+    floor: f64,
+) -> Result<Partial, FirstStep> {
     let n = src.n;
     let chunks = src.p.div_ceil(CHUNK);
     let mut total: Option<Partial> = None;
@@ -288,8 +303,14 @@ fn full_pass(src: &StreamedPatterns, x: &[f64], lambda: f64, norms: bool) -> Par
                 None => total = Some(part),
             }
         }
+        // The first group holds row 0, xi^1; after the last one the pass is
+        // whole, and the caller judges it.
+        let bound = total.as_ref().expect("a group").xi1_observed();
+        if group + GROUP < chunks && below_floor(bound.w1, floor) {
+            return Err(bound);
+        }
     }
-    total.expect("at least one pattern")
+    Ok(total.expect("at least one pattern"))
 }
 
 /// One full streamed step `next = sum_mu softmax_mu(lambda xi^mu . x)
@@ -313,7 +334,8 @@ pub fn streamed_step(
             next.len()
         )));
     }
-    Ok(full_pass(src, x, lambda, false).finish(next))
+    let pass = full_pass(src, x, lambda, false, f64::NEG_INFINITY);
+    Ok(pass.expect("a pass with no floor is finished").finish(next))
 }
 
 /// Rows kept by a candidate draw, with their entries.
@@ -420,8 +442,9 @@ impl<'a> StreamedStepper<'a> {
         }
     }
 
-    /// One step from `x` into `next`; returns xi^1's observables at `x`.
-    fn step(&mut self, x: &[f64], next: &mut [f64]) -> FirstStep {
+    /// One step from `x` into `next`; returns xi^1's observables at `x`,
+    /// or abandons a full pass once its rows so far prove `ln w1 < floor`.
+    fn step(&mut self, x: &[f64], next: &mut [f64], floor: f64) -> Stepped {
         let n = self.src.n;
         if let Some(c) = &self.candidates {
             let drift = self.lambda * self.max_norm * distance(x, &c.anchor);
@@ -436,17 +459,20 @@ impl<'a> StreamedStepper<'a> {
             let pass = pass.expect("xi^1 is a candidate");
             if c.ln_excluded + drift + ROUNDING_SLACK - pass.ln_z() <= self.ln_tolerance {
                 self.pruned += 1;
-                return pass.finish(next);
+                return Stepped::Whole(pass.finish(next));
             }
         }
         let first = self.full_passes == 0;
-        let pass = full_pass(self.src, x, self.lambda, first);
         self.full_passes += 1;
+        let pass = match full_pass(self.src, x, self.lambda, first, floor) {
+            Ok(pass) => pass,
+            Err(bound) => return Stepped::Abandoned(bound),
+        };
         if first {
             self.max_norm = pass.max_norm_sq.sqrt();
         }
         self.candidates = self.draw(&pass, x);
-        pass.finish(next)
+        Stepped::Whole(pass.finish(next))
     }
 
     /// A candidate set after a full pass at `anchor`, when pruning is on
@@ -496,7 +522,9 @@ pub fn run_streamed(
     damcap_theory::check_lambda(lambda)?;
     params.validate()?;
     let mut stepper = StreamedStepper::new(src, lambda, params, memory_limit);
-    let (mut outcome, x) = iterate(x0, &src.row(0), params, |x, next| stepper.step(x, next));
+    let (mut outcome, x) = iterate(x0, &src.row(0), lambda, params, |x, next, floor| {
+        stepper.step(x, next, floor)
+    });
     outcome.pruned_steps = stepper.pruned;
     Ok((outcome, x, stepper.full_passes))
 }
@@ -652,7 +680,7 @@ mod tests {
                 *e += (zi - top).exp() / total * f64::from(a);
             }
         }
-        let pass = full_pass(&src, &x, lambda, true);
+        let pass = full_pass(&src, &x, lambda, true, f64::NEG_INFINITY).unwrap();
         let mut next = vec![0.0; n];
         let fs = pass.finish(&mut next);
         assert!(distance(&next, &expected) < 1e-12);
@@ -687,9 +715,12 @@ mod tests {
             (ternary(), 3.0, 12, 0.4, 0.6),
             (ternary(), 0.7, 12, 0.5, 1.0),
         ];
+        // Failures run to their fixed points (abandoned passes are tested
+        // apart), so that the long runs exercise pruning.
         let params = DynamicsParams {
             max_steps: 100,
             tolerance: 1e-9,
+            stop_certain_failures: false,
             ..DynamicsParams::default()
         };
         let (mut runs, mut pruned_runs, mut retrieved) = (0, 0, 0);
@@ -737,6 +768,54 @@ mod tests {
         assert_eq!(runs, 120);
         assert!(pruned_runs >= 10, "pruning used in {pruned_runs} runs");
         assert!((10..=110).contains(&retrieved), "{retrieved} retrieved");
+    }
+
+    /// Passes abandoned part-way once their partial sums prove the run
+    /// lost keep every retrieved flag: 24 gaussian runs at lambda = 0.8
+    /// near the crossing (P = 1.0e5, two groups of rows), streamed with
+    /// the certificate against the stored runs taken to the step cap. Some
+    /// first passes are abandoned, and one and two threads agree.
+    #[test]
+    fn abandoned_passes_keep_the_flags() {
+        let (n, lambda) = (24, 0.8);
+        let p = (0.48 * n as f64).exp().round() as usize;
+        let params = DynamicsParams {
+            max_steps: 30,
+            ..DynamicsParams::default()
+        };
+        let whole = DynamicsParams {
+            stop_certain_failures: false,
+            ..params
+        };
+        let (mut failures, mut abandoned) = (0, 0);
+        for seed in 0..24 {
+            let src = StreamedPatterns::new(&PatternLaw::Gaussian, n, p, 7000 + seed).unwrap();
+            let stored = src.to_stored(DEFAULT_MEMORY_LIMIT).unwrap();
+            let x0: Vec<f64> = stored.xi1().iter().map(|&v| f64::from(v)).collect();
+            let (full, _) = run_to_state(&stored, &x0, lambda, &whole).unwrap();
+            let run = |threads| {
+                pool(threads)
+                    .install(|| run_streamed(&src, &x0, lambda, &params, 1 << 30))
+                    .unwrap()
+            };
+            let (fast, x_fast, passes) = run(1);
+            let (two, x_two, _) = run(2);
+            assert_eq!((fast, &x_fast), (two, &x_two), "seed {seed}");
+            assert_eq!(fast.retrieved, full.retrieved, "seed {seed}");
+            if fast.certified_failure {
+                assert!(fast.final_weight < 0.5 && fast.steps <= full.steps);
+            }
+            failures += usize::from(!full.retrieved);
+            // A first pass abandoned leaves the start as the final state,
+            // and an upper bound on xi^1's first-step weight.
+            if fast.steps == 1 && x_fast == x0 {
+                assert!(fast.certified_failure && fast.first_step.w1 >= full.first_step.w1);
+                abandoned += 1;
+            }
+            assert!(passes <= full.steps, "seed {seed}");
+        }
+        assert!((8..=22).contains(&failures), "{failures} failures");
+        assert!(abandoned >= 5, "{abandoned} first passes abandoned");
     }
 
     /// A study point whose matrix exceeds the memory cap streams, a
