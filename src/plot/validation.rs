@@ -34,13 +34,15 @@ fn panels(r: &StudyReport, e: &dyn Ensemble) -> Result<Vec<Panel>> {
         .iter()
         .map(|p| p.x)
         .fold(f64::NEG_INFINITY, f64::max);
+    // A margin of 2% so the points at the ends of the grid show whole.
+    let margin = 0.02 * (x_hi - x_lo).max(1e-9);
     let symbol = symbol(r.scanned);
     let title = format!("{} {}: P(retrieved) vs {symbol}", r.ensemble, r.name);
     let mut left = Panel::new(
         &title,
         symbol,
         "retrieval probability",
-        x_lo..x_hi,
+        (x_lo - margin)..(x_hi + margin),
         0.0..1.05,
     );
     // The legend goes to a corner the curves leave empty.
@@ -146,11 +148,19 @@ fn crossing_panel(r: &StudyReport, symbol: &str, e: &dyn Ensemble) -> Result<Pan
         .iter()
         .flat_map(|s| [s.ci_low, s.ci_high])
         .chain(r.sizes.iter().filter_map(|s| s.prediction))
-        .chain([r.theory, r.ci_low, r.ci_high]);
+        .chain([r.theory, r.extrapolated]);
     let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
         (a.min(v), b.max(v))
     });
-    let pad = 0.1 * (hi - lo).max(1e-3);
+    // The extrapolation's interval widens the axis by at most the span of
+    // everything else (a few sizes with few trials can make it huge; its
+    // ends are in the legend, and the bar is clipped).
+    let span = (hi - lo).max(1e-3);
+    let (lo, hi) = (
+        lo.min(r.ci_low.max(lo - span)),
+        hi.max(r.ci_high.min(hi + span)),
+    );
+    let pad = 0.1 * (hi - lo);
     let x_label = match (log_form, sqrt_form) {
         (true, true) => "ln(N)/√N",
         (true, false) => "ln(N)/N",
