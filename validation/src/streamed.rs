@@ -818,6 +818,27 @@ mod tests {
         assert!(abandoned >= 5, "{abandoned} first passes abandoned");
     }
 
+    /// A pass is abandoned only while rows remain: with P = 2^16 (one group,
+    /// exactly) and P = 5000 (part of one), runs lost at their first step
+    /// end, as stored ones do, in the state after that step, not at the
+    /// start.
+    #[test]
+    fn whole_passes_are_not_abandoned() {
+        let mut lost = 0;
+        for (p, seed) in [(1 << 16, 1), (1 << 16, 2), (5000, 3), (5000, 4)] {
+            let src = StreamedPatterns::new(&PatternLaw::Gaussian, 8, p, 9000 + seed).unwrap();
+            let stored = src.to_stored(DEFAULT_MEMORY_LIMIT).unwrap();
+            let x0: Vec<f64> = stored.xi1().iter().map(|&v| f64::from(v)).collect();
+            let params = DynamicsParams::default();
+            let (full, x_full) = run_to_state(&stored, &x0, 0.5, &params).unwrap();
+            let (fast, x_fast, _) = run_streamed(&src, &x0, 0.5, &params, 1 << 30).unwrap();
+            assert_eq!((fast.retrieved, fast.steps), (full.retrieved, full.steps));
+            assert!(distance(&x_full, &x_fast) <= 1e-9, "P = {p}");
+            lost += usize::from(fast.certified_failure && fast.steps == 1);
+        }
+        assert_eq!(lost, 4, "every run is lost at its first step");
+    }
+
     /// A study point whose matrix exceeds the memory cap streams, a
     /// smaller one is stored, and the streamed trials do not depend on the
     /// thread count; a candidate budget of zero bytes turns pruning off

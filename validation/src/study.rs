@@ -875,6 +875,22 @@ mod tests {
         );
     }
 
+    /// A size judged against its prediction keeps its crossing and gains
+    /// the prediction and `z = (crossing - prediction) / sigma`; without a
+    /// prediction, neither.
+    #[test]
+    fn a_size_is_judged_against_its_prediction() {
+        let size = SizeCrossing::in_bracket(24, (0.50, 0.53));
+        let judged = size.with_prediction(Some(0.52));
+        // Uniform on [0.50, 0.53]: midpoint 0.515, sigma 0.03 / sqrt(12).
+        let z = (0.515 - 0.52) / (0.03 / 12f64.sqrt());
+        assert_eq!(judged.prediction, Some(0.52));
+        assert!((judged.z.unwrap() - z).abs() < 1e-12, "{judged:?}");
+        assert_eq!((judged.crossing, judged.sigma), (size.crossing, size.sigma));
+        let unjudged = size.with_prediction(None);
+        assert_eq!((unjudged.prediction, unjudged.z), (None, None));
+    }
+
     /// A retrieval probability on a plateau of 0.88 that drops to 0 at a
     /// crossing drawn uniformly inside a grid cell (the binary several-step
     /// dynamics: captures below the bulk map's cliff), 100 trials a point,
