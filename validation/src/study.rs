@@ -875,6 +875,43 @@ mod tests {
         );
     }
 
+    /// The Pearson p-value against its two-cell form (successes and
+    /// failures each `(O - E)^2 / E`) and, with one degree of freedom, the
+    /// closed form `P(chi^2_1 > x) = erfc(sqrt(x / 2))`; a fit so sharp that
+    /// `p` rounds to 1 at a far point still rejects data that miss it.
+    #[test]
+    fn pearson_p_value_matches_closed_forms() {
+        let fit = LogisticFit {
+            crossing: 0.5,
+            width: 0.05,
+            iterations: 0,
+        };
+        let counts = [(0.45, 70), (0.5, 46), (0.55, 33)].map(|(alpha, successes)| SuccessCount {
+            alpha,
+            successes,
+            trials: 100,
+        });
+        let chi2: f64 = counts
+            .iter()
+            .map(|c| {
+                let p = 1.0 / (1.0 + ((c.alpha - 0.5) / 0.05).exp());
+                let (o, e) = (c.successes as f64, 100.0 * p);
+                (o - e).powi(2) / e + ((100.0 - o) - (100.0 - e)).powi(2) / (100.0 - e)
+            })
+            .sum();
+        let expected = statrs::function::erf::erfc((chi2 / 2.0).sqrt());
+        let got = logistic_p_value(&counts, &fit);
+        assert!((got / expected - 1.0).abs() < 1e-9, "{got} vs {expected}");
+        let sharp = LogisticFit { width: 1e-4, ..fit };
+        let far_and_near =
+            [(0.3, 100), (0.49, 50), (0.6, 0)].map(|(alpha, successes)| SuccessCount {
+                alpha,
+                successes,
+                trials: 100,
+            });
+        assert!(logistic_p_value(&far_and_near, &sharp) < 1e-6);
+    }
+
     /// A size judged against its prediction keeps its crossing and gains
     /// the prediction and `z = (crossing - prediction) / sigma`; without a
     /// prediction, neither.
