@@ -92,6 +92,13 @@ pub struct LogisticFit {
     pub iterations: usize,
 }
 
+impl LogisticFit {
+    /// The fitted success probability at `alpha`.
+    pub fn probability(&self, alpha: f64) -> f64 {
+        1.0 / (1.0 + ((alpha - self.crossing) / self.width).exp())
+    }
+}
+
 /// Fits the logistic model to success counts by maximum likelihood with
 /// Firth's penalty (Jeffreys prior, `+ (1/2) ln det I`), which removes the
 /// O(1/n) bias and, unlike plain maximum likelihood, always has a finite

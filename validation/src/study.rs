@@ -483,8 +483,7 @@ fn logistic_p_value(counts: &[SuccessCount], fit: &LogisticFit) -> f64 {
     let chi2: f64 = counts
         .iter()
         .map(|c| {
-            let p = (1.0 / (1.0 + ((c.alpha - fit.crossing) / fit.width).exp()))
-                .clamp(1e-12, 1.0 - 1e-12);
+            let p = fit.probability(c.alpha).clamp(1e-12, 1.0 - 1e-12);
             let n = c.trials as f64;
             (c.successes as f64 - n * p).powi(2) / (n * p * (1.0 - p))
         })
