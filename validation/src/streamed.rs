@@ -24,12 +24,23 @@
 //! reference at least the top score; when the bins show a candidate set
 //! that excludes at most `prune_tolerance e^{-prune_headroom}` of the
 //! weight, keeps at most an eighth of the patterns and fits in the trial's
-//! memory budget, a second pass at the same state regenerates the rows and
-//! keeps the candidates (their scores are recomputed bit for bit, so the
-//! bins' bound holds for exactly the excluded rows). Later steps sum over
-//! the stored candidates while the bound `ln S_excluded + lambda max|xi|
-//! |x - anchor|` stays below the tolerance, and fall back to a full pass
-//! otherwise.
+//! memory budget, the candidates are the rows above the bins' cut (their
+//! scores are recomputed bit for bit, so the bins' bound holds for exactly
+//! the excluded rows). Later steps sum over the stored candidates while the
+//! bound `ln S_excluded + lambda max|xi| |x - anchor|` stays below the
+//! tolerance, and fall back to a full pass otherwise.
+//!
+//! The candidates come from the same pass when they can. Every cut lies
+//! less than `2 + ln P + prune_headroom - ln prune_tolerance` nats below
+//! the top ([`max_cut`]), and the top is at least xi^1's score, known
+//! before the pass; so each chunk keeps xi^1 and its rows within that
+//! depth of the larger of its own top and xi^1's score, and the draw picks
+//! the candidates out of them. In the frozen phase, where a retrieved run
+//! needs one full pass and then pruned steps, this halves its cost. When
+//! the kept rows would pass the candidate budget (in the paramagnetic
+//! phase most rows lie within that depth), a second pass at the same state
+//! regenerates the rows and picks the same candidates, so the dynamics is
+//! the same either way, bit for bit.
 
 use damcap_theory::ensemble::PatternLaw;
 use rand::SeedableRng;
@@ -168,6 +179,23 @@ struct Partial {
     bins: Vec<u64>,
     /// Largest squared row norm (0 unless measured).
     max_norm_sq: f64,
+    /// Rows kept on the way for a candidate set ([`Keep`]), in row order;
+    /// `None` without a `Keep`, or once more rows than its cap were kept.
+    kept: Option<Vec<f32>>,
+    /// How many rows the chunks kept, counting those the cap dropped.
+    kept_count: u64,
+}
+
+/// Rows a full pass keeps on its way, so that drawing a candidate set
+/// needs no second pass (module doc): xi^1, and every row whose score lies
+/// less than `depth` below the larger of its chunk's reference and
+/// `reference` (an integer at most the whole pass's reference), while the
+/// pass keeps at most `cap` rows in all.
+#[derive(Clone, Copy, Debug)]
+struct Keep {
+    reference: f64,
+    depth: f64,
+    cap: u64,
 }
 
 /// Score of a row (the same expression in every pass, so a recomputed
@@ -184,11 +212,30 @@ fn gap_bin(reference: f64, z: f64) -> usize {
 impl Partial {
     /// The contribution of the rows in `block`, the first of which is row
     /// `first`; their largest norm only when `norms` is set (it costs a
-    /// third more multiply-adds and is needed once per run).
-    fn of_rows(block: &[f32], n: usize, first: usize, x: &[f64], lambda: f64, norms: bool) -> Self {
+    /// third more multiply-adds and is needed once per run), and the rows
+    /// `keep` asks for.
+    fn of_rows(
+        block: &[f32],
+        n: usize,
+        first: usize,
+        x: &[f64],
+        lambda: f64,
+        norms: bool,
+        keep: Option<&Keep>,
+    ) -> Self {
         let z: Vec<f64> = block.chunks_exact(n).map(|r| score(r, x, lambda)).collect();
         let top = block_max(&z);
         let reference = top.ceil();
+        let kept = keep.map(|k| {
+            let local = reference.max(k.reference);
+            block
+                .chunks_exact(n)
+                .zip(&z)
+                .enumerate()
+                .filter(|&(i, (_, &zi))| first + i == 0 || local - zi < k.depth)
+                .flat_map(|(_, (row, _))| row.iter().copied())
+                .collect::<Vec<f32>>()
+        });
         let mut part = Partial {
             top,
             sum: 0.0,
@@ -201,6 +248,8 @@ impl Partial {
             reference,
             bins: vec![0; GAP_BINS + 1],
             max_norm_sq: 0.0,
+            kept_count: kept.as_ref().map_or(0, |k| (k.len() / n) as u64),
+            kept,
         };
         for (&zi, row) in z.iter().zip(block.chunks_exact(n)) {
             let w = (zi - top).exp();
@@ -244,6 +293,14 @@ impl Partial {
         }
         (self.reference, self.bins) = (reference, bins);
         self.max_norm_sq = self.max_norm_sq.max(other.max_norm_sq);
+        self.kept = match (self.kept.take(), other.kept) {
+            (Some(mut rows), Some(more)) => {
+                rows.extend_from_slice(&more);
+                Some(rows)
+            }
+            _ => None,
+        };
+        self.kept_count += other.kept_count;
     }
 
     /// `ln Z`.
@@ -273,15 +330,17 @@ impl Partial {
 
 /// One full pass over the streamed patterns at state `x`: the chunks in
 /// parallel, their partials combined in chunk order (with the largest row
-/// norm when `norms` is set). `Err` when the pass was abandoned: after a
-/// group before the last, xi^1's weight over the rows so far, an upper bound on its weight
-/// over all of them, has `ln w1` below `floor` (pass `-inf` to finish).
+/// norm when `norms` is set, and the rows `keep` asks for). `Err` when the
+/// pass was abandoned: after a group before the last, xi^1's weight over
+/// the rows so far, an upper bound on its weight over all of them, has
+/// `ln w1` below `floor` (pass `-inf` to finish).
 fn full_pass(
     src: &StreamedPatterns,
     x: &[f64],
     lambda: f64,
     norms: bool,
     floor: f64,
+    keep: Option<&Keep>,
 ) -> Result<Partial, FirstStep> {
     let n = src.n;
     let chunks = src.p.div_ceil(CHUNK);
@@ -294,7 +353,7 @@ fn full_pass(
                 let rows = CHUNK.min(src.p - first);
                 let mut block = vec![0.0; rows * n];
                 src.fill_rows(first, &mut block);
-                Partial::of_rows(&block, n, first, x, lambda, norms)
+                Partial::of_rows(&block, n, first, x, lambda, norms, keep)
             })
             .collect();
         for part in parts {
@@ -302,6 +361,12 @@ fn full_pass(
                 Some(t) => t.merge(part),
                 None => total = Some(part),
             }
+        }
+        // The kept count only grows, and its order of summation does not
+        // matter: whether the cap is passed does not depend on the threads.
+        let t = total.as_mut().expect("a group");
+        if keep.is_some_and(|k| t.kept_count > k.cap) {
+            t.kept = None;
         }
         // The first group holds row 0, xi^1; after the last one the pass is
         // whole, and the caller judges it.
@@ -334,7 +399,7 @@ pub fn streamed_step(
             next.len()
         )));
     }
-    let pass = full_pass(src, x, lambda, false, f64::NEG_INFINITY);
+    let pass = full_pass(src, x, lambda, false, f64::NEG_INFINITY, None);
     Ok(pass.expect("a pass with no floor is finished").finish(next))
 }
 
@@ -368,16 +433,50 @@ fn choose_cut(pass: &Partial, budget: f64) -> Option<(usize, u64, f64)> {
     Some((cut, kept, excluded.ln() + ln_z))
 }
 
-/// Regenerates the rows at `anchor` and keeps xi^1 and every row whose gap
-/// below `reference` is under `cut` (plus a rounding margin: the pass
-/// binned each score against its chunk's own reference, and a row left
-/// out here must lie in a bin `>= cut` there), in row order.
+/// Whether a row is a candidate: xi^1 (`mu == 0`), or a score at `anchor`
+/// less than `limit` below `reference`.
+fn is_candidate(
+    mu: usize,
+    row: &[f32],
+    anchor: &[f64],
+    lambda: f64,
+    reference: f64,
+    limit: f64,
+) -> bool {
+    mu == 0 || reference - score(row, anchor, lambda) < limit
+}
+
+/// The rows of `rows` (row-major, `n` entries each) that `keep` accepts,
+/// given their position and entries, compacted in place.
+fn retain_rows(mut rows: Vec<f32>, n: usize, keep: impl Fn(usize, &[f32]) -> bool) -> Vec<f32> {
+    let mut len = 0;
+    for i in 0..rows.len() / n {
+        if keep(i, &rows[i * n..(i + 1) * n]) {
+            rows.copy_within(i * n..(i + 1) * n, len * n);
+            len += 1;
+        }
+    }
+    rows.truncate(len * n);
+    rows.shrink_to_fit();
+    rows
+}
+
+/// The largest cut [`choose_cut`] can make over `p` rows for a budget of
+/// `e^{ln_budget}`: every bin `b` holds rows weighing at most
+/// `e^{reference - b - ln Z} <= e^{1 - b}` each, so the bins from
+/// `1 + ln p - ln_budget` down weigh at most the budget together.
+fn max_cut(p: usize, ln_budget: f64) -> f64 {
+    (1.0 + (p as f64).ln() - ln_budget).ceil()
+}
+
+/// Regenerates the rows at `anchor` and keeps the candidates of gap
+/// `limit` below `reference` ([`is_candidate`]), in row order.
 fn collect_candidates(
     src: &StreamedPatterns,
     anchor: &[f64],
     lambda: f64,
     reference: f64,
-    cut: usize,
+    limit: f64,
 ) -> Vec<f32> {
     let n = src.n;
     let chunks = src.p.div_ceil(CHUNK);
@@ -392,10 +491,7 @@ fn collect_candidates(
                 block
                     .chunks_exact(n)
                     .zip(first..)
-                    .filter(|&(row, mu)| {
-                        let gap = reference - score(row, anchor, lambda);
-                        mu == 0 || gap < cut as f64 + ROUNDING_SLACK
-                    })
+                    .filter(|&(row, mu)| is_candidate(mu, row, anchor, lambda, reference, limit))
                     .flat_map(|(row, _)| row.iter().copied())
                     .collect()
             })
@@ -414,10 +510,18 @@ struct StreamedStepper<'a> {
     headroom: f64,
     /// Most candidate rows that may be stored.
     max_candidates: u64,
+    /// xi^1, whose score sets the least reference of the rows a full pass
+    /// keeps.
+    xi1: Vec<f32>,
+    /// Gap below that reference of the rows kept ([`Keep`]): more than any
+    /// cut [`choose_cut`] can make.
+    keep_depth: f64,
     /// `max_mu |xi^mu|`, known after the first full pass.
     max_norm: f64,
     candidates: Option<Candidates>,
     pruned: usize,
+    /// Passes over all the rows: steps, and candidate draws that needed a
+    /// second pass.
     full_passes: usize,
 }
 
@@ -429,12 +533,15 @@ impl<'a> StreamedStepper<'a> {
         memory_limit: u64,
     ) -> Self {
         let row_bytes = (src.n * std::mem::size_of::<f32>()) as u64;
+        let ln_tolerance = params.prune_tolerance.ln();
         Self {
             src,
             lambda,
-            ln_tolerance: params.prune_tolerance.ln(),
+            ln_tolerance,
             headroom: params.prune_headroom,
             max_candidates: (memory_limit / row_bytes).min(src.p as u64 / 8),
+            xi1: src.row(0),
+            keep_depth: max_cut(src.p, ln_tolerance - params.prune_headroom) + 2.0,
             max_norm: f64::NAN,
             candidates: None,
             pruned: 0,
@@ -450,7 +557,7 @@ impl<'a> StreamedStepper<'a> {
             let drift = self.lambda * self.max_norm * distance(x, &c.anchor);
             let mut pass: Option<Partial> = None;
             for (k, block) in c.rows.chunks(CHUNK * n).enumerate() {
-                let part = Partial::of_rows(block, n, k * CHUNK, x, self.lambda, false);
+                let part = Partial::of_rows(block, n, k * CHUNK, x, self.lambda, false, None);
                 match pass.as_mut() {
                     Some(t) => t.merge(part),
                     None => pass = Some(part),
@@ -464,20 +571,31 @@ impl<'a> StreamedStepper<'a> {
         }
         let first = self.full_passes == 0;
         self.full_passes += 1;
-        let pass = match full_pass(self.src, x, self.lambda, first, floor) {
+        let keep = self.keep(x);
+        let mut pass = match full_pass(self.src, x, self.lambda, first, floor, keep.as_ref()) {
             Ok(pass) => pass,
             Err(bound) => return Stepped::Abandoned(bound),
         };
         if first {
             self.max_norm = pass.max_norm_sq.sqrt();
         }
-        self.candidates = self.draw(&pass, x);
+        self.candidates = self.draw(&mut pass, x);
         Stepped::Whole(pass.finish(next))
     }
 
+    /// What a full pass at `x` keeps, when pruning is on.
+    fn keep(&self, x: &[f64]) -> Option<Keep> {
+        (self.ln_tolerance > f64::NEG_INFINITY).then(|| Keep {
+            reference: score(&self.xi1, x, self.lambda).ceil(),
+            depth: self.keep_depth,
+            cap: self.max_candidates,
+        })
+    }
+
     /// A candidate set after a full pass at `anchor`, when pruning is on
-    /// and the bins allow one that fits (module doc).
-    fn draw(&self, pass: &Partial, anchor: &[f64]) -> Option<Candidates> {
+    /// and the bins allow one that fits (module doc): picked from the rows
+    /// the pass kept when they hold it, else from a second pass.
+    fn draw(&mut self, pass: &mut Partial, anchor: &[f64]) -> Option<Candidates> {
         if self.ln_tolerance == f64::NEG_INFINITY {
             return None;
         }
@@ -486,7 +604,19 @@ impl<'a> StreamedStepper<'a> {
         if kept > self.max_candidates {
             return None;
         }
-        let rows = collect_candidates(self.src, anchor, self.lambda, pass.reference, cut);
+        let (n, lambda, reference) = (self.src.n, self.lambda, pass.reference);
+        let limit = cut as f64 + ROUNDING_SLACK;
+        let rows = match pass.kept.take() {
+            // A candidate's gap is below `limit` against the pass's
+            // reference, so below `keep_depth` against its chunk's.
+            Some(rows) if limit <= self.keep_depth => retain_rows(rows, n, |i, row| {
+                is_candidate(i, row, anchor, lambda, reference, limit)
+            }),
+            _ => {
+                self.full_passes += 1;
+                collect_candidates(self.src, anchor, lambda, reference, limit)
+            }
+        };
         Some(Candidates {
             anchor: anchor.to_vec(),
             rows,
@@ -680,7 +810,7 @@ mod tests {
                 *e += (zi - top).exp() / total * f64::from(a);
             }
         }
-        let pass = full_pass(&src, &x, lambda, true, f64::NEG_INFINITY).unwrap();
+        let pass = full_pass(&src, &x, lambda, true, f64::NEG_INFINITY, None).unwrap();
         let mut next = vec![0.0; n];
         let fs = pass.finish(&mut next);
         assert!(distance(&next, &expected) < 1e-12);
@@ -768,6 +898,50 @@ mod tests {
         assert_eq!(runs, 120);
         assert!(pruned_runs >= 10, "pruning used in {pruned_runs} runs");
         assert!((10..=110).contains(&retrieved), "{retrieved} retrieved");
+    }
+
+    /// The candidates picked from the rows a full pass kept are those a
+    /// second pass collects, bit for bit, on one thread and two, for
+    /// gaussian patterns in the frozen phase over two groups of chunks; with
+    /// a cap below the kept count (but above the candidates) the kept rows
+    /// are dropped and the second pass gives the same rows.
+    #[test]
+    fn kept_rows_hold_the_candidates() {
+        let params = DynamicsParams::default();
+        let budget = (params.prune_tolerance.ln() - params.prune_headroom).exp();
+        let bits = |m: &[f32]| m.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        let p = 2 * GROUP * CHUNK + 100;
+        let mut from_kept = 0;
+        for (lambda, n, seed) in [(6.0, 20, 3), (4.0, 24, 2), (3.0, 24, 1), (8.0, 20, 4)] {
+            let src = StreamedPatterns::new(&PatternLaw::Gaussian, n, p, seed).unwrap();
+            let x: Vec<f64> = src.row(0).iter().map(|&v| f64::from(v)).collect();
+            let draw = |threads, limit| {
+                pool(threads).install(|| {
+                    let mut stepper = StreamedStepper::new(&src, lambda, &params, limit);
+                    let keep = stepper.keep(&x).unwrap();
+                    let inf = f64::NEG_INFINITY;
+                    let mut pass = full_pass(&src, &x, lambda, true, inf, Some(&keep)).unwrap();
+                    let (cut, _, _) = choose_cut(&pass, budget).unwrap();
+                    let limit = cut as f64 + ROUNDING_SLACK;
+                    let expected = collect_candidates(&src, &x, lambda, pass.reference, limit);
+                    let kept = pass.kept_count;
+                    let rows = stepper.draw(&mut pass, &x).unwrap().rows;
+                    assert_eq!(bits(&rows), bits(&expected), "lambda {lambda}");
+                    (rows.len() / n, kept, stepper.full_passes)
+                })
+            };
+            let (candidates, kept, second) = draw(1, 1 << 30);
+            assert_eq!(draw(2, 1 << 30), (candidates, kept, second));
+            // A second pass exactly when the kept rows pass the cap, P/8.
+            assert_eq!(second, usize::from(kept > p as u64 / 8), "lambda {lambda}");
+            assert!(candidates as u64 + 1 < kept, "lambda {lambda}");
+            if second == 0 {
+                from_kept += 1;
+                let cap = (kept - 1) * (n * 4) as u64;
+                assert_eq!(draw(2, cap), (candidates, kept, 1), "lambda {lambda}");
+            }
+        }
+        assert!(from_kept >= 2, "{from_kept} of 4 drawn from the kept rows");
     }
 
     /// Passes abandoned part-way once their partial sums prove the run
