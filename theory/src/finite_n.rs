@@ -446,19 +446,83 @@ pub fn rho_min_n<E: Ensemble + ?Sized>(
     check_dimension(n)?;
     crate::thresholds::check_lambda(lambda)?;
     let rem = Rem::new(ensemble, alpha)?;
-    if lambda <= rem.freezing_point() {
-        return Ok((alpha + cgf_n(ensemble, lambda, n)) / lambda);
-    }
-    // Frozen: the top overlap of e^{alpha N} patterns plus ln S / (lambda N).
-    let excess = |t: f64| load_of_top_overlap(ensemble, t, n) - alpha;
-    let upper = (2.0 * rem.freezing_point()).min(lambda);
-    let t = root(
-        excess,
-        rem.freezing_point() * 0.2,
-        upper,
-        "basin extreme value",
-    )?;
-    Ok(ensemble.cgf_slope(t) + median_ln_stable_sum(t / lambda)? / (lambda * n))
+    let (edge, t) = if lambda <= rem.freezing_point() {
+        ((alpha + cgf_n(ensemble, lambda, n)) / lambda, lambda)
+    } else {
+        // Frozen: the top overlap of e^{alpha N} patterns plus ln S / (lambda N).
+        let excess = |t: f64| load_of_top_overlap(ensemble, t, n) - alpha;
+        let upper = (2.0 * rem.freezing_point()).min(lambda);
+        let t = root(
+            excess,
+            rem.freezing_point() * 0.2,
+            upper,
+            "basin extreme value",
+        )?;
+        let edge = ensemble.cgf_slope(t) + median_ln_stable_sum(t / lambda)? / (lambda * n);
+        (edge, t)
+    };
+    Ok(edge + basin_margin_skew(ensemble, edge.clamp(0.0, 1.0), t)? / n)
+}
+
+/// `kappa_3 / (6 kappa_2)` of the basin margin per entry, the shift of the
+/// basin edge times `N` that moves the margin's mean to its median
+/// (Cornish–Fisher; docs/theory.md §9, "Basins"). One step from `x0`
+/// retrieves when `xi^1 . x0` beats the others' threshold, `N` times the
+/// smallest `(alpha + Lambda_x0(t))/t`, whose change with the entries of
+/// `x0` is, by the envelope theorem, `sum_i kappa(t x0_i) / t` (`kappa` the
+/// cgf of one entry). The margin is then a sum of i.i.d. terms
+/// `Y = a b - kappa(t b) / t` over the entries `a` of `xi^1` and `b` of
+/// `x0`, whose mean grows with `rho` at slope 1, so the crossing lies
+/// `kappa_3(Y) / (6 kappa_2(Y) N)` above the mean's. The joint law of
+/// `(a, b)` is the start's construction (docs/theory.md §7):
+/// - law files and `+-1` entries: `b = a` with probability `rho`, else a
+///   fresh draw;
+/// - gaussian (rotation-invariant fluctuating norms): `b = rho a +
+///   sqrt(1 - rho^2) g`, the threshold `Lambda'(t) |x0|^2 / 2`; `Y` is a
+///   quadratic form of a normal pair, `kappa_k = 2^{k-1} (k-1)! tr((M
+///   Sigma)^k)`;
+/// - spherical patterns: the start is at overlap `rho` exactly and on the
+///   sphere, so the margin does not fluctuate: 0.
+fn basin_margin_skew<E: Ensemble + ?Sized>(
+    ensemble: &E,
+    rho: f64,
+    t: f64,
+) -> Result<f64, TheoryError> {
+    let rademacher;
+    let law = match (ensemble.entry_law(), ensemble.pattern_law()) {
+        (Some(law), _) => law,
+        (None, PatternLaw::Binary) => {
+            rademacher = crate::law::EntryLaw::new(crate::law::Family::Ternary {
+                zero_probability: 0.0,
+            })?;
+            &rademacher
+        }
+        (None, _) if ensemble.norm_fluctuates() => {
+            let u = ensemble.cgf_slope(t);
+            // M Sigma for Y = v^T M v, v = (a, b), M = [[0, 1/2], [1/2, -u/2]],
+            // Sigma = [[1, rho], [rho, 1]].
+            let ms = [[rho / 2.0, 0.5], [0.5 - u * rho / 2.0, rho / 2.0 - u / 2.0]];
+            let mul = |x: [[f64; 2]; 2], y: [[f64; 2]; 2]| {
+                let e = |i: usize, j: usize| x[i][0] * y[0][j] + x[i][1] * y[1][j];
+                [[e(0, 0), e(0, 1)], [e(1, 0), e(1, 1)]]
+            };
+            let square = mul(ms, ms);
+            let cube = mul(square, ms);
+            let k2 = 2.0 * (square[0][0] + square[1][1]);
+            let k3 = 8.0 * (cube[0][0] + cube[1][1]);
+            return Ok(k3 / (6.0 * k2));
+        }
+        _ => return Ok(0.0),
+    };
+    let y = |a: f64, b: f64| a * b - law.ln_mgf(t * b).0 / t;
+    let joint = |f: &dyn Fn(f64, f64) -> f64| {
+        law.expect(|a| rho * f(a, a) + (1.0 - rho) * law.expect(|b| f(a, b)).value)
+            .value
+    };
+    let mean = joint(&y);
+    let k2 = joint(&|a, b| (y(a, b) - mean).powi(2));
+    let k3 = joint(&|a, b| (y(a, b) - mean).powi(3));
+    Ok(if k2 > 0.0 { k3 / (6.0 * k2) } else { 0.0 })
 }
 
 /// Predicted crossing of the all-patterns study at dimension `n`
@@ -627,6 +691,72 @@ mod tests {
             alpha_c_n(g.as_ref(), 0.5, 1e5).unwrap().unwrap(),
             bound,
             1e-3,
+        );
+    }
+
+    /// The basin margin's skewness term against independent evaluations:
+    /// `+-1` entries give `Y = +-1` with mean `rho`, hence `-rho / 3`;
+    /// sparse binary entries (f = 0.1, values -1/3 and 3) by enumerating
+    /// the nine pairs with the cgf written out; gaussian patterns by a
+    /// direct 2-D quadrature of `Y = a b - u b^2 / 2`, `b = rho a +
+    /// sqrt(1 - rho^2) g`; spherical starts do not fluctuate.
+    #[test]
+    fn basin_margin_skew_against_direct_moments() {
+        let close = |a: f64, b: f64| assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+        let binary = by_name("binary").unwrap();
+        for rho in [0.3, 0.61, 0.9] {
+            close(
+                basin_margin_skew(binary.as_ref(), rho, 0.8).unwrap(),
+                -rho / 3.0,
+            );
+        }
+        let spherical = by_name("spherical").unwrap();
+        assert_eq!(
+            basin_margin_skew(spherical.as_ref(), 0.6, 1.0).unwrap(),
+            0.0
+        );
+
+        let cumulant_ratio = |points: &[(f64, f64)]| {
+            let mean: f64 = points.iter().map(|(p, y)| p * y).sum();
+            let k2: f64 = points.iter().map(|(p, y)| p * (y - mean).powi(2)).sum();
+            let k3: f64 = points.iter().map(|(p, y)| p * (y - mean).powi(3)).sum();
+            k3 / (6.0 * k2)
+        };
+        let sparse =
+            crate::ensemble::Iid::new("sparse", crate::law::Family::SparseBinary { density: 0.1 })
+                .unwrap();
+        let (values, probs) = ([-1.0 / 3.0, 3.0], [0.9, 0.1]);
+        let (rho, t) = (0.55, 0.29);
+        let kappa = |s: f64| (0.9 * (-s / 3.0).exp() + 0.1 * (3.0 * s).exp()).ln();
+        let mut pairs = Vec::new();
+        for (i, a) in values.iter().enumerate() {
+            for (j, b) in values.iter().enumerate() {
+                let same = if i == j { rho } else { 0.0 };
+                let p = probs[i] * (same + (1.0 - rho) * probs[j]);
+                pairs.push((p, a * b - kappa(t * b) / t));
+            }
+        }
+        close(
+            basin_margin_skew(&sparse, rho, t).unwrap(),
+            cumulant_ratio(&pairs),
+        );
+
+        let gaussian = by_name("gaussian").unwrap();
+        let (rho, t) = (0.57, 0.63);
+        let (h, m) = (0.02, 450);
+        let phi = |x: f64| (-x * x / 2.0).exp() / (2.0 * std::f64::consts::PI).sqrt();
+        let mut grid = Vec::new();
+        for i in -m..=m {
+            for j in -m..=m {
+                let (a, g) = (i as f64 * h, j as f64 * h);
+                let b = rho * a + (1.0 - rho * rho).sqrt() * g;
+                grid.push((phi(a) * phi(g) * h * h, a * b - t * b * b / 2.0));
+            }
+        }
+        let direct = cumulant_ratio(&grid);
+        assert!(
+            (basin_margin_skew(gaussian.as_ref(), rho, t).unwrap() - direct).abs() < 1e-6,
+            "{direct}"
         );
     }
 
