@@ -146,21 +146,26 @@ fn crossing_panel(r: &StudyReport, symbol: &str, e: &dyn Ensemble) -> Result<Pan
     let values = r
         .sizes
         .iter()
-        .flat_map(|s| [s.ci_low, s.ci_high])
+        .map(|s| s.crossing)
         .chain(r.sizes.iter().filter_map(|s| s.prediction))
         .chain([r.theory, r.extrapolated]);
     let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
         (a.min(v), b.max(v))
     });
-    // The extrapolation's interval widens the axis by at most the span of
-    // everything else (a few sizes with few trials can make it huge; its
-    // ends are in the legend, and the bar is clipped).
+    // The intervals, of each size and of the extrapolation, widen the axis
+    // by at most the span of the values (a size or a fit with few trials
+    // can make one huge; the extrapolation's ends are in the legend, and
+    // longer bars are clipped).
     let span = (hi - lo).max(1e-3);
+    let lows = r.sizes.iter().map(|s| s.ci_low).chain([r.ci_low]);
+    let highs = r.sizes.iter().map(|s| s.ci_high).chain([r.ci_high]);
     let (lo, hi) = (
-        lo.min(r.ci_low.max(lo - span)),
-        hi.max(r.ci_high.min(hi + span)),
+        lo.min(lows.fold(lo, f64::min).max(lo - span)),
+        hi.max(highs.fold(hi, f64::max).min(hi + span)),
     );
     let pad = 0.1 * (hi - lo);
+    // Bars drawn to the edge of the axis, so that a clipped one still shows.
+    let clip = |v: f64| v.clamp(lo - pad, hi + pad);
     let x_label = match (log_form, sqrt_form) {
         (true, true) => "ln(N)/√N",
         (true, false) => "ln(N)/N",
@@ -182,7 +187,7 @@ fn crossing_panel(r: &StudyReport, symbol: &str, e: &dyn Ensemble) -> Result<Pan
         xyy: r
             .sizes
             .iter()
-            .map(|s| (u(s.n), s.crossing, s.ci_low, s.ci_high))
+            .map(|s| (u(s.n), s.crossing, clip(s.ci_low), clip(s.ci_high)))
             .collect(),
     });
     p.points.push(Points {
@@ -191,7 +196,7 @@ fn crossing_panel(r: &StudyReport, symbol: &str, e: &dyn Ensemble) -> Result<Pan
             r.extrapolated, r.ci_low, r.ci_high
         ),
         color: PALETTE[1],
-        xyy: vec![(0.0, r.extrapolated, r.ci_low, r.ci_high)],
+        xyy: vec![(0.0, r.extrapolated, clip(r.ci_low), clip(r.ci_high))],
     });
     let curve = prediction_curve(r, e);
     let shown = |n: f64| u((n.round()) as usize) <= u_max;
