@@ -59,19 +59,8 @@ impl CaptureTable {
             PatternLaw::Binary => Some(two_atoms(1.0, -1.0, 0.5, lambda, n)),
             PatternLaw::Iid(law) => match law.atoms() {
                 Some([b, a]) => Some(two_atoms(a.value, b.value, a.probability, lambda, n)),
-                Some([lo, zero, hi])
-                    if zero.value.abs() < 1e-12 * hi.value
-                        && (lo.value + hi.value).abs() < 1e-12 * hi.value
-                        && (lo.probability - hi.probability).abs() < 1e-12 =>
-                {
-                    Some(symmetric_three_atoms(
-                        hi.value,
-                        2.0 * hi.probability,
-                        lambda,
-                        n,
-                    ))
-                }
-                _ => None,
+                _ => symmetric_three_atom_law(&law)
+                    .map(|(c, q)| symmetric_three_atoms(c, q, lambda, n)),
             },
             PatternLaw::Gaussian | PatternLaw::Spherical => None,
         };
@@ -221,6 +210,199 @@ fn first_capturing_j(lead: f64, unit: f64, r: usize, outside: usize) -> usize {
     j
 }
 
+/// `(c, q)` of a symmetric three-atom law `{-c, 0, c}` with `P(a != 0) =
+/// q`, or `None` for any other law.
+fn symmetric_three_atom_law(law: &crate::law::EntryLaw) -> Option<(f64, f64)> {
+    match law.atoms() {
+        Some([lo, zero, hi])
+            if zero.value.abs() < 1e-12 * hi.value
+                && (lo.value + hi.value).abs() < 1e-12 * hi.value
+                && (lo.probability - hi.probability).abs() < 1e-12 =>
+        {
+            Some((hi.value, 2.0 * hi.probability))
+        }
+        _ => None,
+    }
+}
+
+/// Steps of the type map of [`keeps_xi1`]: enough for every fixed point
+/// outside a `1e-12` neighbourhood of its saddle-node.
+const MAP_STEPS: usize = 5000;
+
+/// One entry of the symmetric three-atom law `{-c, 0, c}` (`q = P(≠ 0)`):
+/// `kappa(y) = ln E e^{y a}` and its slope, the tilted mean.
+fn three_atom_cgf(c: f64, q: f64, y: f64) -> (f64, f64) {
+    let (ch, sh) = ((c * y).cosh(), (c * y).sinh());
+    let den = 1.0 - q + q * ch;
+    (den.ln(), q * c * sh / den)
+}
+
+/// Whether the several-step dynamics from xi^1 (k non-zero entries) keeps
+/// more than half of the weight on xi^1, with the other `e^{ln_bulk}`
+/// patterns as an annealed bulk and, if `competitor = Some((m, r, j))`,
+/// one explicit competitor with `m` equal, `r` opposite entries on the
+/// support of xi^1 and `j` non-zero entries off it (docs/theory.md §9,
+/// "capture with the bulk"). The state is constant on the five entry
+/// types; the bulk contributes `ln Z_b = ln_bulk + sum_i kappa(lambda x_i)`
+/// and the tilted mean `kappa'(lambda x_i)` entry by entry, which on the
+/// silent entries of xi^1 amplifies the competitor's part of the state.
+fn keeps_xi1(
+    c: f64,
+    q: f64,
+    lambda: f64,
+    k: usize,
+    competitor: Option<(usize, usize, usize)>,
+    ln_bulk: f64,
+) -> bool {
+    let (m, r, j) = competitor.unwrap_or((0, 0, 0));
+    let (mf, rf, jf, zf) = (m as f64, r as f64, j as f64, (k - m - r) as f64);
+    // Entries of the state on: equal, opposite, zero (of nu) on the support
+    // of xi^1, and nu's non-zero entries off it; signed along xi^1 / nu.
+    let (mut ye, mut yo, mut yz, mut yn) = (c, c, c, 0.0);
+    let mut w1 = 0.0;
+    for _ in 0..MAP_STEPS {
+        let (ke, se) = three_atom_cgf(c, q, lambda * ye);
+        let (ko, so) = three_atom_cgf(c, q, lambda * yo);
+        let (kz, sz) = three_atom_cgf(c, q, lambda * yz);
+        let (kn, sn) = three_atom_cgf(c, q, lambda * yn);
+        let z1 = lambda * c * (mf * ye + rf * yo + zf * yz);
+        let zb = ln_bulk + mf * ke + rf * ko + zf * kz + jf * kn;
+        let zn = if competitor.is_some() {
+            lambda * c * (mf * ye - rf * yo + jf * yn)
+        } else {
+            f64::NEG_INFINITY
+        };
+        let top = z1.max(zb).max(zn);
+        let (e1, eb, en) = ((z1 - top).exp(), (zb - top).exp(), (zn - top).exp());
+        let total = e1 + eb + en;
+        let (wb, wn) = (eb / total, en / total);
+        w1 = e1 / total;
+        let next = (
+            c * (w1 + wn) + wb * se,
+            c * (w1 - wn) + wb * so,
+            c * w1 + wb * sz,
+            c * wn + wb * sn,
+        );
+        let moved = (next.0 - ye)
+            .abs()
+            .max((next.1 - yo).abs())
+            .max((next.2 - yz).abs())
+            .max((next.3 - yn).abs());
+        (ye, yo, yz, yn) = next;
+        if moved < 1e-13 {
+            break;
+        }
+    }
+    w1 > 0.5
+}
+
+/// Probability that the several-step dynamics from xi^1 retrieves it,
+/// for the symmetric three-atom law at `P = e^{alpha N}` patterns:
+/// `sum_k P(k) [bulk keeps xi^1 | k] (1 - p_k)^{P - 1}`, with `p_k` the
+/// probability that one random pattern, with the rest as the bulk, takes
+/// the weight from xi^1 ([`keeps_xi1`]). Capture is monotone in `j` (a
+/// binomial tail) and needs a small lead `A = lambda c^2 (k - m + r)`;
+/// leads are scanned upwards until two in a row capture nowhere.
+pub fn three_atom_retrieval(c: f64, q: f64, lambda: f64, n: usize, alpha: f64) -> f64 {
+    let patterns = (alpha * n as f64).exp();
+    let ln_others = (patterns - 1.0).max(f64::MIN_POSITIVE).ln();
+    let ln_bulk = (patterns - 2.0).max(f64::MIN_POSITIVE).ln();
+    let mut total = 0.0;
+    for k in 1..=n {
+        if !keeps_xi1(c, q, lambda, k, None, ln_others) {
+            continue;
+        }
+        let tail = binomial_tails(n - k, q);
+        let captures_at =
+            |m: usize, r: usize, j: usize| !keeps_xi1(c, q, lambda, k, Some((m, r, j)), ln_bulk);
+        let mut p = 0.0;
+        let mut idle = 0;
+        for d in 0..=k {
+            let mut any = false;
+            for r in 0..=d {
+                if d - r > k || k - (d - r) + r > k {
+                    continue;
+                }
+                let m = k - (d - r);
+                // Smallest capturing j by bisection (capture grows with j).
+                if !captures_at(m, r, n - k) {
+                    continue;
+                }
+                any = true;
+                let (mut lo, mut hi) = (0usize, n - k);
+                if captures_at(m, r, 0) {
+                    hi = 0;
+                } else {
+                    while hi - lo > 1 {
+                        let mid = (lo + hi) / 2;
+                        if captures_at(m, r, mid) {
+                            hi = mid
+                        } else {
+                            lo = mid
+                        }
+                    }
+                }
+                let ln_type = ln_binomial(k as u64, m as u64)
+                    + ln_binomial((k - m) as u64, r as u64)
+                    + (m + r) as f64 * (0.5 * q).ln()
+                    + (k - m - r) as f64 * (-q).ln_1p();
+                p += ln_type.exp() * tail[hi];
+            }
+            idle = if any { 0 } else { idle + 1 };
+            if idle == 2 {
+                break;
+            }
+        }
+        let kept = ((patterns - 1.0).max(0.0) * (-p.min(1.0)).ln_1p()).exp();
+        total += ln_binomial_pmf(n, k, q).exp() * kept;
+    }
+    total
+}
+
+/// Largest `N` of [`alpha_capture_with_bulk_n`] (2 s at `N = 64`): by
+/// `N = 48` no competitor is in reach and the crossing is the
+/// class-averaged bulk, within `1e-3` of the median-norm bulk.
+pub const MAX_JOINT_N: usize = 96;
+
+/// Several-step crossing for the symmetric three-atom law with the bulk
+/// and one close competitor in one map ([`three_atom_retrieval`] = 1/2),
+/// or `None` for other laws.
+///
+/// # Errors
+/// As [`CaptureTable::new`]; solver errors.
+pub fn alpha_capture_with_bulk_n<E: Ensemble + ?Sized>(
+    ensemble: &E,
+    lambda: f64,
+    n: usize,
+) -> Result<Option<f64>, TheoryError> {
+    crate::check_lambda(lambda)?;
+    check_dimension(n as f64)?;
+    if n > MAX_JOINT_N {
+        return Ok(None);
+    }
+    let PatternLaw::Iid(law) = ensemble.pattern_law() else {
+        return Ok(None);
+    };
+    let Some((c, q)) = symmetric_three_atom_law(&law) else {
+        return Ok(None);
+    };
+    let excess = |alpha: f64| three_atom_retrieval(c, q, lambda, n, alpha) - 0.5;
+    // A staircase in alpha: bisection on its sign.
+    let (mut a, mut b) = (1e-9, ensemble.alpha_max());
+    if excess(a) <= 0.0 {
+        return Ok(Some(0.0));
+    }
+    while b - a > 1e-9 {
+        let mid = 0.5 * (a + b);
+        if excess(mid) > 0.0 {
+            a = mid
+        } else {
+            b = mid
+        }
+    }
+    Ok(Some(0.5 * (a + b)))
+}
+
 /// `tails[j] = P(Binomial(n, q) >= j)` for `j = 0..=n + 1`.
 fn binomial_tails(n: usize, q: f64) -> Vec<f64> {
     let mut tails = vec![0.0; n + 2];
@@ -354,6 +536,28 @@ mod tests {
         assert!(captures(0.0, 0.0, 1.0) && captures(-1.0, 5.0, 1.0));
         assert!(captures(3.0, 7.0, 100.0));
         assert!(!captures(4.0, 6.0, 100.0));
+    }
+
+    /// The combined map for ternary patterns at lambda = 1: below the
+    /// capture table alone at N = 16, 20, 24 (the bulk helps the
+    /// competitor), and, with no competitor in reach at N = 48, the bulk
+    /// averaged over the classes of xi^1, within 2e-3 of the median-norm
+    /// bulk of `finite_n`. Two-atom laws get `None`. (Its agreement with
+    /// the real dynamics is tested in validation/tests/finite_n.rs.)
+    #[test]
+    fn capture_with_bulk_ternary() {
+        let e = ternary();
+        for n in [16, 20, 24] {
+            let joint = alpha_capture_with_bulk_n(&e, 1.0, n).unwrap().unwrap();
+            let alone = alpha_capture_n(&e, 1.0, n).unwrap().unwrap();
+            assert!(joint < alone, "N {n}: {joint} vs capture alone {alone}");
+        }
+        let joint = alpha_capture_with_bulk_n(&e, 1.0, 48).unwrap().unwrap();
+        let bulk = crate::finite_n::bulk_dynamics_n(&e, 1.0, 48.0).unwrap();
+        assert!((joint - bulk).abs() < 2e-3, "{joint} vs {bulk}");
+        assert!(alpha_capture_with_bulk_n(&sparse(), 1.0, 16)
+            .unwrap()
+            .is_none());
     }
 
     /// Laws without an exact table get none; bad input is refused.

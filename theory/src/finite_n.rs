@@ -12,7 +12,8 @@
 //! - several-step dynamics ([`alpha_1_dynamics_n`]): the saddle-node of the
 //!   map `q -> F(q)` of the state's scale along `xi^1` (paramagnetic),
 //!   or of the two-pattern competition with the median top competitor
-//!   (frozen);
+//!   (frozen), and the capture by one close competitor (jointly with the
+//!   bulk for ternary laws);
 //! - basins ([`rho_min_n`]): the extreme value of the `e^{alpha N}`
 //!   overlaps when frozen, the finite-`N` cgf when paramagnetic;
 //! - all patterns ([`alpha_c_n`]): the Poisson approximation
@@ -351,10 +352,14 @@ fn competitor_norm<E: Ensemble + ?Sized>(ensemble: &E, t: f64) -> f64 {
 }
 
 /// Predicted crossing of the several-step dynamics from `xi^1` at
-/// dimension `n` (docs/theory.md §9, "Several steps"): the smaller of the
-/// bulk crossing ([`bulk_dynamics_n`]) and the load at which one close
-/// competitor captures the dynamics ([`crate::capture`], for the laws with
-/// an exact capture table).
+/// dimension `n` (docs/theory.md §9, "Several steps"): for symmetric
+/// three-atom laws up to [`crate::capture::MAX_JOINT_N`], the crossing of
+/// the bulk and one close competitor in one map
+/// ([`crate::capture::alpha_capture_with_bulk_n`]), capped by the first
+/// step's; otherwise the smaller of the bulk crossing
+/// ([`bulk_dynamics_n`]) and the load at which one close competitor
+/// captures the dynamics ([`crate::capture`], for the laws with an exact
+/// capture table).
 ///
 /// # Errors
 /// [`TheoryError::InvalidLambda`], [`TheoryError::InvalidDimension`], solver errors.
@@ -363,6 +368,12 @@ pub fn alpha_1_dynamics_n<E: Ensemble + ?Sized>(
     lambda: f64,
     n: f64,
 ) -> Result<f64, TheoryError> {
+    // Symmetric three-atom laws: bulk and one competitor in one map,
+    // averaged over the composition of xi^1 (§9, capture with the bulk).
+    check_dimension(n)?;
+    if let Some(joint) = crate::capture::alpha_capture_with_bulk_n(ensemble, lambda, n as usize)? {
+        return Ok(joint.min(alpha_1_first_step_n(ensemble, lambda, n)?));
+    }
     let bulk = bulk_dynamics_n(ensemble, lambda, n)?;
     let capture = alpha_capture_n(ensemble, lambda, n as usize)?;
     Ok(capture.map_or(bulk, |c| c.min(bulk)))

@@ -193,3 +193,53 @@ fn skewed_basin_margin_moves_the_edge() {
     assert!((at_edge - 0.5).abs() < tolerance, "{at_edge} at {rho}");
     assert!(without_skew < 0.5 - tolerance, "{without_skew}");
 }
+
+/// Ternary patterns (P(0) = 1/2, values ±√2) at lambda = 1: the real
+/// several-step dynamics, run as in configs/validate-ternary.toml (50
+/// steps; retrieved at overlap 0.9 with `w1 > 1/2`), retrieves with
+/// probability 1/2 at the predicted crossing (bulk and one competitor in
+/// one map, docs/theory.md §9), within 3.5 standard errors of 1600 trials
+/// at N = 16 and 20; at the former prediction, the smaller of the bulk
+/// and capture crossings, it retrieves clearly less than 1/2.
+#[test]
+fn ternary_dynamics_crosses_at_the_joint_prediction() {
+    use damcap_theory::capture::alpha_capture_n;
+    use damcap_theory::finite_n::{alpha_1_dynamics_n, bulk_dynamics_n};
+    use damcap_validation::dynamics::DynamicsParams;
+    use damcap_validation::patterns::DEFAULT_MEMORY_LIMIT;
+    use damcap_validation::run_trials;
+    let ternary = law_file(Family::Ternary {
+        zero_probability: 0.5,
+    });
+    let trials = 1600;
+    let tolerance = 3.5 * 0.5 / (trials as f64).sqrt();
+    let params = DynamicsParams {
+        max_steps: 50,
+        ..DynamicsParams::default()
+    };
+    for n in [16, 20] {
+        let nf = n as f64;
+        let probability = |alpha: f64| {
+            let setup = Setup {
+                law: ternary.pattern_law(),
+                n,
+                alpha,
+                lambda: 1.0,
+                start: Start::Pattern,
+            };
+            let key = SeedKey::new(11, &[n as u64, alpha.to_bits()]);
+            let runs = run_trials(&setup, &params, DEFAULT_MEMORY_LIMIT, &key, trials).unwrap();
+            runs.iter().filter(|t| t.retrieved).count() as f64 / trials as f64
+        };
+        let predicted = alpha_1_dynamics_n(&ternary, 1.0, nf).unwrap();
+        let capture = alpha_capture_n(&ternary, 1.0, n).unwrap().unwrap();
+        let former = bulk_dynamics_n(&ternary, 1.0, nf).unwrap().min(capture);
+        let (at, at_former) = (probability(predicted), probability(former));
+        println!("ternary N = {n}: P = {at} at {predicted}, {at_former} at {former}");
+        assert!((at - 0.5).abs() < tolerance, "N = {n}: {at} at {predicted}");
+        assert!(
+            at_former < 0.5 - tolerance,
+            "N = {n}: {at_former} at {former}"
+        );
+    }
+}
