@@ -300,7 +300,7 @@ fn keeps_xi1(
 /// for the symmetric three-atom law at `P = e^{alpha N}` patterns:
 /// `sum_k P(k) [bulk keeps xi^1 | k] (1 - p_k)^{P - 1}`, with `p_k` the
 /// probability that one random pattern, with the rest as the bulk, takes
-/// the weight from xi^1 ([`keeps_xi1`]). Capture is monotone in `j` (a
+/// the weight from xi^1 (`keeps_xi1`). Capture is monotone in `j` (a
 /// binomial tail) and needs a small lead `A = lambda c^2 (k - m + r)`;
 /// leads are scanned upwards until two in a row capture nowhere.
 pub fn three_atom_retrieval(c: f64, q: f64, lambda: f64, n: usize, alpha: f64) -> f64 {

@@ -32,7 +32,7 @@
 //!
 //! The candidates come from the same pass when they can. Every cut lies
 //! less than `2 + ln P + prune_headroom - ln prune_tolerance` nats below
-//! the top ([`max_cut`]), and the top is at least xi^1's score, known
+//! the top (`max_cut`), and the top is at least xi^1's score, known
 //! before the pass; so each chunk keeps xi^1 and its rows within that
 //! depth of the larger of its own top and xi^1's score, and the draw picks
 //! the candidates out of them. In the frozen phase, where a retrieved run
