@@ -37,7 +37,7 @@
 //! depth of the larger of its own top and xi^1's score, and the draw picks
 //! the candidates out of them. In the frozen phase, where a retrieved run
 //! needs one full pass and then pruned steps, this halves its cost. When
-//! the kept rows would pass the candidate budget (in the paramagnetic
+//! the kept rows would pass half the candidate budget (in the paramagnetic
 //! phase most rows lie within that depth), a second pass at the same state
 //! regenerates the rows and picks the same candidates, so the dynamics is
 //! the same either way, bit for bit.
@@ -583,12 +583,14 @@ impl<'a> StreamedStepper<'a> {
         Stepped::Whole(pass.finish(next))
     }
 
-    /// What a full pass at `x` keeps, when pruning is on.
+    /// What a full pass at `x` keeps, when pruning is on: at most half the
+    /// candidate budget, so that the kept rows' buffer, which doubles as it
+    /// grows, stays within the budget.
     fn keep(&self, x: &[f64]) -> Option<Keep> {
         (self.ln_tolerance > f64::NEG_INFINITY).then(|| Keep {
             reference: score(&self.xi1, x, self.lambda).ceil(),
             depth: self.keep_depth,
-            cap: self.max_candidates,
+            cap: self.max_candidates / 2,
         })
     }
 
@@ -912,7 +914,7 @@ mod tests {
         let bits = |m: &[f32]| m.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
         let p = 2 * GROUP * CHUNK + 100;
         let mut from_kept = 0;
-        for (lambda, n, seed) in [(6.0, 20, 3), (4.0, 24, 2), (3.0, 24, 1), (8.0, 20, 4)] {
+        for (lambda, n, seed) in [(6.0, 24, 3), (4.0, 28, 2), (3.0, 24, 1), (5.0, 24, 4)] {
             let src = StreamedPatterns::new(&PatternLaw::Gaussian, n, p, seed).unwrap();
             let x: Vec<f64> = src.row(0).iter().map(|&v| f64::from(v)).collect();
             let draw = |threads, limit| {
@@ -932,12 +934,13 @@ mod tests {
             };
             let (candidates, kept, second) = draw(1, 1 << 30);
             assert_eq!(draw(2, 1 << 30), (candidates, kept, second));
-            // A second pass exactly when the kept rows pass the cap, P/8.
-            assert_eq!(second, usize::from(kept > p as u64 / 8), "lambda {lambda}");
+            // A second pass exactly when the kept rows pass the cap, half
+            // the candidate budget of P/8.
+            assert_eq!(second, usize::from(kept > p as u64 / 16), "lambda {lambda}");
             assert!(candidates as u64 + 1 < kept, "lambda {lambda}");
             if second == 0 {
                 from_kept += 1;
-                let cap = (kept - 1) * (n * 4) as u64;
+                let cap = 2 * (kept - 1) * (n * 4) as u64;
                 assert_eq!(draw(2, cap), (candidates, kept, 1), "lambda {lambda}");
             }
         }
