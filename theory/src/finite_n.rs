@@ -721,6 +721,9 @@ mod tests {
                 -rho / 3.0,
             );
         }
+        // At rho = 1 a +-1 start is xi^1 itself: the margin does not
+        // fluctuate, and its median is its mean.
+        assert_eq!(basin_margin_skew(binary.as_ref(), 1.0, 0.8).unwrap(), 0.0);
         let spherical = by_name("spherical").unwrap();
         assert_eq!(
             basin_margin_skew(spherical.as_ref(), 0.6, 1.0).unwrap(),
