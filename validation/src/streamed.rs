@@ -934,6 +934,23 @@ mod tests {
             };
             let (candidates, kept, second) = draw(1, 1 << 30);
             assert_eq!(draw(2, 1 << 30), (candidates, kept, second));
+            // The keep rule counted row by row on the stored matrix: xi^1,
+            // and every row less than `2 + ceil(1 + ln P - ln budget)` below
+            // the larger of its chunk's integer reference and xi^1's.
+            let stored = src.to_stored(DEFAULT_MEMORY_LIMIT).unwrap();
+            let z: Vec<f64> = stored.rows().map(|r| score(r, &x, lambda)).collect();
+            let depth = (1.0 + (p as f64).ln() - budget.ln()).ceil() + 2.0;
+            let counted: usize = z
+                .chunks(CHUNK)
+                .enumerate()
+                .map(|(c, chunk)| {
+                    let local = block_max(chunk).ceil().max(z[0].ceil());
+                    (0..chunk.len())
+                        .filter(|&i| c * CHUNK + i == 0 || local - chunk[i] < depth)
+                        .count()
+                })
+                .sum();
+            assert_eq!(kept, counted as u64, "lambda {lambda}");
             // A second pass exactly when the kept rows pass the cap, half
             // the candidate budget of P/8.
             assert_eq!(second, usize::from(kept > p as u64 / 16), "lambda {lambda}");
