@@ -957,8 +957,18 @@ mod tests {
             assert!(candidates as u64 + 1 < kept, "lambda {lambda}");
             if second == 0 {
                 from_kept += 1;
-                let cap = 2 * (kept - 1) * (n * 4) as u64;
-                assert_eq!(draw(2, cap), (candidates, kept, 1), "lambda {lambda}");
+                // Room for exactly the kept rows, and for one fewer.
+                let room = |rows: u64| 2 * rows * (n * 4) as u64;
+                assert_eq!(
+                    draw(2, room(kept)),
+                    (candidates, kept, 0),
+                    "lambda {lambda}"
+                );
+                assert_eq!(
+                    draw(2, room(kept - 1)),
+                    (candidates, kept, 1),
+                    "lambda {lambda}"
+                );
             }
         }
         assert!(from_kept >= 2, "{from_kept} of 4 drawn from the kept rows");
