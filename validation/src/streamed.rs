@@ -972,6 +972,10 @@ mod tests {
             }
         }
         assert!(from_kept >= 2, "{from_kept} of 4 drawn from the kept rows");
+        // Without pruning a pass keeps nothing.
+        let src = StreamedPatterns::new(&PatternLaw::Gaussian, 8, 100, 5).unwrap();
+        let stepper = StreamedStepper::new(&src, 2.0, &params.full(), 1 << 30);
+        assert!(stepper.keep(&[1.0; 8]).is_none());
     }
 
     /// Passes abandoned part-way once their partial sums prove the run
