@@ -978,6 +978,52 @@ mod tests {
         assert!(stepper.keep(&[1.0; 8]).is_none());
     }
 
+    /// A draw's guards: a candidate set larger than the budget is not
+    /// drawn (room for the bins' count of candidate rows draws them, one
+    /// row less does not), and rows kept to a depth shallower than the cut
+    /// are not used: the second pass collects the candidates instead.
+    #[test]
+    fn draws_respect_the_budget_and_the_kept_depth() {
+        let params = DynamicsParams::default();
+        let budget = (params.prune_tolerance.ln() - params.prune_headroom).exp();
+        let (n, p, lambda) = (24, 2 * GROUP * CHUNK + 100, 5.0);
+        let src = StreamedPatterns::new(&PatternLaw::Gaussian, n, p, 4).unwrap();
+        let x: Vec<f64> = src.row(0).iter().map(|&v| f64::from(v)).collect();
+        let inf = f64::NEG_INFINITY;
+        let row_bytes = (n * 4) as u64;
+        let pass = |stepper: &StreamedStepper, depth: Option<f64>| {
+            let keep = stepper.keep(&x).map(|k| Keep {
+                depth: depth.unwrap_or(k.depth),
+                ..k
+            });
+            full_pass(&src, &x, lambda, true, inf, keep.as_ref()).unwrap()
+        };
+        let probe = StreamedStepper::new(&src, lambda, &params, 1 << 30);
+        let (cut, count, _) = choose_cut(&pass(&probe, None), budget).unwrap();
+        assert!(count < p as u64 / 8);
+        for (rows, drawn) in [(count, true), (count - 1, false)] {
+            let mut stepper = StreamedStepper::new(&src, lambda, &params, rows * row_bytes);
+            let mut full = pass(&stepper, None);
+            assert_eq!(
+                stepper.draw(&mut full, &x).is_some(),
+                drawn,
+                "room for {rows}"
+            );
+        }
+        let limit = cut as f64 + ROUNDING_SLACK;
+        let mut full = pass(&probe, None);
+        let expected = collect_candidates(&src, &x, lambda, full.reference, limit);
+        let mut shallow = StreamedStepper::new(&src, lambda, &params, 1 << 30);
+        shallow.keep_depth = 1.0;
+        let mut kept = pass(&shallow, Some(1.0));
+        let rows = shallow.draw(&mut kept, &x).unwrap().rows;
+        assert_eq!(rows, expected);
+        assert_eq!(shallow.full_passes, 1, "a second pass");
+        let mut deep = StreamedStepper::new(&src, lambda, &params, 1 << 30);
+        assert_eq!(deep.draw(&mut full, &x).unwrap().rows, expected);
+        assert_eq!(deep.full_passes, 0, "drawn from the kept rows");
+    }
+
     /// Passes abandoned part-way once their partial sums prove the run
     /// lost keep every retrieved flag: 24 gaussian runs at lambda = 0.8
     /// near the crossing (P = 1.0e5, two groups of rows), streamed with
