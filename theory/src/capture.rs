@@ -571,5 +571,26 @@ mod tests {
         assert!(alpha_capture_n(&uniform, 1.0, 16).unwrap().is_none());
         assert!(CaptureTable::new(&ternary(), -1.0, 16).is_err());
         assert!(CaptureTable::new(&ternary(), 1.0, 0).is_err());
+        // Three atoms that are not {-c, 0, c} with equal weights once
+        // standardised, each meeting one of the three conditions: a middle
+        // atom at 0 (mean -0.4 + 0.4 = 0) between unequal outer atoms and
+        // weights; equal outer weights (the centring then moves the middle
+        // atom off 0); and neither.
+        for (values, probabilities) in [
+            (vec![-1.0, 0.0, 2.0], vec![0.4, 0.4, 0.2]),
+            (vec![-1.0, 0.0, 2.0], vec![0.3, 0.4, 0.3]),
+            (vec![-1.0, 0.0, 1.0], vec![0.2, 0.5, 0.3]),
+        ] {
+            let e = Iid::new(
+                "three",
+                Family::Discrete {
+                    values,
+                    probabilities,
+                },
+            )
+            .unwrap();
+            assert!(CaptureTable::new(&e, 1.0, 16).unwrap().is_none());
+            assert!(alpha_capture_with_bulk_n(&e, 1.0, 16).unwrap().is_none());
+        }
     }
 }
