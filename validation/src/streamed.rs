@@ -190,12 +190,15 @@ struct Partial {
 /// needs no second pass (module doc): xi^1, and every row whose score lies
 /// less than `depth` below the larger of its chunk's reference and
 /// `reference` (an integer at most the whole pass's reference), while the
-/// pass keeps at most `cap` rows in all.
+/// pass keeps at most `cap` rows in all. With `collect` unset the rows are
+/// only counted: the pass sets it for each group until the cap is passed,
+/// so that no rows are copied only to be dropped.
 #[derive(Clone, Copy, Debug)]
 struct Keep {
     reference: f64,
     depth: f64,
     cap: u64,
+    collect: bool,
 }
 
 /// Score of a row (the same expression in every pass, so a recomputed
@@ -226,14 +229,16 @@ impl Partial {
         let z: Vec<f64> = block.chunks_exact(n).map(|r| score(r, x, lambda)).collect();
         let top = block_max(&z);
         let reference = top.ceil();
-        let kept = keep.map(|k| {
+        let chosen: Vec<usize> = keep.map_or_else(Vec::new, |k| {
             let local = reference.max(k.reference);
-            block
-                .chunks_exact(n)
-                .zip(&z)
-                .enumerate()
-                .filter(|&(i, (_, &zi))| first + i == 0 || local - zi < k.depth)
-                .flat_map(|(_, (row, _))| row.iter().copied())
+            (0..z.len())
+                .filter(|&i| first + i == 0 || local - z[i] < k.depth)
+                .collect()
+        });
+        let kept = keep.filter(|k| k.collect).map(|_| {
+            chosen
+                .iter()
+                .flat_map(|&i| block[i * n..(i + 1) * n].iter().copied())
                 .collect::<Vec<f32>>()
         });
         let mut part = Partial {
@@ -248,8 +253,8 @@ impl Partial {
             reference,
             bins: vec![0; GAP_BINS + 1],
             max_norm_sq: 0.0,
-            kept_count: kept.as_ref().map_or(0, |k| (k.len() / n) as u64),
             kept,
+            kept_count: chosen.len() as u64,
         };
         for (&zi, row) in z.iter().zip(block.chunks_exact(n)) {
             let w = (zi - top).exp();
@@ -346,6 +351,11 @@ fn full_pass(
     let chunks = src.p.div_ceil(CHUNK);
     let mut total: Option<Partial> = None;
     for group in (0..chunks).step_by(GROUP) {
+        let keep = keep.map(|k| Keep {
+            collect: total.as_ref().is_none_or(|t| t.kept.is_some()),
+            ..*k
+        });
+        let keep = keep.as_ref();
         let parts: Vec<Partial> = (group..chunks.min(group + GROUP))
             .into_par_iter()
             .map(|c| {
@@ -591,6 +601,7 @@ impl<'a> StreamedStepper<'a> {
             reference: score(&self.xi1, x, self.lambda).ceil(),
             depth: self.keep_depth,
             cap: self.max_candidates / 2,
+            collect: true,
         })
     }
 
