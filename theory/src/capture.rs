@@ -176,16 +176,23 @@ fn symmetric_three_atoms(c: f64, q: f64, lambda: f64, n: usize) -> Vec<(f64, f64
             for m in 0..=k {
                 for r in 0..=k - m {
                     let lead = unit * (k - m + r) as f64;
-                    let ln_type = ln_binomial(k as u64, m as u64)
-                        + ln_binomial((k - m) as u64, r as u64)
-                        + (m + r) as f64 * (0.5 * q).ln()
-                        + (k - m - r) as f64 * (-q).ln_1p();
+                    let ln_type = ln_support_type(k, m, r, q);
                     p += ln_type.exp() * tail[first_capturing_j(lead, unit, r, n - k)];
                 }
             }
             (ln_binomial_pmf(n, k, q), p.min(1.0))
         })
         .collect()
+}
+
+/// `ln` of the probability that a competitor has `m` equal, `r` opposite
+/// and `k - m - r` zero entries on the `k` non-zero entries of xi^1
+/// (entries `±c` with probability `q / 2` each, else 0).
+fn ln_support_type(k: usize, m: usize, r: usize, q: f64) -> f64 {
+    ln_binomial(k as u64, m as u64)
+        + ln_binomial((k - m) as u64, r as u64)
+        + (m + r) as f64 * (0.5 * q).ln()
+        + (k - m - r) as f64 * (-q).ln_1p()
 }
 
 /// Smallest `j` in `0..=outside` with `captures(lead, unit (2 r + j))`, or
@@ -319,10 +326,8 @@ pub fn three_atom_retrieval(c: f64, q: f64, lambda: f64, n: usize, alpha: f64) -
         let mut idle = 0;
         for d in 0..=k {
             let mut any = false;
-            for r in 0..=d {
-                if d - r > k || k - (d - r) + r > k {
-                    continue;
-                }
+            // Lead d = k - m + r with m + r <= k: r up to d / 2.
+            for r in 0..=d / 2 {
                 let m = k - (d - r);
                 // Smallest capturing j by bisection (capture grows with j).
                 if !captures_at(m, r, n - k) {
@@ -342,11 +347,7 @@ pub fn three_atom_retrieval(c: f64, q: f64, lambda: f64, n: usize, alpha: f64) -
                         }
                     }
                 }
-                let ln_type = ln_binomial(k as u64, m as u64)
-                    + ln_binomial((k - m) as u64, r as u64)
-                    + (m + r) as f64 * (0.5 * q).ln()
-                    + (k - m - r) as f64 * (-q).ln_1p();
-                p += ln_type.exp() * tail[hi];
+                p += ln_support_type(k, m, r, q).exp() * tail[hi];
             }
             idle = if any { 0 } else { idle + 1 };
             if idle == 2 {
