@@ -22,7 +22,7 @@
 use crate::dynamics::{dot, BLOCK, LANES};
 use crate::packed::PackedPatterns;
 use crate::partition::Partition;
-use crate::patterns::Patterns;
+use crate::patterns::{zeroed_large, Patterns};
 
 /// Start states scored together against each block of rows (four keep
 /// their 16 accumulators in registers; eight measured no faster).
@@ -62,7 +62,7 @@ pub fn check_self_weights(patterns: &Patterns, lambda: f64, mode: CheckMode) -> 
 
 /// One full matrix-vector pass per pattern, in storage order.
 fn reference(patterns: &Patterns, lambda: f64) -> SelfCheck {
-    let mut z = vec![0.0; patterns.p()];
+    let mut z = zeroed_large(patterns.p());
     let mut worst = f64::INFINITY;
     for (mu, row) in patterns.rows().enumerate() {
         let x = widen(row);

@@ -27,7 +27,7 @@ use rand::Rng;
 
 use crate::dynamics::{Rows, StepKernel, Store};
 use crate::entries::EntrySampler;
-use crate::patterns::Patterns;
+use crate::patterns::{advise_huge_pages, Patterns};
 use crate::seeds::TrialRng;
 use crate::ValidationError;
 
@@ -225,6 +225,7 @@ impl PackedPatterns {
         let mut data = Vec::new();
         data.try_reserve_exact(row_bytes * p)
             .map_err(|_| too_large)?;
+        advise_huge_pages(data.spare_capacity_mut());
         data.resize(row_bytes * p, 0);
         Ok(Self {
             n,
