@@ -5,6 +5,7 @@
 
 use damcap_theory::ensemble::PatternLaw;
 use serde::Serialize;
+use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 use crate::checkpoint::Done;
 use crate::estimators::{
@@ -14,6 +15,7 @@ use crate::spec::{name_hash, Observable, Plan};
 use crate::streamed::streams;
 use crate::study::{
     analyse, Analysis, Method, SizeCounts, SizeCrossing, StudyKind, TrialRecord, CONFIDENCE,
+    LOGISTIC_REJECTION,
 };
 use crate::top_k;
 use crate::ValidationError;
@@ -168,6 +170,10 @@ pub struct StudyReport {
     /// predictions (no fitted parameter, so every size is a degree of
     /// freedom); `None` without a prediction at every size.
     pub chi2_per_dof_prediction: Option<f64>,
+    /// Chance that a chi-square variable with one degree of freedom per
+    /// size exceeds `sum z^2`; below [`PREDICTION_REJECTION`] the
+    /// extrapolation is in the configured form, not along the prediction.
+    pub prediction_p_value: Option<f64>,
     /// The crossing at each size.
     pub sizes: Vec<SizeCrossing>,
     /// The analysis under other retrieval criteria.
@@ -283,6 +289,7 @@ pub fn report(
         residuals_sigma: ex.residuals.clone(),
         chi2_per_dof: ex.chi2_per_dof(),
         chi2_per_dof_prediction,
+        prediction_p_value: prediction_p_value(&sizes),
         criterion_check: criterion_checks(plan, done, seed)?,
         form_check: form_checks(plan, &main, seed)?,
         points: point_counts(plan, &main),
@@ -380,19 +387,46 @@ fn analysis(
     })
 }
 
-/// The study's extrapolation: along its finite-`N` prediction for
-/// first-step studies with a prediction at every size (docs/theory.md §9:
-/// the predictions a test checks against the exact first-step sampler),
-/// else in the configured form. The several-step and all-patterns
-/// predictions are reported per size (`prediction`, `z`) but do not set
-/// the form: at the committed sizes some miss the data by many standard
-/// errors, and a wrong form would move the extrapolation.
+/// Below this p-value the crossings reject their finite-`N` prediction
+/// (`sum z^2` against a chi-square law with one degree of freedom per
+/// size, nothing fitted), and the extrapolation does not follow it: the
+/// threshold the analysis uses to reject the logistic shape.
+pub const PREDICTION_REJECTION: f64 = LOGISTIC_REJECTION;
+
+/// The p-value of the crossings against their finite-`N` predictions:
+/// the chance that a chi-square variable with one degree of freedom per
+/// size exceeds `sum z^2`. `None` without a prediction at every size.
+fn prediction_p_value(sizes: &[SizeCrossing]) -> Option<f64> {
+    let chi2: f64 = sizes
+        .iter()
+        .map(|c| c.z.map(|z| z * z))
+        .sum::<Option<f64>>()?;
+    let law = ChiSquared::new(sizes.len() as f64).ok()?;
+    Some(law.sf(chi2))
+}
+
+/// The study's extrapolation: along its finite-`N` prediction
+/// (docs/theory.md §9), `x_inf + b (prediction(N) - theory)`, so that the
+/// shape of the approach comes from the theory and only its amplitude `b`
+/// is fitted, when there is a prediction at every size and the crossings
+/// do not reject it (p-value at least [`PREDICTION_REJECTION`]); else in
+/// the configured form (`finite_size`). A rejected prediction has the
+/// wrong shape at the simulated sizes (docs/theory.md §9 says where), and
+/// a free amplitude along it would move the extrapolation by as much as
+/// the prediction misses. `form_check` repeats the fit in every form.
 ///
 /// # Errors
 /// [`ValidationError::InvalidStudy`] when the fit fails.
 fn main_extrapolation(plan: &Plan, a: &Analysis) -> Result<Extrapolation, ValidationError> {
+    let judged: Vec<SizeCrossing> = a
+        .sizes
+        .iter()
+        .zip(&plan.predictions)
+        .map(|(c, p)| c.with_prediction(*p))
+        .collect();
+    let followed = prediction_p_value(&judged).is_some_and(|p| p >= PREDICTION_REJECTION);
     let predictions: Option<Vec<f64>> = plan.predictions.iter().copied().collect();
-    let Some(predictions) = predictions.filter(|_| plan.spec.method == Method::FirstStep) else {
+    let Some(predictions) = predictions.filter(|_| followed) else {
         return Ok(a.extrapolation.clone());
     };
     let points: Vec<SizePoint> = a.sizes.iter().map(SizeCrossing::point).collect();
@@ -488,6 +522,82 @@ mod tests {
         assert!(agrees(bound, 0.17, 0.30, (0.25, 0.35)));
         assert!(agrees(bound, 0.17, 0.16, (0.15, 0.17)));
         assert!(!agrees(bound, 0.17, 0.10, (0.08, 0.12)));
+    }
+
+    /// The crossings at three sizes, each `z` standard errors (0.01) from
+    /// its prediction.
+    fn judged(predictions: &[f64], z: f64) -> Analysis {
+        let sizes: Vec<SizeCrossing> = [8, 10, 12]
+            .into_iter()
+            .zip(predictions)
+            .map(|(n, &p)| {
+                let crossing = p + z * 0.01;
+                SizeCrossing {
+                    n,
+                    crossing,
+                    ci_low: crossing - 0.0196,
+                    ci_high: crossing + 0.0196,
+                    sigma: 0.01,
+                    logistic_rejected: false,
+                    prediction: None,
+                    z: None,
+                }
+            })
+            .collect();
+        let points: Vec<SizePoint> = sizes.iter().map(SizeCrossing::point).collect();
+        let extrapolation =
+            crate::estimators::extrapolate(&points, FiniteSizeForm::InverseN, CONFIDENCE).unwrap();
+        Analysis {
+            sizes,
+            extrapolation,
+        }
+    }
+
+    /// The extrapolation follows the finite-N prediction unless the
+    /// crossings reject it: at three sizes the 0.999 quantile of chi-square
+    /// with 3 degrees of freedom is 16.27, so z = 2.30 at every size
+    /// (sum 15.87) keeps it and z = 2.36 (16.71) falls back to the
+    /// configured form. The p-value matches the closed form of the
+    /// chi-square tail with 3 degrees of freedom at 3:
+    /// `2 (1 - Phi(sqrt 3)) + sqrt(6 / pi) e^{-3/2} = 0.3916`.
+    #[test]
+    fn extrapolation_follows_the_prediction_unless_rejected() {
+        let spec: crate::StudySpec = toml::from_str(
+            "name = \"s\"\nobservable = \"alpha_1\"\nlambda = 0.5\nsizes = [8, 10, 12]\n\
+             grid = { min = 0.3, max = 0.5, points = 3 }\ntrials = 10\nfinite_size = \"inverse-n\"\n",
+        )
+        .expect("parses");
+        let gaussian = damcap_theory::by_name("gaussian").expect("built-in");
+        let mut plan = Plan::new(&spec, gaussian.as_ref(), 1, 1 << 30).expect("valid");
+        let predictions = [0.30, 0.33, 0.35];
+        plan.predictions = predictions.iter().map(|&p| Some(p)).collect();
+        let kept = main_extrapolation(&plan, &judged(&predictions, 2.30)).unwrap();
+        assert_eq!(kept.label, crate::estimators::PREDICTED_FORM);
+        // Every crossing 0.023 above its prediction, whose shape the fit
+        // follows exactly: x_inf = theory + 0.023.
+        assert!(
+            (kept.a_inf() - (plan.theory + 0.023)).abs() < 1e-9,
+            "{kept:?}"
+        );
+        let rejected = judged(&predictions, 2.36);
+        let fallback = main_extrapolation(&plan, &rejected).unwrap();
+        assert_eq!(fallback, rejected.extrapolation);
+        assert_eq!(fallback.label, FiniteSizeForm::InverseN.label());
+        let sizes: Vec<SizeCrossing> = judged(&predictions, 1.0)
+            .sizes
+            .iter()
+            .zip(&plan.predictions)
+            .map(|(c, p)| c.with_prediction(*p))
+            .collect();
+        let p = prediction_p_value(&sizes).unwrap();
+        assert!((p - 0.3916).abs() < 1e-3, "{p}");
+        plan.predictions[1] = None;
+        assert_eq!(
+            main_extrapolation(&plan, &judged(&predictions, 0.0))
+                .unwrap()
+                .label,
+            FiniteSizeForm::InverseN.label()
+        );
     }
 
     /// A dynamics point is marked streamed exactly when its matrix exceeds
