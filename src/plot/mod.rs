@@ -104,6 +104,49 @@ impl Panel {
         }
     }
 
+    /// The corner whose legend-sized box (half the width, two fifths of
+    /// the height) covers the fewest drawn features: point markers and
+    /// the ends of their bars, and points sampled along every line
+    /// segment (the first of the four corners on a tie).
+    pub fn emptiest_corner(&self) -> SeriesLabelPosition {
+        const SAMPLES: usize = 16;
+        let (x0, x1) = (self.to_x(self.x_range.start), self.to_x(self.x_range.end));
+        let (y0, y1) = (self.y_range.start, self.y_range.end);
+        let mut features: Vec<(f64, f64)> = Vec::new();
+        for pts in &self.points {
+            for &(x, y, lo, hi) in &pts.xyy {
+                features.extend([(x, y), (x, lo), (x, hi)].map(|(x, y)| (self.to_x(x), y)));
+            }
+        }
+        for line in &self.lines {
+            for w in line.xy.windows(2) {
+                let (a, b) = ((self.to_x(w[0].0), w[0].1), (self.to_x(w[1].0), w[1].1));
+                features.extend((0..=SAMPLES).map(|k| {
+                    let t = k as f64 / SAMPLES as f64;
+                    (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1))
+                }));
+            }
+        }
+        let (w, h) = (0.5 * (x1 - x0), 0.4 * (y1 - y0));
+        let corners = [
+            (SeriesLabelPosition::LowerLeft, x0, y0),
+            (SeriesLabelPosition::UpperRight, x1 - w, y1 - h),
+            (SeriesLabelPosition::LowerRight, x1 - w, y0),
+            (SeriesLabelPosition::UpperLeft, x0, y1 - h),
+        ];
+        let covered = |&(_, cx, cy): &(SeriesLabelPosition, f64, f64)| {
+            features
+                .iter()
+                .filter(|&&(x, y)| (cx..=cx + w).contains(&x) && (cy..=cy + h).contains(&y))
+                .count()
+        };
+        let best = corners
+            .iter()
+            .min_by_key(|c| covered(c))
+            .expect("four corners");
+        best.0.clone()
+    }
+
     fn to_x(&self, x: f64) -> f64 {
         if self.log_x {
             x.log10()
@@ -272,6 +315,48 @@ fn draw_points<DB: DrawingBackend>(chart: &mut Chart<'_, DB>, p: &Panel) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The legend goes to the corner the data leave empty: a line rising
+    /// from lower left to upper right leaves the two other corners, the
+    /// first of which in the order tried is lower right; points in the
+    /// three other corners leave upper left; on a log axis the corners are
+    /// halves of the decades shown, not of the values.
+    #[test]
+    fn legend_goes_to_the_emptiest_corner() {
+        let mut p = Panel::new("panel", "x", "y", 0.0..1.0, 0.0..1.0);
+        p.lines.push(Line {
+            label: "rising".into(),
+            color: PALETTE[0],
+            dashed: false,
+            xy: vec![(0.0, 0.0), (1.0, 1.0)],
+        });
+        assert_eq!(p.emptiest_corner(), SeriesLabelPosition::LowerRight);
+        p.lines.clear();
+        p.points.push(Points {
+            label: "points".into(),
+            color: PALETTE[0],
+            xyy: vec![
+                (0.1, 0.1, 0.05, 0.15),
+                (0.9, 0.1, 0.05, 0.15),
+                (0.9, 0.9, 0.85, 0.95),
+            ],
+        });
+        assert_eq!(p.emptiest_corner(), SeriesLabelPosition::UpperLeft);
+        let mut log = Panel::new("panel", "x", "y", 1.0..100.0, 0.0..1.0);
+        log.log_x = true;
+        log.points.push(Points {
+            label: "points".into(),
+            color: PALETTE[0],
+            // x = 20 lies in the right half of the log axis (above 10),
+            // in the left half of the linear one.
+            xyy: vec![
+                (20.0, 0.1, 0.1, 0.1),
+                (2.0, 0.9, 0.9, 0.9),
+                (20.0, 0.9, 0.9, 0.9),
+            ],
+        });
+        assert_eq!(log.emptiest_corner(), SeriesLabelPosition::LowerLeft);
+    }
 
     #[test]
     fn svg_has_labels_legend_and_region_text() {

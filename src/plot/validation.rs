@@ -180,7 +180,6 @@ fn crossing_panel(r: &StudyReport, symbol: &str, e: &dyn Ensemble) -> Result<Pan
         -0.03 * u_max..u_max,
         (lo - pad)..(hi + pad),
     );
-    p.legend = plotters::prelude::SeriesLabelPosition::LowerLeft;
     p.points.push(Points {
         label: "simulation crossing (95% CI)".into(),
         color: PALETTE[0],
@@ -242,6 +241,7 @@ fn crossing_panel(r: &StudyReport, symbol: &str, e: &dyn Ensemble) -> Result<Pan
         dashed: true,
         xy: vec![(0.0, r.theory), (u_max, r.theory)],
     });
+    p.legend = p.emptiest_corner();
     Ok(p)
 }
 
