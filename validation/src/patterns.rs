@@ -287,6 +287,16 @@ mod tests {
             );
             assert_eq!(direct, pats.as_slice());
         }
+        // The memory cap: a matrix of exactly the cap fits, one byte less
+        // refuses it without allocating.
+        let exact = matrix_bytes(8, 100) as u64;
+        let law = PatternLaw::Gaussian;
+        assert!(Patterns::sample(&law, 8, 100, exact, &mut trial_rng(1)).is_ok());
+        let refused = Patterns::sample(&law, 8, 100, exact - 1, &mut trial_rng(1));
+        assert!(matches!(
+            refused,
+            Err(ValidationError::TooLarge { bytes: 3200, .. })
+        ));
         // The same entries cut into rows of another length.
         let flat: Vec<f32> = (0..12).map(|k| k as f32).collect();
         let (three, four) = (
