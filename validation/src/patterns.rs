@@ -268,6 +268,8 @@ mod tests {
             )
             .unwrap();
             assert_eq!(pats.as_slice().as_ptr() as usize % 64, 0, "N = {n}");
+            // Room for the shift to a line and no more.
+            assert!(pats.data.capacity() < n * p + LINE_FLOATS, "N = {n}");
             assert_eq!(
                 (pats.as_slice().len(), pats.p(), pats.rows().count()),
                 (n * p, p, p)
