@@ -790,8 +790,8 @@ const ROWS_TOGETHER: usize = 4;
 
 /// How far ahead of the rows it scores (in `f32` entries, 1.5 KiB) the
 /// AVX2 kernel asks for the memory: tuned on the development machine,
-/// where it lifts a pass from about 80% to about 90% of the streaming-read
-/// bandwidth (`damcap bench`); farther ahead was slower.
+/// where it lifts a pass from about 16.7 to 17.5 GB/s (`damcap bench`, N =
+/// 64); 2.5 KiB and farther ahead were slower.
 const PREFETCH_AHEAD: usize = 384;
 
 /// The tail of [`dot`]: the entries past the last whole group of lanes.

@@ -158,7 +158,6 @@ impl Patterns {
     }
 }
 
-/// Euclidean norm.
 /// Asks the kernel to back `buffer` (not yet written) with 2 MiB pages.
 /// A pass over a pattern matrix reads it once, end to end; with 4 KiB
 /// pages every 4 KiB costs a page walk, and where transparent huge pages
@@ -191,6 +190,7 @@ pub(crate) fn zeroed_large(len: usize) -> Vec<f64> {
     v
 }
 
+/// Euclidean norm.
 pub(crate) fn norm(v: &[f64]) -> f64 {
     v.iter().map(|a| a * a).sum::<f64>().sqrt()
 }

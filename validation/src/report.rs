@@ -254,17 +254,8 @@ pub fn report(
     let a = analysis(plan, &main, seed, s.finite_size)?;
     let ex = &main_extrapolation(plan, &a)?;
     let ci = (ex.a_inf_lower, ex.a_inf_upper);
-    let sizes: Vec<SizeCrossing> = a
-        .sizes
-        .iter()
-        .zip(&plan.predictions)
-        .map(|(c, p)| c.with_prediction(*p))
-        .collect();
-    let chi2_per_dof_prediction = sizes
-        .iter()
-        .map(|c| c.z.map(|z| z * z))
-        .sum::<Option<f64>>()
-        .map(|chi2| chi2 / sizes.len() as f64);
+    let sizes = judged_sizes(plan, &a.sizes);
+    let chi2_per_dof_prediction = prediction_chi2(&sizes).map(|chi2| chi2 / sizes.len() as f64);
     Ok(StudyReport {
         name: s.name.clone(),
         ensemble: ensemble.to_string(),
@@ -393,14 +384,27 @@ fn analysis(
 /// threshold the analysis uses to reject the logistic shape.
 pub const PREDICTION_REJECTION: f64 = LOGISTIC_REJECTION;
 
-/// The p-value of the crossings against their finite-`N` predictions:
+/// Each size's crossing judged against its finite-`N` prediction
+/// (`prediction`, `z`), in size order.
+fn judged_sizes(plan: &Plan, sizes: &[SizeCrossing]) -> Vec<SizeCrossing> {
+    sizes
+        .iter()
+        .zip(&plan.predictions)
+        .map(|(c, p)| c.with_prediction(*p))
+        .collect()
+}
+
+/// `sum z^2` of judged crossings; `None` without a prediction at every
+/// size.
+fn prediction_chi2(sizes: &[SizeCrossing]) -> Option<f64> {
+    sizes.iter().map(|c| c.z.map(|z| z * z)).sum()
+}
+
+/// The p-value of judged crossings against their finite-`N` predictions:
 /// the chance that a chi-square variable with one degree of freedom per
 /// size exceeds `sum z^2`. `None` without a prediction at every size.
 fn prediction_p_value(sizes: &[SizeCrossing]) -> Option<f64> {
-    let chi2: f64 = sizes
-        .iter()
-        .map(|c| c.z.map(|z| z * z))
-        .sum::<Option<f64>>()?;
+    let chi2 = prediction_chi2(sizes)?;
     let law = ChiSquared::new(sizes.len() as f64).ok()?;
     Some(law.sf(chi2))
 }
@@ -418,12 +422,7 @@ fn prediction_p_value(sizes: &[SizeCrossing]) -> Option<f64> {
 /// # Errors
 /// [`ValidationError::InvalidStudy`] when the fit fails.
 fn main_extrapolation(plan: &Plan, a: &Analysis) -> Result<Extrapolation, ValidationError> {
-    let judged: Vec<SizeCrossing> = a
-        .sizes
-        .iter()
-        .zip(&plan.predictions)
-        .map(|(c, p)| c.with_prediction(*p))
-        .collect();
+    let judged = judged_sizes(plan, &a.sizes);
     let followed = prediction_p_value(&judged).is_some_and(|p| p >= PREDICTION_REJECTION);
     let predictions: Option<Vec<f64>> = plan.predictions.iter().copied().collect();
     let Some(predictions) = predictions.filter(|_| followed) else {
@@ -583,12 +582,7 @@ mod tests {
         let fallback = main_extrapolation(&plan, &rejected).unwrap();
         assert_eq!(fallback, rejected.extrapolation);
         assert_eq!(fallback.label, FiniteSizeForm::InverseN.label());
-        let sizes: Vec<SizeCrossing> = judged(&predictions, 1.0)
-            .sizes
-            .iter()
-            .zip(&plan.predictions)
-            .map(|(c, p)| c.with_prediction(*p))
-            .collect();
+        let sizes = judged_sizes(&plan, &judged(&predictions, 1.0).sizes);
         let p = prediction_p_value(&sizes).unwrap();
         assert!((p - 0.3916).abs() < 1e-3, "{p}");
         plan.predictions[1] = None;
