@@ -9,6 +9,7 @@ use damcap_validation::all_patterns::{
     check_packed_self_weights, check_self_weights, CheckMode, STATES,
 };
 use damcap_validation::dynamics::{max_score, run_dynamics, run_packed_dynamics, DynamicsParams};
+use damcap_validation::entries::EntrySampler;
 use damcap_validation::packed::{packed_atoms, packed_bytes, packed_scores, PackedPatterns};
 use damcap_validation::patterns::{matrix_bytes, Patterns};
 use damcap_validation::pruning_bytes_per_pattern;
@@ -131,6 +132,7 @@ pub fn run(args: &Args) -> Result<()> {
     figures(&args.configs)?;
     kernel(args.n, args.patterns)?;
     streamed(args.n, args.patterns)?;
+    drawing(args.n, args.patterns)?;
     reach(&args.reach_sizes, args.reach_trials)
 }
 
@@ -421,6 +423,44 @@ fn streamed(n: usize, p: usize) -> Result<()> {
 }
 
 /// The ternary law of `configs/ensembles/ternary.toml`: `P(0) = 1/2`.
+/// Time to draw ternary patterns (`P(0) = 1/2`, one core): packed rows
+/// by byte tables (8 random bits give 4 entries), `f32` rows by 2-bit
+/// chunks, against one uniform per entry and a search of the cumulative
+/// probabilities (the sampler before chunks, and sparse-binary laws' still).
+fn drawing(n: usize, p: usize) -> Result<()> {
+    let law = ternary()?;
+    let PatternLaw::Iid(entry) = &law else {
+        unreachable!("ternary() is a law file")
+    };
+    let sampler = EntrySampler::new(entry);
+    let budget = PATTERN_BYTES_CAP as u64;
+    let entries = (n * p) as f64;
+    let packed = best_of(3, || {
+        black_box(PackedPatterns::sample(&law, n, p, budget, &mut trial_rng(3)).expect("fits"));
+    });
+    let mut rows = vec![0.0f32; n * p];
+    let chunks = best_of(3, || sampler.fill(black_box(&mut rows), &mut trial_rng(3)));
+    let uniforms = best_of(3, || {
+        let mut rng = trial_rng(3);
+        rows.iter_mut()
+            .for_each(|v| *v = sampler.sample(&mut rng) as f32);
+        black_box(&rows);
+    });
+    println!("drawing ternary patterns: N = {n}, P = {p}, one core");
+    println!(
+        "  one uniform each  {:.2} ns per entry   (baseline)",
+        1e9 * uniforms / entries
+    );
+    for (name, seconds) in [("f32 by chunks", chunks), ("packed by bytes", packed)] {
+        println!(
+            "  {name:<17} {:.2} ns per entry: {:.1}x faster",
+            1e9 * seconds / entries,
+            uniforms / seconds
+        );
+    }
+    Ok(())
+}
+
 fn ternary() -> Result<PatternLaw> {
     let law = EntryLaw::new(Family::Ternary {
         zero_probability: 0.5,

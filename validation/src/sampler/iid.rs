@@ -30,8 +30,7 @@ impl Iid {
 
 impl Sampler for Iid {
     fn fill_patterns(&self, data: &mut [f32], _n: usize, rng: &mut TrialRng) {
-        data.iter_mut()
-            .for_each(|v| *v = self.entries.sample(rng) as f32);
+        self.entries.fill(data, rng);
     }
 
     /// `xi1` with each entry replaced, with probability `1 - rho`, by a
