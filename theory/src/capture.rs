@@ -307,9 +307,12 @@ fn keeps_xi1(
 /// for the symmetric three-atom law at `P = e^{alpha N}` patterns:
 /// `sum_k P(k) [bulk keeps xi^1 | k] (1 - p_k)^{P - 1}`, with `p_k` the
 /// probability that one random pattern, with the rest as the bulk, takes
-/// the weight from xi^1 (`keeps_xi1`). Capture is monotone in `j` (a
-/// binomial tail) and needs a small lead `A = lambda c^2 (k - m + r)`;
-/// leads are scanned upwards until two in a row capture nowhere.
+/// the weight from xi^1 (`keeps_xi1`), summed over every competitor type
+/// `(m, r)` on the support of xi^1. Capture is monotone in the count `j`
+/// of the competitor's entries off the support (a binomial tail), so each
+/// type needs one bisection. (No lead is too large to scan: at small `k`
+/// a competitor opposite to xi^1 on its support but with many entries off
+/// it can capture the state.)
 pub fn three_atom_retrieval(c: f64, q: f64, lambda: f64, n: usize, alpha: f64) -> f64 {
     let patterns = (alpha * n as f64).exp();
     let ln_others = (patterns - 1.0).max(f64::MIN_POSITIVE).ln();
@@ -323,41 +326,36 @@ pub fn three_atom_retrieval(c: f64, q: f64, lambda: f64, n: usize, alpha: f64) -
         let captures_at =
             |m: usize, r: usize, j: usize| !keeps_xi1(c, q, lambda, k, Some((m, r, j)), ln_bulk);
         let mut p = 0.0;
-        let mut idle = 0;
-        for d in 0..=k {
-            let mut any = false;
-            // Lead d = k - m + r with m + r <= k: r up to d / 2.
-            for r in 0..=d / 2 {
-                let m = k - (d - r);
-                // Smallest capturing j by bisection (capture grows with j).
-                if !captures_at(m, r, n - k) {
-                    continue;
+        for m in 0..=k {
+            for r in 0..=k - m {
+                if captures_at(m, r, n - k) {
+                    let j = first_capture(|j| captures_at(m, r, j), n - k);
+                    p += ln_support_type(k, m, r, q).exp() * tail[j];
                 }
-                any = true;
-                let (mut lo, mut hi) = (0usize, n - k);
-                if captures_at(m, r, 0) {
-                    hi = 0;
-                } else {
-                    while hi - lo > 1 {
-                        let mid = (lo + hi) / 2;
-                        if captures_at(m, r, mid) {
-                            hi = mid
-                        } else {
-                            lo = mid
-                        }
-                    }
-                }
-                p += ln_support_type(k, m, r, q).exp() * tail[hi];
-            }
-            idle = if any { 0 } else { idle + 1 };
-            if idle == 2 {
-                break;
             }
         }
         let kept = ((patterns - 1.0).max(0.0) * (-p.min(1.0)).ln_1p()).exp();
         total += ln_binomial_pmf(n, k, q).exp() * kept;
     }
     total
+}
+
+/// Smallest `j` in `0..=last` with `captures(j)`, by bisection, given that
+/// `captures(last)` holds and capture is monotone in `j`.
+fn first_capture(captures: impl Fn(usize) -> bool, last: usize) -> usize {
+    if captures(0) {
+        return 0;
+    }
+    let (mut lo, mut hi) = (0, last);
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        if captures(mid) {
+            hi = mid
+        } else {
+            lo = mid
+        }
+    }
+    hi
 }
 
 /// Largest `N` of [`alpha_capture_with_bulk_n`] (2 s at `N = 64`): by
@@ -500,6 +498,67 @@ mod tests {
                     "k {k}, lambda {lambda}: {got} vs {p}"
                 );
             }
+        }
+    }
+
+    /// The combined map's retrieval probability against brute force over
+    /// every competitor vector at N = 6 and 7, at P from 3.3 to 33 (where
+    /// P - 1 and P - 2 differ from P): for each count k of non-zero
+    /// entries of xi^1, enumerate all 3^N competitors, judge each by the
+    /// map with its own type and the other P - 2 patterns as the bulk,
+    /// weight by its law, and raise the kept probability to P - 1; xi^1
+    /// itself must survive the bulk of P - 1 (no lead scan, no bisection).
+    #[test]
+    fn three_atom_retrieval_matches_brute_force() {
+        let (c, q) = (2f64.sqrt(), 0.5);
+        for (lambda, n, alpha) in [
+            (1.0, 6, 0.2),
+            (1.0, 6, 0.35),
+            (1.0, 7, 0.5),
+            (2.5, 6, 0.3),
+            (2.5, 7, 0.45),
+            (0.6, 6, 0.4),
+        ] {
+            let patterns = (alpha * n as f64).exp();
+            let choose = |k: usize| (0..k).fold(1.0, |b, i| b * (n - i) as f64 / (i + 1) as f64);
+            let mut total = 0.0;
+            for k in 0..=n {
+                if !keeps_xi1(c, q, lambda, k, None, (patterns - 1.0).ln()) {
+                    continue;
+                }
+                let mut kept_by = std::collections::HashMap::new();
+                let mut caught = 0.0;
+                for code in 0..3usize.pow(n as u32) {
+                    // Entry i of the competitor is digit i of `code` in
+                    // base 3: 0 is a zero, 1 is +c, 2 is -c; xi^1 is +c on
+                    // its first k entries.
+                    let (mut m, mut r, mut j, mut prob, mut rest) = (0, 0, 0, 1.0, code);
+                    for i in 0..n {
+                        let digit = rest % 3;
+                        rest /= 3;
+                        prob *= if digit == 0 { 1.0 - q } else { q / 2.0 };
+                        match (i < k, digit) {
+                            (_, 0) => {}
+                            (true, 1) => m += 1,
+                            (true, _) => r += 1,
+                            (false, _) => j += 1,
+                        }
+                    }
+                    let keeps = *kept_by.entry((m, r, j)).or_insert_with(|| {
+                        keeps_xi1(c, q, lambda, k, Some((m, r, j)), (patterns - 2.0).ln())
+                    });
+                    if !keeps {
+                        caught += prob;
+                    }
+                }
+                let p_k = choose(k) * q.powi(k as i32) * (1.0 - q).powi((n - k) as i32);
+                total += p_k * (1.0 - caught).powf(patterns - 1.0);
+            }
+            let got = three_atom_retrieval(c, q, lambda, n, alpha);
+            assert!(
+                (got - total).abs() < 1e-12 && total > 0.01 && total < 0.99,
+                "lambda {lambda} N {n} alpha {alpha}: {got} vs brute force {total}"
+            );
         }
     }
 
