@@ -30,6 +30,7 @@ use crate::packed::PackedPatterns;
 use crate::partition::{block_max, Partition};
 use crate::patterns::{normalised_overlap, zeroed_large, Patterns};
 use crate::ValidationError;
+use rayon::prelude::*;
 
 /// Rows per block: the block's scores live on the stack and its rows stay in
 /// cache between scoring and accumulation.
@@ -581,7 +582,7 @@ pub(crate) trait Store: Sync {
     /// buffer (`f32` rows), not for packed rows.
     const RECORDS_SCORES: bool;
     /// The score and update kernel set up for one state.
-    type Kernel<'a>: StepKernel
+    type Kernel<'a>: StepKernel + Send
     where
         Self: 'a;
     /// Dimension `N`.
@@ -604,6 +605,9 @@ pub(crate) trait StepKernel {
     fn rescale(&mut self, factor: f64);
     /// Adds `w xi^mu` to the weighted sum.
     fn add(&mut self, w: f64, mu: usize);
+    /// Adds the weighted sum of `other` (a kernel at the same state, over
+    /// other rows, relative to the same reference) to this one's.
+    fn absorb(&mut self, other: Self);
     /// Writes the weighted sum to `next`.
     fn finish(self, next: &mut [f64]);
 }
@@ -636,6 +640,13 @@ impl StepKernel for RowKernel<'_> {
 
     fn add(&mut self, w: f64, mu: usize) {
         axpy(w, self.patterns.row(mu), &mut self.sum);
+    }
+
+    fn absorb(&mut self, other: Self) {
+        self.sum
+            .iter_mut()
+            .zip(&other.sum)
+            .for_each(|(a, b)| *a += b);
     }
 
     fn finish(self, next: &mut [f64]) {
@@ -672,17 +683,93 @@ impl Store for Patterns {
     }
 }
 
+/// Passes over at least this many rows are split into segments of
+/// [`SEGMENT_ROWS`] summed in parallel (a trial alone on the machine, its
+/// matrix too large for two, then uses every core). The split is fixed by
+/// `P`, not by the thread count, so the bits do not depend on threads;
+/// smaller passes keep the sequential order of every committed study.
+const PARALLEL_ROWS: usize = 1 << 27;
+
+/// Rows of one segment of a parallel pass (16 to 64 MB of patterns at
+/// N = 32 to 64 packed in 2 bits or stored as f32 rows of N = 1 to 4).
+const SEGMENT_ROWS: usize = 1 << 22;
+
 /// One step `next = sum_mu xi^mu softmax_mu(lambda xi^mu . x)` over `rows`
 /// (the first of which is xi^1); the scores are written to `record` in row
-/// order when given.
+/// order when given. A pass over all of at least [`PARALLEL_ROWS`] rows
+/// runs in segments ([`step_segmented`]).
 fn step<S: Store>(
     patterns: &S,
     rows: Rows<'_>,
     x: &[f64],
     lambda: f64,
     next: &mut [f64],
-    mut record: Option<&mut [f64]>,
+    record: Option<&mut [f64]>,
 ) -> Pass {
+    match rows {
+        Rows::Range(0, p) if p >= PARALLEL_ROWS => {
+            step_segmented(patterns, p, x, lambda, next, record, SEGMENT_ROWS)
+        }
+        _ => part_sums(patterns, rows, x, lambda, record, true).finish(next),
+    }
+}
+
+/// [`step`] over rows `0..p` in segments of `segment` rows, each summed on
+/// its own (in parallel) relative to its own largest score, then merged in
+/// row order: the same sums up to rounding, in an order fixed by `p`.
+fn step_segmented<S: Store>(
+    patterns: &S,
+    p: usize,
+    x: &[f64],
+    lambda: f64,
+    next: &mut [f64],
+    record: Option<&mut [f64]>,
+    segment: usize,
+) -> Pass {
+    let count = p.div_ceil(segment);
+    let records: Vec<Option<&mut [f64]>> = match record {
+        Some(out) => out.chunks_mut(segment).map(Some).collect(),
+        None => (0..count).map(|_| None).collect(),
+    };
+    let parts: Vec<PartSums<S::Kernel<'_>>> = records
+        .into_par_iter()
+        .enumerate()
+        .map(|(k, out)| {
+            let rows = Rows::Range(k * segment, ((k + 1) * segment).min(p));
+            part_sums(patterns, rows, x, lambda, out, k == 0)
+        })
+        .collect();
+    let mut parts = parts.into_iter();
+    let first = parts.next().expect("a pass has rows");
+    parts.fold(first, PartSums::merge).finish(next)
+}
+
+/// What a step sums over some of its rows: the weighted sum (in the
+/// kernel) and the partition function relative to the same reference,
+/// and the scores' sum, sum of squares and largest value.
+struct PartSums<K> {
+    kernel: K,
+    partition: Partition,
+    z_sum: f64,
+    z_squares: f64,
+    /// Rows summed.
+    rows: usize,
+    /// xi^1's score, if these rows start with it (`-inf` otherwise).
+    z1: f64,
+    /// Largest score of the other rows.
+    best_other: f64,
+}
+
+/// The sums of [`step`] over `rows`, the first of which is xi^1 when
+/// `holds_xi1`; the scores are written to `record` in row order when given.
+fn part_sums<'a, S: Store>(
+    patterns: &'a S,
+    rows: Rows<'_>,
+    x: &[f64],
+    lambda: f64,
+    mut record: Option<&mut [f64]>,
+    holds_xi1: bool,
+) -> PartSums<S::Kernel<'a>> {
     let mut kernel = patterns.kernel(x);
     let mut partition = Partition::new();
     let (mut z_sum, mut z_squares) = (0.0, 0.0);
@@ -698,7 +785,7 @@ fn step<S: Store>(
         if let Some(out) = record.as_deref_mut() {
             out[done..done + zb.len()].copy_from_slice(zb);
         }
-        let others = if done == 0 {
+        let others = if done == 0 && holds_xi1 {
             z1 = zb[0];
             &zb[1..]
         } else {
@@ -719,19 +806,52 @@ fn step<S: Store>(
             }
         }
     }
-    kernel.finish(next);
-    let total = partition.relative_sum();
-    next.iter_mut().for_each(|v| *v /= total);
-    let done = total_rows as f64;
-    Pass {
-        observed: FirstStep {
-            w1: partition.weight_of(z1),
-            xi1_largest: z1 > best_other,
-        },
-        top: z1.max(best_other),
-        ln_z: partition.ln(),
-        mean_z: z_sum / done,
-        sd_z: (z_squares / done - (z_sum / done).powi(2)).max(0.0).sqrt(),
+    PartSums {
+        kernel,
+        partition,
+        z_sum,
+        z_squares,
+        rows: total_rows,
+        z1,
+        best_other,
+    }
+}
+
+impl<K: StepKernel> PartSums<K> {
+    /// The sums over these rows followed by `later`'s, relative to the
+    /// larger of the two references.
+    fn merge(mut self, mut later: Self) -> Self {
+        let (mine, theirs) = self.partition.merge(later.partition);
+        self.kernel.rescale(mine);
+        later.kernel.rescale(theirs);
+        self.kernel.absorb(later.kernel);
+        self.z_sum += later.z_sum;
+        self.z_squares += later.z_squares;
+        self.rows += later.rows;
+        self.z1 = self.z1.max(later.z1);
+        self.best_other = self.best_other.max(later.best_other);
+        self
+    }
+
+    /// Writes the normalised weighted sum to `next`; what the pass learnt.
+    fn finish(self, next: &mut [f64]) -> Pass {
+        self.kernel.finish(next);
+        let total = self.partition.relative_sum();
+        next.iter_mut().for_each(|v| *v /= total);
+        let (partition, z1, best_other) = (self.partition, self.z1, self.best_other);
+        let done = self.rows as f64;
+        Pass {
+            observed: FirstStep {
+                w1: partition.weight_of(z1),
+                xi1_largest: z1 > best_other,
+            },
+            top: z1.max(best_other),
+            ln_z: partition.ln(),
+            mean_z: self.z_sum / done,
+            sd_z: (self.z_squares / done - (self.z_sum / done).powi(2))
+                .max(0.0)
+                .sqrt(),
+        }
     }
 }
 
@@ -829,69 +949,26 @@ fn dot_rows_portable(data: &[f32], x: &[f64], out: &mut [f64]) {
 /// [`dot_rows`] with AVX2 intrinsics: each row's four lanes live in one
 /// register, widened from `f32`, multiplied and added (no FMA: the
 /// roundings of [`dot`]), and [`ROWS_TOGETHER`] rows advance together.
+/// The two halves of `data` are scored side by side, group by group: two
+/// streams of reads keep more of the memory busy than one.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn dot_rows_avx2(data: &[f32], x: &[f64], out: &mut [f64]) {
-    use std::arch::x86_64::{
-        __m256d, _mm256_add_pd, _mm256_castps256_ps128, _mm256_cvtps_pd, _mm256_extractf128_ps,
-        _mm256_loadu_pd, _mm256_loadu_ps, _mm256_mul_pd, _mm256_permute2f128_pd, _mm256_setzero_pd,
-        _mm256_storeu_pd, _mm256_unpackhi_pd, _mm256_unpacklo_pd, _mm_loadu_ps, _mm_prefetch,
-        _MM_HINT_T0,
-    };
     let n = x.len();
-    let main = n - n % LANES;
-    let pairs = main - main % (2 * LANES);
-    let mut groups = out.chunks_exact_mut(ROWS_TOGETHER);
-    let mut blocks = data.chunks_exact(n * ROWS_TOGETHER);
+    let half = out.len() / (2 * ROWS_TOGETHER) * ROWS_TOGETHER;
+    let (first, second) = data.split_at(half * n);
+    let (first_out, second_out) = out.split_at_mut(half);
+    let mut groups = second_out.chunks_exact_mut(ROWS_TOGETHER);
+    let mut blocks = second.chunks_exact(n * ROWS_TOGETHER);
+    let pairs = first_out
+        .chunks_exact_mut(ROWS_TOGETHER)
+        .zip(first.chunks_exact(n * ROWS_TOGETHER));
+    for ((s, block), (t, other)) in pairs.zip((&mut groups).zip(&mut blocks)) {
+        score_group_avx2(block, x, s);
+        score_group_avx2(other, x, t);
+    }
     for (s, block) in (&mut groups).zip(&mut blocks) {
-        let ahead = block.as_ptr().wrapping_add(PREFETCH_AHEAD);
-        for line in (0..block.len()).step_by(16) {
-            _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(line).cast());
-        }
-        let mut acc: [__m256d; ROWS_TOGETHER] = [_mm256_setzero_pd(); ROWS_TOGETHER];
-        // SAFETY (both loops): every load ends at or before `main <= n`,
-        // the length of x and of each of the block's ROWS_TOGETHER rows
-        // (block.len() = n ROWS_TOGETHER).
-        for j in (0..pairs).step_by(2 * LANES) {
-            unsafe {
-                let (x0, x1) = (
-                    _mm256_loadu_pd(x.as_ptr().add(j)),
-                    _mm256_loadu_pd(x.as_ptr().add(j + LANES)),
-                );
-                for (r, a) in acc.iter_mut().enumerate() {
-                    let v = _mm256_loadu_ps(block.as_ptr().add(r * n + j));
-                    let (lo, hi) = (_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
-                    *a = _mm256_add_pd(*a, _mm256_mul_pd(_mm256_cvtps_pd(lo), x0));
-                    *a = _mm256_add_pd(*a, _mm256_mul_pd(_mm256_cvtps_pd(hi), x1));
-                }
-            }
-        }
-        for j in (pairs..main).step_by(LANES) {
-            unsafe {
-                let xv = _mm256_loadu_pd(x.as_ptr().add(j));
-                for (r, a) in acc.iter_mut().enumerate() {
-                    let v = _mm256_cvtps_pd(_mm_loadu_ps(block.as_ptr().add(r * n + j)));
-                    *a = _mm256_add_pd(*a, _mm256_mul_pd(v, xv));
-                }
-            }
-        }
-        // Transpose the four rows' lanes so that register k holds lane k of
-        // every row; then ((l0 + l1) + l2) + l3 sums each row as `dot` does.
-        let [a0, a1, a2, a3] = acc;
-        let (t0, t1) = (_mm256_unpacklo_pd(a0, a1), _mm256_unpackhi_pd(a0, a1));
-        let (t2, t3) = (_mm256_unpacklo_pd(a2, a3), _mm256_unpackhi_pd(a2, a3));
-        let l0 = _mm256_permute2f128_pd::<0x20>(t0, t2);
-        let l1 = _mm256_permute2f128_pd::<0x20>(t1, t3);
-        let l2 = _mm256_permute2f128_pd::<0x31>(t0, t2);
-        let l3 = _mm256_permute2f128_pd::<0x31>(t1, t3);
-        let sums = _mm256_add_pd(_mm256_add_pd(_mm256_add_pd(l0, l1), l2), l3);
-        // SAFETY: s holds ROWS_TOGETHER = 4 f64, one register.
-        unsafe { _mm256_storeu_pd(s.as_mut_ptr(), sums) };
-        if main < n {
-            for (r, v) in s.iter_mut().enumerate() {
-                *v += dot_tail(&block[r * n + main..(r + 1) * n], &x[main..]);
-            }
-        }
+        score_group_avx2(block, x, s);
     }
     for (s, row) in groups
         .into_remainder()
@@ -899,6 +976,72 @@ fn dot_rows_avx2(data: &[f32], x: &[f64], out: &mut [f64]) {
         .zip(blocks.remainder().chunks_exact(n))
     {
         *s = dot(row, x);
+    }
+}
+
+/// `s[r] = row_r . x` for the [`ROWS_TOGETHER`] consecutive rows of
+/// `block`, bitwise [`dot`] of each (the kernel of [`dot_rows_avx2`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn score_group_avx2(block: &[f32], x: &[f64], s: &mut [f64]) {
+    use std::arch::x86_64::{
+        __m256d, _mm256_add_pd, _mm256_castps256_ps128, _mm256_cvtps_pd, _mm256_extractf128_ps,
+        _mm256_loadu_pd, _mm256_loadu_ps, _mm256_mul_pd, _mm256_permute2f128_pd, _mm256_setzero_pd,
+        _mm256_storeu_pd, _mm256_unpackhi_pd, _mm256_unpacklo_pd, _mm_loadu_ps, _mm_prefetch,
+        _MM_HINT_T0,
+    };
+    let n = x.len();
+    assert!(block.len() == n * ROWS_TOGETHER && s.len() == ROWS_TOGETHER);
+    let main = n - n % LANES;
+    let pairs = main - main % (2 * LANES);
+    let ahead = block.as_ptr().wrapping_add(PREFETCH_AHEAD);
+    for line in (0..block.len()).step_by(16) {
+        _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(line).cast());
+    }
+    let mut acc: [__m256d; ROWS_TOGETHER] = [_mm256_setzero_pd(); ROWS_TOGETHER];
+    // SAFETY (both loops): every load ends at or before `main <= n`,
+    // the length of x and of each of the block's ROWS_TOGETHER rows
+    // (block.len() = n ROWS_TOGETHER, asserted above).
+    for j in (0..pairs).step_by(2 * LANES) {
+        unsafe {
+            let (x0, x1) = (
+                _mm256_loadu_pd(x.as_ptr().add(j)),
+                _mm256_loadu_pd(x.as_ptr().add(j + LANES)),
+            );
+            for (r, a) in acc.iter_mut().enumerate() {
+                let v = _mm256_loadu_ps(block.as_ptr().add(r * n + j));
+                let (lo, hi) = (_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+                *a = _mm256_add_pd(*a, _mm256_mul_pd(_mm256_cvtps_pd(lo), x0));
+                *a = _mm256_add_pd(*a, _mm256_mul_pd(_mm256_cvtps_pd(hi), x1));
+            }
+        }
+    }
+    for j in (pairs..main).step_by(LANES) {
+        unsafe {
+            let xv = _mm256_loadu_pd(x.as_ptr().add(j));
+            for (r, a) in acc.iter_mut().enumerate() {
+                let v = _mm256_cvtps_pd(_mm_loadu_ps(block.as_ptr().add(r * n + j)));
+                *a = _mm256_add_pd(*a, _mm256_mul_pd(v, xv));
+            }
+        }
+    }
+    // Transpose the four rows' lanes so that register k holds lane k of
+    // every row; then ((l0 + l1) + l2) + l3 sums each row as `dot` does.
+    let [a0, a1, a2, a3] = acc;
+    let (t0, t1) = (_mm256_unpacklo_pd(a0, a1), _mm256_unpackhi_pd(a0, a1));
+    let (t2, t3) = (_mm256_unpacklo_pd(a2, a3), _mm256_unpackhi_pd(a2, a3));
+    let l0 = _mm256_permute2f128_pd::<0x20>(t0, t2);
+    let l1 = _mm256_permute2f128_pd::<0x20>(t1, t3);
+    let l2 = _mm256_permute2f128_pd::<0x31>(t0, t2);
+    let l3 = _mm256_permute2f128_pd::<0x31>(t1, t3);
+    let sums = _mm256_add_pd(_mm256_add_pd(_mm256_add_pd(l0, l1), l2), l3);
+    // SAFETY: s holds ROWS_TOGETHER = 4 f64 (asserted above), one register.
+    unsafe { _mm256_storeu_pd(s.as_mut_ptr(), sums) };
+    if main < n {
+        for (r, v) in s.iter_mut().enumerate() {
+            *v += dot_tail(&block[r * n + main..(r + 1) * n], &x[main..]);
+        }
     }
 }
 
@@ -966,6 +1109,67 @@ mod tests {
         assert!(distance(&next, &expected) < 1e-12);
         assert!((fs.w1 - w[0] / total).abs() < 1e-14);
         assert_eq!(fs.xi1_largest, z[1..].iter().all(|&v| z[0] > v));
+    }
+
+    /// A pass in segments (each summed relative to its own largest score,
+    /// merged in row order) against the sequential pass over the same rows,
+    /// for f32 rows (gaussian) and packed ternary rows: next state, ln Z,
+    /// mean and spread of the scores and w1 to 1e-12, the recorded scores
+    /// and xi1_largest exactly, for segments of 1, 7, 256 and 300 rows
+    /// (P = 300; 300 is one segment), the same bits on 1 and 2 threads.
+    #[test]
+    fn segmented_step_matches_sequential() {
+        use damcap_theory::law::{EntryLaw, Family};
+        let ternary = PatternLaw::Iid(std::sync::Arc::new(
+            EntryLaw::new(Family::Ternary {
+                zero_probability: 0.5,
+            })
+            .unwrap(),
+        ));
+        let (n, p, lambda) = (13, 300, 0.8);
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(1.0);
+        for (law, packed) in [(PatternLaw::Gaussian, false), (ternary, true)] {
+            let pats = sample(law, n, p, 41);
+            let x: Vec<f64> = pats
+                .xi1()
+                .iter()
+                .map(|&a| 0.6 * f64::from(a) + 0.2)
+                .collect();
+            let packed = packed.then(|| PackedPatterns::from_patterns(&pats).unwrap());
+            let run = |segment: Option<usize>, threads: usize| {
+                let (mut next, mut record) = (vec![0.0; n], vec![0.0; p]);
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let out = Some(record.as_mut_slice());
+                let pass = pool.install(|| match (segment, &packed) {
+                    (None, None) => step(&pats, Rows::Range(0, p), &x, lambda, &mut next, out),
+                    (None, Some(q)) => step(q, Rows::Range(0, p), &x, lambda, &mut next, out),
+                    (Some(k), None) => step_segmented(&pats, p, &x, lambda, &mut next, out, k),
+                    (Some(k), Some(q)) => step_segmented(q, p, &x, lambda, &mut next, out, k),
+                });
+                (pass, next, record)
+            };
+            let (whole, next, record) = run(None, 1);
+            for segment in [1, 7, BLOCK, 300] {
+                let (a, next_a, record_a) = run(Some(segment), 1);
+                let (b, next_b, record_b) = run(Some(segment), 2);
+                let what = format!("segment {segment}, packed {}", packed.is_some());
+                assert_eq!(next_a, next_b, "{what}");
+                assert_eq!(a.ln_z.to_bits(), b.ln_z.to_bits(), "{what}");
+                assert_eq!(record_a, record, "{what}");
+                assert_eq!(record_b, record, "{what}");
+                assert!(
+                    next_a.iter().zip(&next).all(|(u, v)| close(*u, *v)),
+                    "{what}"
+                );
+                assert!(close(a.ln_z, whole.ln_z) && close(a.observed.w1, whole.observed.w1));
+                assert!(close(a.mean_z, whole.mean_z) && close(a.sd_z, whole.sd_z));
+                assert_eq!(a.top, whole.top, "{what}");
+                assert_eq!(a.observed.xi1_largest, whole.observed.xi1_largest);
+            }
+        }
     }
 
     /// Pruned against full dynamics on 104 runs: gaussian, spherical,
@@ -1185,12 +1389,14 @@ mod tests {
 
     /// The score kernel (the AVX2 one, four rows at a time, when the
     /// processor has it) gives each row exactly the bits of `dot` on it
-    /// alone, for every N mod 8 and row counts off the group of four; `dot`
+    /// alone, for every N mod 8 and row counts off the group of four and
+    /// off the two halves scored side by side (P = 20: one group of the
+    /// second half scored alone, 23: and three rows past the groups); `dot`
     /// agrees with a plain sum; `max_score` is the largest of `scores`.
     #[test]
     fn kernel_is_dot_bit_for_bit() {
         for n in (1..=20).chain([31, 32, 33, 36, 48, 64, 67]) {
-            for p in [1, 3, 4, 5, 8, 11] {
+            for p in [1, 3, 4, 5, 8, 11, 17, 20, 23] {
                 let pats = sample(PatternLaw::Gaussian, n, p, 30 + n as u64);
                 let x: Vec<f64> = (0..n).map(|i| (i as f64 * 1.3).cos() * 2.0).collect();
                 let (mut fast, mut portable) = (vec![0.0; p], vec![0.0; p]);

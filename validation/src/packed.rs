@@ -500,6 +500,13 @@ impl StepKernel for PackedKernel<'_> {
         }
     }
 
+    fn absorb(&mut self, other: Self) {
+        self.weights
+            .iter_mut()
+            .zip(&other.weights)
+            .for_each(|(a, b)| *a += b);
+    }
+
     /// `next_i = sum_v A_j[v] atom(code of entry i in v)`, `j` the byte of
     /// entry `i`.
     fn finish(self, next: &mut [f64]) {

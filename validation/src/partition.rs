@@ -66,6 +66,20 @@ impl Partition {
         self.sum += (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + tail;
     }
 
+    /// Adds `other`'s sum to this one, both relative to the larger of the
+    /// two references. Returns the factors by which sums kept relative to
+    /// this one's old reference and to `other`'s must be multiplied.
+    pub(crate) fn merge(&mut self, other: Partition) -> (f64, f64) {
+        let shift = self.shift.max(other.shift);
+        if shift == f64::NEG_INFINITY {
+            return (1.0, 1.0);
+        }
+        let (mine, theirs) = ((self.shift - shift).exp(), (other.shift - shift).exp());
+        self.sum = self.sum * mine + other.sum * theirs;
+        self.shift = shift;
+        (mine, theirs)
+    }
+
     /// Adds `count` copies of `exp(z)`.
     pub(crate) fn add_many(&mut self, z: f64, count: f64) {
         self.raise_shift(z);
