@@ -342,13 +342,7 @@ fn counts(plan: &Plan, done: &Done, retrieved: impl Fn(&TrialRecord) -> bool) ->
 /// or there is no crossing to locate.
 fn check_crossing(plan: &Plan, sizes: &[SizeCounts]) -> Result<(), ValidationError> {
     for size in sizes {
-        let above = size
-            .counts
-            .iter()
-            .filter(|c| 2 * c.successes >= c.trials)
-            .count();
-        if above == 0 || above == size.counts.len() {
-            let side = if above == 0 { "below" } else { "above" };
+        if let Some(side) = side_without_crossing(&size.counts) {
             return Err(plan.spec.error(format!(
                 "at N = {}: the retrieval probability stays {side} 1/2 over the whole grid; \
                  move the grid across the crossing",
@@ -357,6 +351,24 @@ fn check_crossing(plan: &Plan, sizes: &[SizeCounts]) -> Result<(), ValidationErr
         }
     }
     Ok(())
+}
+
+/// `"above"` or `"below"` when every grid value's retrieved fraction is on
+/// that side of 1/2; `None` when the grid reaches 1/2 from both sides. A
+/// fraction of exactly 1/2 sits on the crossing, so it counts for both.
+fn side_without_crossing(counts: &[SuccessCount]) -> Option<&'static str> {
+    let reaches = |side: std::cmp::Ordering| {
+        counts
+            .iter()
+            .any(|c| (2 * c.successes).cmp(&c.trials) != side)
+    };
+    if !reaches(std::cmp::Ordering::Greater) {
+        Some("above")
+    } else if !reaches(std::cmp::Ordering::Less) {
+        Some("below")
+    } else {
+        None
+    }
 }
 
 fn analysis(
@@ -521,6 +533,29 @@ mod tests {
         assert!(agrees(bound, 0.17, 0.30, (0.25, 0.35)));
         assert!(agrees(bound, 0.17, 0.16, (0.15, 0.17)));
         assert!(!agrees(bound, 0.17, 0.10, (0.08, 0.12)));
+    }
+
+    /// A grid locates a crossing when its fractions reach 1/2 from both
+    /// sides; a fraction of exactly 1/2 is on the crossing (both sides).
+    #[test]
+    fn a_grid_must_reach_one_half_from_both_sides() {
+        let grid = |successes: &[u64]| -> Vec<SuccessCount> {
+            successes
+                .iter()
+                .zip(0..)
+                .map(|(&s, k)| SuccessCount {
+                    alpha: 0.4 + 0.02 * f64::from(k),
+                    successes: s,
+                    trials: 16,
+                })
+                .collect()
+        };
+        assert_eq!(side_without_crossing(&grid(&[12, 10, 9])), Some("above"));
+        assert_eq!(side_without_crossing(&grid(&[7, 3, 0])), Some("below"));
+        assert_eq!(side_without_crossing(&grid(&[12, 10, 8])), None);
+        assert_eq!(side_without_crossing(&grid(&[8, 3, 0])), None);
+        assert_eq!(side_without_crossing(&grid(&[8, 8, 8])), None);
+        assert_eq!(side_without_crossing(&grid(&[12, 9, 2])), None);
     }
 
     /// The crossings at three sizes, each `z` standard errors (0.01) from
