@@ -232,7 +232,7 @@ fn symmetric_three_atom_law(law: &crate::law::EntryLaw) -> Option<(f64, f64)> {
     }
 }
 
-/// Steps of the type map of [`keeps_xi1`]: enough for every fixed point
+/// Steps of the type map of [`xi1_weight`]: enough for every fixed point
 /// outside a `1e-12` neighbourhood of its saddle-node.
 const MAP_STEPS: usize = 5000;
 
@@ -244,21 +244,9 @@ fn three_atom_cgf(c: f64, q: f64, y: f64) -> (f64, f64) {
     (den.ln(), q * c * sh / den)
 }
 
-/// Whether the several-step dynamics from xi^1 (k non-zero entries) keeps
-/// more than half of the weight on xi^1 ([`xi1_weight`] above 1/2).
-fn keeps_xi1(
-    c: f64,
-    q: f64,
-    lambda: f64,
-    k: usize,
-    competitor: Option<(usize, usize, usize)>,
-    ln_bulk: f64,
-) -> bool {
-    xi1_weight(c, q, lambda, k, competitor, ln_bulk) > 0.5
-}
-
 /// The weight on xi^1 (k non-zero entries) where the several-step
-/// dynamics from xi^1 settles, with the other `e^{ln_bulk}`
+/// dynamics from xi^1 settles (xi^1 is kept when it is above 1/2), with
+/// the other `e^{ln_bulk}`
 /// patterns as an annealed bulk and, if `competitor = Some((m, r, j))`,
 /// one explicit competitor with `m` equal, `r` opposite entries on the
 /// support of xi^1 and `j` non-zero entries off it (docs/theory.md §9,
@@ -320,8 +308,8 @@ fn xi1_weight(
 /// for the symmetric three-atom law at `P = e^{alpha N}` patterns:
 /// `sum_k P(k) [bulk keeps xi^1 | k] (1 - p_k)^{P - 1}`, with `p_k` the
 /// probability that one random pattern, with the rest as the bulk, takes
-/// the weight from xi^1 (`keeps_xi1`), summed over every competitor type
-/// `(m, r)` on the support of xi^1. Capture is monotone in the count `j`
+/// the weight from xi^1 (`xi1_weight` at most 1/2), summed over every
+/// competitor type `(m, r)` on the support of xi^1. Capture is monotone in the count `j`
 /// of the competitor's entries off the support (a binomial tail), so each
 /// type needs one bisection. (No lead is too large to scan: at small `k`
 /// a competitor opposite to xi^1 on its support but with many entries off
@@ -332,12 +320,13 @@ pub fn three_atom_retrieval(c: f64, q: f64, lambda: f64, n: usize, alpha: f64) -
     let ln_bulk = (patterns - 2.0).max(f64::MIN_POSITIVE).ln();
     let mut total = 0.0;
     for k in 1..=n {
-        if !keeps_xi1(c, q, lambda, k, None, ln_others) {
+        if xi1_weight(c, q, lambda, k, None, ln_others) <= 0.5 {
             continue;
         }
         let tail = binomial_tails(n - k, q);
-        let captures_at =
-            |m: usize, r: usize, j: usize| !keeps_xi1(c, q, lambda, k, Some((m, r, j)), ln_bulk);
+        let captures_at = |m: usize, r: usize, j: usize| {
+            xi1_weight(c, q, lambda, k, Some((m, r, j)), ln_bulk) <= 0.5
+        };
         let mut p = 0.0;
         for m in 0..=k {
             for r in 0..=k - m {
@@ -536,7 +525,7 @@ mod tests {
             let choose = |k: usize| (0..k).fold(1.0, |b, i| b * (n - i) as f64 / (i + 1) as f64);
             let mut total = 0.0;
             for k in 0..=n {
-                if !keeps_xi1(c, q, lambda, k, None, (patterns - 1.0).ln()) {
+                if xi1_weight(c, q, lambda, k, None, (patterns - 1.0).ln()) <= 0.5 {
                     continue;
                 }
                 let mut kept_by = std::collections::HashMap::new();
@@ -558,7 +547,7 @@ mod tests {
                         }
                     }
                     let keeps = *kept_by.entry((m, r, j)).or_insert_with(|| {
-                        keeps_xi1(c, q, lambda, k, Some((m, r, j)), (patterns - 2.0).ln())
+                        xi1_weight(c, q, lambda, k, Some((m, r, j)), (patterns - 2.0).ln()) > 0.5
                     });
                     if !keeps {
                         caught += prob;
