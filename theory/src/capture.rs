@@ -323,15 +323,17 @@ pub fn three_atom_retrieval(c: f64, q: f64, lambda: f64, n: usize, alpha: f64) -
         if xi1_weight(c, q, lambda, k, None, ln_others) <= 0.5 {
             continue;
         }
-        let tail = binomial_tails(n - k, q);
+        // Entries off the support of xi^1, where a competitor has j.
+        let outside = n - k;
+        let tail = binomial_tails(outside, q);
         let captures_at = |m: usize, r: usize, j: usize| {
             xi1_weight(c, q, lambda, k, Some((m, r, j)), ln_bulk) <= 0.5
         };
         let mut p = 0.0;
         for m in 0..=k {
             for r in 0..=k - m {
-                if captures_at(m, r, n - k) {
-                    let j = first_capture(|j| captures_at(m, r, j), n - k);
+                if captures_at(m, r, outside) {
+                    let j = first_capture(|j| captures_at(m, r, j), outside);
                     p += ln_support_type(k, m, r, q).exp() * tail[j];
                 }
             }
