@@ -101,14 +101,20 @@ struct ByteTable {
 /// Largest number of random bits a [`ByteTable`] looks up.
 const MAX_TABLE_BITS: u32 = 16;
 
-/// The byte table of `picker`'s law with atom codes `codes` of
-/// `code_bits` bits, if its picks are chunks of random bits (a dyadic law)
-/// and a byte's chunks fit whole words and the table.
-fn byte_table(picker: &EntrySampler, codes: &[u8], code_bits: usize) -> Option<ByteTable> {
+/// The byte table of `picker`'s law for rows of `n` entries with atom
+/// codes `codes` of `code_bits` bits, if its picks are chunks of random
+/// bits (a dyadic law), rows fill whole bytes, and a byte's chunks fit
+/// whole words and the table.
+fn byte_table(
+    picker: &EntrySampler,
+    n: usize,
+    codes: &[u8],
+    code_bits: usize,
+) -> Option<ByteTable> {
     let (pick_bits, atom_of) = picker.chunk_atoms()?;
     let per_byte = (8 / code_bits) as u32;
     let bits = per_byte * pick_bits;
-    if bits > MAX_TABLE_BITS || 64 % bits != 0 {
+    if !n.is_multiple_of(per_byte as usize) || bits > MAX_TABLE_BITS || 64 % bits != 0 {
         return None;
     }
     let mask = (1usize << pick_bits) - 1;
@@ -218,10 +224,10 @@ impl PackedPatterns {
             .collect();
         let picker = EntrySampler::new(entry);
         let (n, bits, rb) = (self.n, self.bits, self.row_bytes);
-        let per_byte = 8 / bits;
-        if let Some(table) = byte_table(&picker, &codes, bits).filter(|_| n % per_byte == 0) {
+        if let Some(table) = byte_table(&picker, n, &codes, bits) {
             return table.fill(&mut self.data, rng);
         }
+        let per_byte = 8 / bits;
         let mut picks = picker.picks(rng);
         for row in self.data.chunks_exact_mut(rb) {
             for (j, byte) in row.iter_mut().enumerate() {
@@ -565,8 +571,6 @@ mod tests {
     use damcap_theory::law::{EntryLaw, Family};
     use std::sync::Arc;
 
-    /// The discrete laws stored packed: binary, a ternary and a
-    /// sparse-binary law file.
     /// Laws of every packed sampling path: binary words; dyadic law files
     /// by byte tables (ternary, +-1 as a law file), chunk by chunk (four
     /// atoms in eighths: 3 random bits a pick) and one uniform per entry
