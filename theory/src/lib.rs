@@ -185,3 +185,101 @@ fn short(x: f64) -> String {
         x.to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `short` keeps plain notation for ordinary magnitudes (and for 0 and
+    /// non-finite values, where scientific notation means nothing) and
+    /// switches to scientific outside [1e-4, 1e9).
+    #[test]
+    fn short_numbers_switch_notation_at_the_edges() {
+        let cases = [
+            (0.0, "0"),
+            (1.5, "1.5"),
+            (-2.5, "-2.5"),
+            (1e-4, "0.0001"),
+            (5e-5, "5e-5"),
+            (-3e-7, "-3e-7"),
+            (1e9, "1e9"),
+            (999_999_999.0, "999999999"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+            (f64::NAN, "NaN"),
+        ];
+        for (x, want) in cases {
+            assert_eq!(short(x), want, "short({x})");
+        }
+    }
+
+    /// Each error names the value at fault and the way out.
+    #[test]
+    fn error_messages_name_the_problem_and_the_fix() {
+        let cases = [
+            (
+                TheoryError::InvalidLambda(-1e-300),
+                "lambda = -1e-300 is invalid",
+            ),
+            (
+                TheoryError::InvalidLambda(f64::NAN),
+                "lambda = NaN is invalid",
+            ),
+            (
+                TheoryError::InvalidAlpha {
+                    alpha: 2.0,
+                    alpha_max: 1.5,
+                },
+                "alpha = 2 is out of range: the load must lie in (0, 1.5)",
+            ),
+            (TheoryError::InvalidRho(1.5), "rho = 1.5 is invalid"),
+            (TheoryError::InvalidBeta(0.0), "beta = 0 is invalid"),
+            (TheoryError::InvalidDimension(1.0), "N = 1 is invalid"),
+            (
+                TheoryError::UnknownEnsemble("cauchy".into()),
+                "unknown ensemble 'cauchy': choose one of gaussian",
+            ),
+            (
+                TheoryError::InvalidLaw("heavy tails".into()),
+                "unusable pattern law: heavy tails",
+            ),
+            (
+                TheoryError::LawSyntax {
+                    line: 3,
+                    column: 7,
+                    message: "unknown key".into(),
+                },
+                "3:7: unknown key",
+            ),
+            (
+                TheoryError::NoSignChange {
+                    what: "alpha_1".into(),
+                    interval: (0.5, 2.0),
+                },
+                "alpha_1: no sign change on [5e-1, 2e0]",
+            ),
+            (
+                TheoryError::NoBracket {
+                    what: "alpha_c".into(),
+                    limit: 100.0,
+                },
+                "alpha_c: no bracket below 1e2",
+            ),
+            (
+                TheoryError::LoadTooLarge {
+                    alpha: 1000.0,
+                    ensemble: "binary".into(),
+                },
+                "alpha = 1e3 is too large a load for the 'binary' ensemble",
+            ),
+            (
+                TheoryError::Solver("diverged".into()),
+                "numerical solver failed: diverged",
+            ),
+        ];
+        for (error, want) in cases {
+            let message = error.to_string();
+            assert!(message.contains(want), "{message:?} lacks {want:?}");
+        }
+    }
+}
