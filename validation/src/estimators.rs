@@ -175,16 +175,12 @@ fn firth_terms(data: &[(f64, f64, f64)], b: &Vector2<f64>) -> Result<FirthTerms,
         .iter()
         .map(|(x, _, w)| *w * x * x.transpose())
         .sum();
-    let det = information.determinant();
-    let inverse_information = match information.try_inverse() {
-        Some(inv) if det > 0.0 && det.is_finite() => inv,
-        _ => {
-            return invalid(
-                "logistic fit: singular Fisher information (probabilities saturated)".into(),
-            )
-        }
+    let Some((inverse_information, ln_det)) = inverse_and_ln_det(information) else {
+        return invalid(
+            "logistic fit: singular Fisher information (probabilities saturated)".into(),
+        );
     };
-    let mut ll = 0.5 * det.ln();
+    let mut ll = 0.5 * ln_det;
     let mut score = Vector2::zeros();
     for (&(_, s, n), (x, p, w)) in data.iter().zip(&probabilities) {
         let eta = b.dot(x);
@@ -198,6 +194,16 @@ fn firth_terms(data: &[(f64, f64, f64)], b: &Vector2<f64>) -> Result<FirthTerms,
         score,
         inverse_information,
     })
+}
+
+/// The inverse and log-determinant of a Fisher information, or `None`
+/// unless it is positive definite (the Jeffreys penalty `ln det I` is then
+/// defined): by its Cholesky factor `L`, `ln det I = 2 sum_i ln L_ii`, which
+/// cannot overflow. Saturated probabilities make the information singular.
+fn inverse_and_ln_det(information: Matrix2<f64>) -> Option<(Matrix2<f64>, f64)> {
+    let cholesky = information.cholesky()?;
+    let ln_det = 2.0 * cholesky.l_dirty().diagonal().map(f64::ln).sum();
+    Some((cholesky.inverse(), ln_det))
 }
 
 /// Takes the scoring step, halving it until the penalised likelihood does
@@ -591,6 +597,247 @@ mod tests {
             (fit.crossing - a0).abs() < 1e-4 && (fit.width / w - 1.0).abs() < 1e-2,
             "{fit:?}"
         );
+    }
+
+    /// The fit is equivariant: moving the grid to `1000 + 1e-3 alpha` moves
+    /// the crossing and scales the width the same way, to rounding. This
+    /// needs alpha standardised before the fit: on the raw values the
+    /// slope would be about 4e4 and the intercept 4e7, beyond the fit's
+    /// absolute convergence test of 1e-10.
+    #[test]
+    fn logistic_fit_follows_a_moved_and_narrowed_grid() {
+        let (a0, w, n) = (0.4, 0.03, 1_000_u64);
+        let counts: Vec<SuccessCount> = alphas()
+            .into_iter()
+            .map(|alpha| SuccessCount {
+                alpha,
+                successes: (n as f64 * logistic(alpha, a0, w)).round() as u64,
+                trials: n,
+            })
+            .collect();
+        let moved: Vec<SuccessCount> = counts
+            .iter()
+            .map(|c| SuccessCount {
+                alpha: 1000.0 + 1e-3 * c.alpha,
+                ..*c
+            })
+            .collect();
+        let (fit, far) = (
+            fit_logistic(&counts).unwrap(),
+            fit_logistic(&moved).unwrap(),
+        );
+        assert!(
+            (far.crossing - (1000.0 + 1e-3 * fit.crossing)).abs() < 1e-9
+                && (far.width / (1e-3 * fit.width) - 1.0).abs() < 1e-6,
+            "{fit:?} moved to {far:?}"
+        );
+    }
+
+    /// Only a positive definite information has an inverse and a log
+    /// determinant: singular, indefinite or negative definite ones and NaN
+    /// are refused.
+    #[test]
+    fn information_must_be_positive_definite() {
+        // [[2, 1], [1, 3]]: det 5, inverse [[3, -1], [-1, 2]] / 5.
+        let (inverse, ln_det) = inverse_and_ln_det(Matrix2::new(2.0, 1.0, 1.0, 3.0)).unwrap();
+        assert!((ln_det - 5.0_f64.ln()).abs() < 1e-15, "{ln_det}");
+        let want = Matrix2::new(0.6, -0.2, -0.2, 0.4);
+        assert!((inverse - want).amax() < 1e-15, "{inverse}");
+        // det 1e400 overflows a double; its logarithm does not.
+        let (_, ln_det) = inverse_and_ln_det(Matrix2::new(1e200, 0.0, 0.0, 1e200)).unwrap();
+        assert!((ln_det - 400.0 * 10.0_f64.ln()).abs() < 1e-12, "{ln_det}");
+        for refused in [
+            Matrix2::new(1.0, 1.0, 1.0, 1.0),   // singular
+            Matrix2::new(1.0, 2.0, 2.0, 1.0),   // det -3
+            Matrix2::new(-1.0, 0.0, 0.0, -1.0), // det +1, negative definite
+            Matrix2::new(f64::NAN, 0.0, 0.0, 1.0),
+        ] {
+            assert!(inverse_and_ln_det(refused).is_none(), "{refused}");
+        }
+    }
+
+    /// A step that overshoots (50 scoring steps from `b = 0`) is halved
+    /// until the penalised likelihood does not fall.
+    #[test]
+    fn overshooting_steps_are_halved() {
+        let data: Vec<(f64, f64, f64)> =
+            [(-0.5, 9.0, 10.0), (0.0, 6.0, 10.0), (0.5, 1.0, 10.0)].into();
+        let b = Vector2::zeros();
+        let start = firth_terms(&data, &b).unwrap();
+        let step = 50.0 * start.inverse_information * start.score;
+        let overshoot = firth_terms(&data, &(b + step)).unwrap();
+        assert!(
+            overshoot.penalised_ll < start.penalised_ll - 1.0,
+            "not an overshoot"
+        );
+        let (next, terms) = halve_until_ascent(&data, &b, &step, start.penalised_ll).unwrap();
+        assert!(
+            terms.penalised_ll >= start.penalised_ll,
+            "{} fell",
+            terms.penalised_ll
+        );
+        let factor = (next - b).norm() / step.norm();
+        assert!(factor < 0.5, "step not halved: factor {factor}");
+    }
+
+    /// With two grid points the logistic model is saturated: each point has
+    /// leverage 1, so Firth's score equations `s - n p + (1/2 - p) = 0`
+    /// give `p = (s + 1/2) / (n + 1)` at each point, a closed form that
+    /// holds for separated counts as well.
+    #[test]
+    fn two_point_fit_is_the_saturated_closed_form() {
+        for (first, second) in [
+            ((9, 10), (2, 10)),
+            ((10, 10), (0, 10)),
+            ((30, 40), (11, 25)),
+        ] {
+            let points =
+                [(0.3, first), (0.5, second)].map(|(alpha, (successes, trials))| SuccessCount {
+                    alpha,
+                    successes,
+                    trials,
+                });
+            let fit = fit_logistic(&points).unwrap();
+            for c in points {
+                let want = (c.successes as f64 + 0.5) / (c.trials as f64 + 1.0);
+                let got = fit.probability(c.alpha);
+                assert!((got - want).abs() < 1e-9, "{c:?}: {got} against {want}");
+            }
+        }
+    }
+
+    /// Each way a count can be wrong is refused on its own; a point with
+    /// all trials successful is valid.
+    #[test]
+    fn each_bad_count_is_refused() {
+        let good = |alpha: f64| SuccessCount {
+            alpha,
+            successes: 3,
+            trials: 3,
+        };
+        assert!(fit_logistic(&[
+            good(0.3),
+            good(0.4),
+            SuccessCount {
+                successes: 0,
+                ..good(0.5)
+            }
+        ])
+        .is_ok());
+        assert!(fit_logistic(&[]).is_err());
+        for bad in [
+            good(f64::NAN),
+            good(f64::INFINITY),
+            SuccessCount {
+                trials: 0,
+                successes: 0,
+                alpha: 0.5,
+            },
+            SuccessCount {
+                successes: 4,
+                ..good(0.5)
+            },
+        ] {
+            let error = fit_logistic(&[good(0.3), good(0.4), bad]).unwrap_err();
+            assert!(
+                error.to_string().contains("bad success count"),
+                "{bad:?}: {error}"
+            );
+        }
+    }
+
+    /// Each way a size point can be wrong is refused on its own.
+    #[test]
+    fn each_bad_size_point_is_refused() {
+        let good = |n: f64| SizePoint {
+            n,
+            value: 0.4,
+            sigma: 0.01,
+        };
+        let base = [good(10.0), good(20.0)];
+        assert!(extrapolate(&base, FiniteSizeForm::InverseN, 0.95).is_ok());
+        for bad in [
+            good(0.0),
+            good(-30.0),
+            SizePoint {
+                value: f64::NAN,
+                ..good(30.0)
+            },
+            SizePoint {
+                value: f64::INFINITY,
+                ..good(30.0)
+            },
+            SizePoint {
+                sigma: 0.0,
+                ..good(30.0)
+            },
+            SizePoint {
+                sigma: -0.01,
+                ..good(30.0)
+            },
+            SizePoint {
+                sigma: f64::INFINITY,
+                ..good(30.0)
+            },
+            SizePoint {
+                sigma: f64::NAN,
+                ..good(30.0)
+            },
+        ] {
+            let points = [base[0], base[1], bad];
+            let error = extrapolate(&points, FiniteSizeForm::InverseN, 0.95).unwrap_err();
+            assert!(
+                error.to_string().contains("bad size point"),
+                "{bad:?}: {error}"
+            );
+        }
+    }
+
+    /// A prediction that does not move with N (here 0.3 at every size)
+    /// leaves only x_inf, fitted as the inverse-variance weighted mean.
+    #[test]
+    fn a_flat_prediction_leaves_the_weighted_mean() {
+        let points = [(10.0, 0.40, 0.01), (20.0, 0.43, 0.02), (40.0, 0.37, 0.04)]
+            .map(|(n, value, sigma)| SizePoint { n, value, sigma });
+        let e = extrapolate_along(&points, &[0.3; 3], 0.95).unwrap();
+        let weights: Vec<f64> = points.iter().map(|p| p.sigma.powi(-2)).collect();
+        let mean = points
+            .iter()
+            .zip(&weights)
+            .map(|(p, w)| w * p.value)
+            .sum::<f64>()
+            / weights.iter().sum::<f64>();
+        assert_eq!(e.coefficients.len(), 1, "{e:?}");
+        assert!(
+            (e.a_inf() - mean).abs() < 1e-12,
+            "{} against {mean}",
+            e.a_inf()
+        );
+    }
+
+    /// Each form's label names its own formula and is the one the fit
+    /// reports.
+    #[test]
+    fn labels_name_each_form() {
+        let forms = [
+            (FiniteSizeForm::InverseN, "x_inf + b / N"),
+            (FiniteSizeForm::InverseSqrtN, "x_inf + b / sqrt(N)"),
+            (FiniteSizeForm::LogNOverN, "x_inf + b ln(N) / N"),
+            (FiniteSizeForm::LogNOverSqrtN, "x_inf + b ln(N) / sqrt(N)"),
+            (
+                FiniteSizeForm::InverseNAndLogNOverN,
+                "x_inf + b / N + c ln(N) / N",
+            ),
+        ];
+        let points = [10.0, 20.0, 40.0].map(|n| SizePoint {
+            n,
+            value: 0.3 + 1.0 / n,
+            sigma: 0.01,
+        });
+        for (form, want) in forms {
+            assert_eq!(form.label(), want);
+            assert_eq!(extrapolate(&points, form, 0.95).unwrap().label, want);
+        }
     }
 
     /// Perfectly separated data (all successes below 0.4, none above) still

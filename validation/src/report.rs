@@ -116,6 +116,7 @@ impl TopKBounds {
 
 /// One study's result against the theory.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(Default))]
 pub struct StudyReport {
     /// Study name.
     pub name: String,
@@ -668,5 +669,55 @@ mod tests {
         assert!(serde_json::to_string(&points[8])
             .unwrap()
             .contains("\"streamed\":true"));
+    }
+
+    /// The verdict table: a header, then one line per study with its
+    /// theory value, interval and the verdict in the words of its kind
+    /// (the all-patterns bound is judged one-sided).
+    #[test]
+    fn verdict_table_states_each_verdict() {
+        let study = |name: &str, observable: Observable, agrees: bool| StudyReport {
+            name: name.into(),
+            method: "dynamics",
+            observable: observable.name(),
+            theory: 0.375,
+            extrapolated: 0.38,
+            ci_low: 0.36,
+            ci_high: 0.4,
+            agrees,
+            ..StudyReport::default()
+        };
+        let summary = Summary {
+            title: "t".into(),
+            seed: 1,
+            studies: vec![
+                study("typical-yes", Observable::Alpha1, true),
+                study("typical-no", Observable::Alpha1, false),
+                study("bound-yes", Observable::AlphaC, true),
+                study("bound-no", Observable::AlphaC, false),
+            ],
+        };
+        let table = summary.verdict_table();
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 5, "{table}");
+        assert!(
+            lines[0].starts_with("study") && lines[0].ends_with("agrees"),
+            "{table}"
+        );
+        let verdicts = [
+            "yes",
+            "NO",
+            "yes (not below the bound)",
+            "NO (below the bound)",
+        ];
+        for ((line, verdict), name) in lines[1..].iter().zip(verdicts).zip([
+            "typical-yes",
+            "typical-no",
+            "bound-yes",
+            "bound-no",
+        ]) {
+            assert!(line.starts_with(name) && line.ends_with(verdict), "{line}");
+            assert!(line.contains("0.3750  0.3800 [0.3600, 0.4000]"), "{line}");
+        }
     }
 }
