@@ -603,7 +603,7 @@ mod tests {
         )
         .expect("parses");
         let gaussian = damcap_theory::by_name("gaussian").expect("built-in");
-        let mut plan = Plan::new(&spec, gaussian.as_ref(), 1, 1 << 30).expect("valid");
+        let mut plan = Plan::new(&spec, gaussian.as_ref(), 1, 1 << 40).expect("valid");
         let predictions = [0.30, 0.33, 0.35];
         plan.predictions = predictions.iter().map(|&p| Some(p)).collect();
         let kept = main_extrapolation(&plan, &judged(&predictions, 2.30)).unwrap();
@@ -719,5 +719,126 @@ mod tests {
             assert!(line.starts_with(name) && line.ends_with(verdict), "{line}");
             assert!(line.contains("0.3750  0.3800 [0.3600, 0.4000]"), "{line}");
         }
+    }
+
+    /// A plan from a study's TOML lines, for the gaussian ensemble.
+    fn plan(toml_lines: &str) -> Plan {
+        let spec: crate::StudySpec = toml::from_str(toml_lines).expect("parses");
+        let gaussian = damcap_theory::by_name("gaussian").expect("built-in");
+        Plan::new(&spec, gaussian.as_ref(), 1, 1 << 40).expect("valid")
+    }
+
+    /// Records of every point of `plan` whose retrieved counts follow a
+    /// logistic of width 0.03 around `crossing(i)` at the `i`-th size. Every
+    /// trial ends at overlap 0.99; the retrieved ones with `w1_last` 0.9,
+    /// the others with exactly 0.5 (not retrieved: `w1` must exceed 1/2).
+    fn synthetic_done(plan: &Plan, crossing: impl Fn(usize) -> f64) -> Done {
+        let mut done = Done::new();
+        for (i, &n) in plan.spec.sizes.iter().enumerate() {
+            for (k, &x) in plan.grid(n).iter().enumerate() {
+                let p = 1.0 / (1.0 + ((x - crossing(i)) / 0.03).exp());
+                let successes = (p * plan.spec.trials as f64).round() as u64;
+                let records = (0..plan.spec.trials)
+                    .map(|trial| TrialRecord {
+                        trial,
+                        seed: trial,
+                        retrieved: trial < successes,
+                        final_overlap: 0.99,
+                        steps: 3,
+                        w1_first: 0.6,
+                        w1_last: if trial < successes { 0.9 } else { 0.5 },
+                    })
+                    .collect();
+                done.insert((plan.spec.name.clone(), n, k), (x, records));
+            }
+        }
+        done
+    }
+
+    const STUDY: &str = "name = \"s\"\nlambda = 0.5\nsizes = [16, 24, 32]\n\
+                         grid = { min = 0.25, max = 0.55, points = 7 }\ntrials = 60\n\
+                         bootstrap = 200\n";
+
+    /// The report of a dynamics study of alpha_1 whose crossings sit on
+    /// their finite-N predictions: its fields follow from the analysis
+    /// (deviation in standard errors, chi2 per size, the interval), the
+    /// other criteria see the same counts here (every overlap is 0.99 and
+    /// a weight of exactly 1/2 is not retrieved), and every form is
+    /// checked.
+    #[test]
+    fn a_dynamics_report_follows_its_analysis() {
+        let plan = plan(&format!("{STUDY}observable = \"alpha_1\"\n"));
+        let predicted: Vec<f64> = plan.predictions.iter().map(|p| p.unwrap()).collect();
+        let done = synthetic_done(&plan, |i| predicted[i]);
+        let r = report(&plan, &done, "gaussian", 7).unwrap();
+        assert_eq!(
+            (r.name.as_str(), r.method, r.observable),
+            ("s", "dynamics", "alpha_1")
+        );
+        assert_eq!(r.theory, plan.theory);
+        assert_eq!(
+            r.prune_tolerance,
+            Some(plan.params.dynamics.prune_tolerance)
+        );
+        assert!(r.top_k.is_none());
+        let z = crate::estimators::normal_quantile(CONFIDENCE).unwrap();
+        let se = (r.ci_high - r.ci_low) / (2.0 * z);
+        assert!(
+            (r.deviation_sigma * se - (r.extrapolated - r.theory)).abs() < 1e-9,
+            "{r:?}"
+        );
+        let chi2: f64 = r.sizes.iter().map(|c| c.z.unwrap().powi(2)).sum();
+        let per_size = r.chi2_per_dof_prediction.unwrap();
+        assert!(
+            (per_size - chi2 / 3.0).abs() < 1e-12,
+            "{per_size} against {chi2} / 3"
+        );
+        let criteria: Vec<f64> = r.criterion_check.iter().map(|c| c.criterion).collect();
+        assert_eq!(criteria, OTHER_CRITERIA);
+        for c in &r.criterion_check {
+            assert_eq!(
+                (c.extrapolated, c.ci_low, c.ci_high),
+                (r.extrapolated, r.ci_low, r.ci_high)
+            );
+        }
+        let forms: Vec<&str> = r.form_check.iter().map(|f| f.form).collect();
+        assert_eq!(forms, FORMS.map(|f| f.label()));
+        assert_eq!(r.points.len(), 3 * 7);
+    }
+
+    /// A first-step study may take the top-K step and has no pruning and
+    /// no other criteria; an all-patterns study neither.
+    #[test]
+    fn reports_name_what_their_trials_ran() {
+        for (extra, method, top_k) in [
+            (
+                "observable = \"alpha_1\"\nmethod = \"first-step\"\n",
+                "first-step",
+                true,
+            ),
+            ("observable = \"alpha_c\"\n", "dynamics", false),
+        ] {
+            let plan = plan(&format!("{STUDY}{extra}"));
+            let middle = |i: usize| plan.grid(plan.spec.sizes[i])[3];
+            let done = synthetic_done(&plan, middle);
+            let r = report(&plan, &done, "gaussian", 7).unwrap();
+            assert_eq!(r.method, method);
+            assert!(r.prune_tolerance.is_none(), "{extra}");
+            assert_eq!(r.top_k.is_some(), top_k, "{extra}");
+            assert!(r.criterion_check.is_empty(), "{extra}");
+        }
+    }
+
+    /// A size whose retrieved fraction never falls to 1/2 stops the
+    /// report with the size and the fix.
+    #[test]
+    fn a_size_without_crossing_is_named() {
+        let plan = plan(&format!("{STUDY}observable = \"alpha_1\"\n"));
+        let done = synthetic_done(&plan, |i| if i == 1 { 5.0 } else { plan.theory });
+        let error = report(&plan, &done, "gaussian", 7).unwrap_err().to_string();
+        assert!(
+            error.contains("at N = 24") && error.contains("stays above 1/2"),
+            "{error}"
+        );
     }
 }
