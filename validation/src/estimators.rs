@@ -794,7 +794,8 @@ mod tests {
     }
 
     /// A prediction that does not move with N (here 0.3 at every size)
-    /// leaves only x_inf, fitted as the inverse-variance weighted mean.
+    /// leaves only x_inf, fitted as the inverse-variance weighted mean; one
+    /// that moves is fitted with its amplitude.
     #[test]
     fn a_flat_prediction_leaves_the_weighted_mean() {
         let points = [(10.0, 0.40, 0.01), (20.0, 0.43, 0.02), (40.0, 0.37, 0.04)]
@@ -812,6 +813,24 @@ mod tests {
             (e.a_inf() - mean).abs() < 1e-12,
             "{} against {mean}",
             e.a_inf()
+        );
+        // Values exactly on x_inf + b shape(N) give back x_inf and b.
+        let shape = [0.05, 0.02, 0.01];
+        let on_shape: Vec<SizePoint> = points
+            .iter()
+            .zip(shape)
+            .map(|(p, c)| SizePoint {
+                value: 0.3 + 1.5 * c,
+                ..*p
+            })
+            .collect();
+        let e = extrapolate_along(&on_shape, &shape, 0.95).unwrap();
+        let [x_inf, b] = e.coefficients[..] else {
+            panic!("{e:?}")
+        };
+        assert!(
+            (x_inf - 0.3).abs() < 1e-12 && (b - 1.5).abs() < 1e-12,
+            "{e:?}"
         );
     }
 
