@@ -554,6 +554,67 @@ mod tests {
         }
     }
 
+    /// Trial costs follow the model of [`StudyParams::trial_cost`] at N = 20
+    /// (gaussian f32 rows, so a row costs N): `P N` per pass for
+    /// [`TYPICAL_STEPS`] passes, a streamed pass [`STREAMED_PASS_COST`]
+    /// stored ones; `P^2 N` for the all-patterns check; `min(P, N^2) N` for
+    /// the first step of a law file.
+    #[test]
+    fn trial_costs_follow_their_model() {
+        let (n, typical) = (20, StudyKind::Typical { lambda: 1.0 });
+        let count = |kind: StudyKind, x: f64| {
+            kind.setup(PatternLaw::Gaussian, n, x)
+                .pattern_count()
+                .unwrap() as f64
+        };
+        let gaussian = |kind, method| params(kind, PatternLaw::Gaussian, method);
+        let cost = |p: &StudyParams, x: f64| p.trial_cost(n, x).unwrap();
+        let stored = gaussian(typical, Method::Dynamics);
+        assert_eq!(
+            cost(&stored, 0.3),
+            count(typical, 0.3) * 20.0 * TYPICAL_STEPS
+        );
+        let streamed = StudyParams {
+            memory_limit: 1024,
+            ..stored.clone()
+        };
+        let setup = typical.setup(PatternLaw::Gaussian, n, 0.3);
+        assert!(streams(&setup, 1024).unwrap());
+        assert_eq!(
+            cost(&streamed, 0.3),
+            cost(&stored, 0.3) * STREAMED_PASS_COST
+        );
+        let all = StudyKind::AllPatterns { lambda: 1.0 };
+        let p = count(all, 0.3);
+        assert_eq!(cost(&gaussian(all, Method::Dynamics), 0.3), p * p * 20.0);
+        let ternary = PatternLaw::Iid(std::sync::Arc::new(
+            damcap_theory::law::EntryLaw::new(damcap_theory::law::Family::Ternary {
+                zero_probability: 0.5,
+            })
+            .unwrap(),
+        ));
+        let file = params(typical, ternary, Method::FirstStep);
+        // P = e^4 = 55 below N^2 = 400, and e^6 = 403 above it.
+        assert_eq!(cost(&file, 0.2), count(typical, 0.2) * 20.0);
+        assert_eq!(cost(&file, 0.3), 400.0 * 20.0);
+    }
+
+    /// The all-patterns check keeps one matrix per worker, so its memory is
+    /// checked against the limit; the dynamics always fits (it streams).
+    #[test]
+    fn only_the_all_patterns_check_can_run_out_of_memory() {
+        let tight = |kind| StudyParams {
+            memory_limit: 1024,
+            ..params(kind, PatternLaw::Gaussian, Method::Dynamics)
+        };
+        let all = tight(StudyKind::AllPatterns { lambda: 1.0 });
+        let error = all.check_memory(20, 0.3, 10).unwrap_err();
+        assert!(matches!(error, ValidationError::TooLarge { .. }), "{error}");
+        assert!(tight(StudyKind::Typical { lambda: 1.0 })
+            .check_memory(20, 0.3, 10)
+            .is_ok());
+    }
+
     #[test]
     fn attention_setup_rescales_load_and_temperature() {
         let s = StudyKind::Attention { beta: 2.0 }.setup(PatternLaw::Binary, 100, 1.5);
