@@ -615,6 +615,43 @@ mod tests {
             .is_ok());
     }
 
+    /// The bracket of a crossing is a pair of neighbouring grid values
+    /// significantly on either side of 1/2. With several, the one nearest
+    /// the fitted crossing is kept (here the second of two); a curve that
+    /// rises with the grid value (negative width) brackets the same way.
+    #[test]
+    fn crossing_brackets_follow_the_curve_and_the_fit() {
+        let counts = |pairs: &[(f64, u64)]| -> Vec<SuccessCount> {
+            pairs
+                .iter()
+                .map(|&(alpha, successes)| SuccessCount {
+                    alpha,
+                    successes,
+                    trials: 40,
+                })
+                .collect()
+        };
+        let fit = |crossing, width| LogisticFit {
+            crossing,
+            width,
+            iterations: 1,
+        };
+        let two = counts(&[(0.30, 40), (0.32, 0), (0.50, 40), (0.52, 0)]);
+        assert_eq!(crossing_bracket(&two, &fit(0.51, 0.01)), Some((0.50, 0.52)));
+        assert_eq!(
+            crossing_bracket(&two, &fit(0.305, 0.01)),
+            Some((0.30, 0.32))
+        );
+        let rising = counts(&[(0.30, 0), (0.32, 40)]);
+        assert_eq!(
+            crossing_bracket(&rising, &fit(0.31, -0.01)),
+            Some((0.30, 0.32))
+        );
+        assert_eq!(crossing_bracket(&rising, &fit(0.31, 0.01)), None);
+        let flat = counts(&[(0.30, 20), (0.32, 21)]);
+        assert_eq!(crossing_bracket(&flat, &fit(0.31, 0.01)), None);
+    }
+
     #[test]
     fn attention_setup_rescales_load_and_temperature() {
         let s = StudyKind::Attention { beta: 2.0 }.setup(PatternLaw::Binary, 100, 1.5);
