@@ -37,7 +37,7 @@
 
 use crate::ensemble::Ensemble;
 use crate::numeric::positive_root;
-use crate::rem::{Phase, Rem};
+use crate::rem::{check_alpha, Phase, Rem};
 use crate::thresholds::{alpha_1, check_lambda};
 use crate::TheoryError;
 
@@ -76,10 +76,7 @@ pub fn rho_min<E: Ensemble + ?Sized>(
     lambda: f64,
 ) -> Result<Basin, TheoryError> {
     check_lambda(lambda)?;
-    let alpha_max = ensemble.alpha_max();
-    if !(alpha > 0.0 && alpha < alpha_max) {
-        return Err(TheoryError::InvalidAlpha { alpha, alpha_max });
-    }
+    check_alpha(ensemble, alpha)?;
     if alpha >= alpha_1(ensemble, lambda)? {
         return Ok(Basin {
             rho_min: None,
@@ -117,10 +114,7 @@ pub fn lambda_star<E: Ensemble + ?Sized>(
     rho: f64,
 ) -> Result<Option<f64>, TheoryError> {
     check_rho(rho)?;
-    let alpha_max = ensemble.alpha_max();
-    if !(alpha > 0.0 && alpha < alpha_max) {
-        return Err(TheoryError::InvalidAlpha { alpha, alpha_max });
-    }
+    check_alpha(ensemble, alpha)?;
     if ensemble.rate(rho) <= alpha {
         return Ok(None);
     }
@@ -374,6 +368,24 @@ mod tests {
     fn bad_rho_is_rejected() {
         assert!(lambda_star(&Gaussian, 0.1, 1.5).is_err());
         assert!(multistep(&Gaussian, 0.1, 1.0, 0.0, 10).is_err());
+    }
+
+    /// Loads outside (0, ln 2) for binary patterns are refused by name by
+    /// both basin functions (lambda_star would otherwise answer "no
+    /// lambda" at alpha_max, where every overlap's rate is below alpha).
+    #[test]
+    fn bad_alpha_is_rejected() {
+        for alpha in [0.0, -0.1, std::f64::consts::LN_2, 0.8, f64::NAN] {
+            let invalid = |e: TheoryError| matches!(e, TheoryError::InvalidAlpha { .. });
+            assert!(
+                invalid(rho_min(&Binary, alpha, 1.0).unwrap_err()),
+                "{alpha}"
+            );
+            assert!(
+                invalid(lambda_star(&Binary, alpha, 0.5).unwrap_err()),
+                "{alpha}"
+            );
+        }
     }
 
     /// At huge lambda the basin agrees with alpha_1 (the old code printed

@@ -46,6 +46,20 @@ pub struct Rem<'a, E: Ensemble + ?Sized> {
     u_max: f64,
 }
 
+/// Checks that `alpha` is a load of `ensemble`: in `(0, alpha_max)` (NaN
+/// is not).
+///
+/// # Errors
+/// [`TheoryError::InvalidAlpha`] unless `0 < alpha < alpha_max`.
+pub fn check_alpha<E: Ensemble + ?Sized>(ensemble: &E, alpha: f64) -> Result<(), TheoryError> {
+    let alpha_max = ensemble.alpha_max();
+    if alpha > 0.0 && alpha < alpha_max {
+        Ok(())
+    } else {
+        Err(TheoryError::InvalidAlpha { alpha, alpha_max })
+    }
+}
+
 impl<'a, E: Ensemble + ?Sized> Rem<'a, E> {
     /// The REM at load `alpha`, which must lie in `(0, alpha_max)`.
     ///
@@ -54,10 +68,7 @@ impl<'a, E: Ensemble + ?Sized> Rem<'a, E> {
     /// [`TheoryError::LoadTooLarge`] when the REM would freeze only beyond
     /// the largest double.
     pub fn new(ensemble: &'a E, alpha: f64) -> Result<Self, TheoryError> {
-        let alpha_max = ensemble.alpha_max();
-        if !(alpha > 0.0 && alpha < alpha_max) {
-            return Err(TheoryError::InvalidAlpha { alpha, alpha_max });
-        }
+        check_alpha(ensemble, alpha)?;
         let entropy_gap = |t: f64| ensemble.tilted_entropy(t) - alpha;
         let what = "REM freezing point";
         let upper =
@@ -129,6 +140,22 @@ mod tests {
     use super::*;
     use crate::ensemble::{Binary, Gaussian, Spherical};
     use crate::numeric::minimise;
+
+    /// A load lies in (0, alpha_max): ln 2 for binary patterns, unbounded
+    /// for gaussian ones; its ends, NaN and beyond are refused.
+    #[test]
+    fn loads_lie_strictly_inside_their_range() {
+        let below_ln2 = std::f64::consts::LN_2 * (1.0 - f64::EPSILON);
+        for alpha in [f64::MIN_POSITIVE, 0.3, below_ln2] {
+            assert!(check_alpha(&Binary, alpha).is_ok(), "{alpha}");
+        }
+        for alpha in [0.0, -0.1, std::f64::consts::LN_2, 1.0, f64::NAN] {
+            let error = check_alpha(&Binary, alpha).unwrap_err();
+            assert!(matches!(error, TheoryError::InvalidAlpha { .. }), "{alpha}");
+        }
+        assert!(check_alpha(&Gaussian, 1e300).is_ok());
+        assert!(check_alpha(&Gaussian, f64::INFINITY).is_err());
+    }
 
     /// phi is the constrained maximum of alpha - I(u) + L u over I(u) <= alpha
     /// (docs/theory.md §2), computed here by direct 1-D maximisation.
