@@ -370,6 +370,22 @@ mod tests {
         assert!(multistep(&Gaussian, 0.1, 1.0, 0.0, 10).is_err());
     }
 
+    /// A mixture stops at the fixed point of the cooling map
+    /// `l -> lambda Lambda'(l)`: for binary patterns at lambda = 1.5 that is
+    /// `l* = 1.5 tanh(l*) = 1.29` (nonzero, so the relative stopping test
+    /// can be met; the REM at alpha = 0.6 freezes only at 1.98), reached
+    /// well before the step limit.
+    #[test]
+    fn mixtures_stop_at_the_fixed_point() {
+        let t = multistep(&Binary, 0.6, 1.5, 0.05, 1000).unwrap();
+        assert_eq!(t.outcome, Outcome::Mixture, "{t:?}");
+        let steps = t.inverse_temperatures.len();
+        assert!((3..1000).contains(&steps), "{steps} steps");
+        let last = t.inverse_temperatures[steps - 1];
+        let next = 1.5 * last.tanh();
+        assert!((next - last).abs() <= 1e-14 * last, "{last} -> {next}");
+    }
+
     /// Loads outside (0, ln 2) for binary patterns are refused by name by
     /// both basin functions (lambda_star would otherwise answer "no
     /// lambda" at alpha_max, where every overlap's rate is below alpha).

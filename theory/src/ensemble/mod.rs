@@ -158,6 +158,42 @@ pub fn by_name(name: &str) -> Result<Box<dyn Ensemble>, TheoryError> {
 mod tests {
     use super::*;
 
+    /// The gaussian ensemble described by its cgf alone, so that every
+    /// other method is the trait's default.
+    #[derive(Debug)]
+    struct CgfOnly;
+
+    impl Ensemble for CgfOnly {
+        fn name(&self) -> &str {
+            "cgf-only"
+        }
+        fn cgf_with_slope(&self, t: f64) -> (f64, f64) {
+            Gaussian.cgf_with_slope(t)
+        }
+        fn overlap_max(&self) -> f64 {
+            f64::INFINITY
+        }
+        fn pattern_law(&self) -> PatternLaw {
+            PatternLaw::Gaussian
+        }
+    }
+
+    /// The default rate is the Legendre transform of the cgf: for the
+    /// gaussian cgf t^2 / 2, the closed form u^2 / 2; and the defaults
+    /// built on it agree with the gaussian ensemble's own methods.
+    #[test]
+    fn default_methods_follow_from_the_cgf() {
+        for u in [0.05, 0.5, 1.0, 2.5] {
+            let rate = CgfOnly.rate(u);
+            assert!((rate - u * u / 2.0).abs() < 1e-9, "I({u}) = {rate}");
+        }
+        for t in [0.1, 1.0, 3.0] {
+            assert!((CgfOnly.tilted_entropy(t) - Gaussian.tilted_entropy(t)).abs() < 1e-12);
+            assert!((CgfOnly.signal_margin(t) - Gaussian.signal_margin(t)).abs() < 1e-12);
+        }
+        assert_eq!(CgfOnly.alpha_max(), Gaussian.alpha_max());
+    }
+
     /// Every ensemble's cgf is normalised: Lambda(0) = 0, Lambda'(0) = 0 and
     /// Lambda''(0) = 1 (patterns have unit variance per entry).
     #[test]
