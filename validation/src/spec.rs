@@ -590,11 +590,30 @@ mod tests {
                 "{ half_width = 0.1, points = 5, min = 0.3, max = 0.2 }",
                 "min < max",
             ),
+            ("{ min = nan, max = 0.5, points = 5 }", "finite numbers"),
+            ("{ min = 0.1, max = inf, points = 5 }", "finite numbers"),
         ];
         for (grid, fix) in refusals {
             let err = plan(grid).expect_err(grid).to_string();
             assert!(err.contains(fix), "{grid}: {err}");
         }
         assert!(study("{ half_width = 0.1, points = 5, centre = 1 }").is_err());
+    }
+
+    /// What each observable scans and over which range (the labels name
+    /// the CSV's and summary's scanned variable).
+    #[test]
+    fn observables_scan_their_variable_over_its_range() {
+        let all = [
+            (Observable::Alpha1, "alpha", f64::INFINITY),
+            (Observable::AlphaC, "alpha", f64::INFINITY),
+            (Observable::RhoMin, "rho", 1.0),
+            (Observable::LambdaStar, "lambda", f64::INFINITY),
+            (Observable::A1, "a", f64::INFINITY),
+        ];
+        for (observable, scanned, top) in all {
+            assert_eq!(observable.scanned(), scanned);
+            assert_eq!(observable.domain(), (0.0, top), "{scanned}");
+        }
     }
 }

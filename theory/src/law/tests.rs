@@ -301,3 +301,15 @@ fn shapes_read_as_one_line() {
     );
     assert_eq!(Shape::Uniform.to_string(), "uniform on [-sqrt 3, sqrt 3]");
 }
+
+/// Laws are equal when their families (with parameters) are, whatever
+/// they have computed and cached since.
+#[test]
+fn laws_are_equal_by_their_description() {
+    let ternary = |zero_probability| EntryLaw::new(Family::Ternary { zero_probability }).unwrap();
+    let cached = ternary(0.5);
+    cached.single_pattern_load(|| Ok(0.3)).unwrap();
+    assert_eq!(ternary(0.5), cached);
+    assert_ne!(ternary(0.5), ternary(0.25));
+    assert_ne!(ternary(0.5), EntryLaw::new(Family::Uniform {}).unwrap());
+}
