@@ -176,10 +176,11 @@ pub struct StudySpec {
     /// Simulation method.
     #[serde(default)]
     pub method: Method,
-    /// Normalised final overlap above which a trial counts as retrieved.
+    /// Normalised final overlap above which a trial counts as retrieved
+    /// (default 0.9).
     #[serde(default = "default_criterion")]
     pub criterion: f64,
-    /// Step cap of the dynamics.
+    /// Step cap of the dynamics (default 100).
     #[serde(default = "default_max_steps")]
     pub max_steps: usize,
     /// Bootstrap replicates for the crossing's confidence interval.
@@ -576,6 +577,17 @@ mod tests {
         assert!((hi - 1.0).abs() < 1e-15 && (lo - 0.8).abs() < 1e-15);
         let (lo, hi) = window(0.01, 0.1, 0.0, 1.0);
         assert!((lo - 1e-4).abs() < 1e-15 && (hi - lo - 0.2).abs() < 1e-15);
+        // A window of 0.9998 does not fit in (0.0005, 1]: the whole domain.
+        assert_eq!(window(0.5, 0.4999, 0.0, 1.0), (1e-3 * 0.4999, 1.0));
+    }
+
+    /// Keys a study may omit take the defaults its documentation gives.
+    #[test]
+    fn omitted_keys_take_their_defaults() {
+        let s = study("{ min = 0.1, max = 0.5, points = 5 }").unwrap();
+        assert_eq!(s.method, Method::Dynamics);
+        assert_eq!((s.criterion, s.max_steps), (0.9, 100));
+        assert_eq!(s.finite_size, FiniteSizeForm::InverseN);
     }
 
     /// Ill-formed grids are refused with the fix in the message.
