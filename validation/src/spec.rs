@@ -628,4 +628,48 @@ mod tests {
             assert_eq!(observable.domain(), (0.0, top), "{scanned}");
         }
     }
+
+    /// Each rule of a study's check refuses on its own, with its fix; the
+    /// limits themselves are accepted.
+    #[test]
+    fn each_study_rule_is_checked() {
+        let spec = |name: &str, sizes: &str, trials: u64, points: usize, extra: &str| {
+            let text = format!(
+                "name = \"{name}\"\nobservable = \"alpha_1\"\nlambda = 0.5\nsizes = {sizes}\n\
+                 grid = {{ min = 0.1, max = 0.5, points = {points} }}\ntrials = {trials}\n{extra}"
+            );
+            toml::from_str::<StudySpec>(&text).expect("parses")
+        };
+        let ok = |sizes: &str, trials, points, extra: &str| spec("s", sizes, trials, points, extra);
+        for accepted in [
+            ok("[2, 3, 4]", 10, 3, "bootstrap = 20\n"),
+            ok("[8, 10, 12]", MAX_TRIALS, MAX_GRID_POINTS, ""),
+            ok("[8, 10, 12]", 10, 3, "criterion = 0.999\n"),
+        ] {
+            assert!(accepted.check().is_ok(), "{accepted:?}");
+        }
+        let refused = [
+            (spec("", "[8, 10, 12]", 10, 3, ""), "non-empty name"),
+            (spec("a,b", "[8, 10, 12]", 10, 3, ""), "without commas"),
+            (spec("a\\\"b", "[8, 10, 12]", 10, 3, ""), "without commas"),
+            (spec("a\\tb", "[8, 10, 12]", 10, 3, ""), "without commas"),
+            (ok("[8, 10]", 10, 3, ""), "at least 3 distinct sizes"),
+            (ok("[8, 8, 10]", 10, 3, ""), "at least 3 distinct sizes"),
+            (ok("[1, 8, 10]", 10, 3, ""), "each >= 2"),
+            (ok("[8, 10, 12, 10]", 10, 3, ""), "list each N once"),
+            (ok("[8, 10, 12]", MAX_TRIALS + 1, 3, ""), "split the study"),
+            (
+                ok("[8, 10, 12]", 10, MAX_GRID_POINTS + 1, ""),
+                "split the study",
+            ),
+            (ok("[8, 10, 12]", 9, 3, ""), "at least 10 trials"),
+            (ok("[8, 10, 12]", 10, 3, "bootstrap = 19\n"), "20 bootstrap"),
+            (ok("[8, 10, 12]", 10, 3, "criterion = 1.0\n"), "in (0, 1)"),
+            (ok("[8, 10, 12]", 10, 3, "criterion = 0.0\n"), "in (0, 1)"),
+        ];
+        for (spec, fix) in refused {
+            let error = spec.check().expect_err(fix).to_string();
+            assert!(error.contains(fix), "{spec:?}: {error}");
+        }
+    }
 }

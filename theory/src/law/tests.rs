@@ -313,3 +313,12 @@ fn laws_are_equal_by_their_description() {
     assert_ne!(ternary(0.5), ternary(0.25));
     assert_ne!(ternary(0.5), EntryLaw::new(Family::Uniform {}).unwrap());
 }
+
+/// Beyond its range (|s| >= sqrt 2) the Laplace mgf diverges: the cgf is
+/// +inf and its slope infinite with the sign of s.
+#[test]
+fn laplace_mgf_diverges_with_the_sign_of_s() {
+    let law = EntryLaw::new(Family::Laplace {}).unwrap();
+    assert_eq!(law.ln_mgf(2.0), (f64::INFINITY, f64::INFINITY));
+    assert_eq!(law.ln_mgf(-2.0), (f64::INFINITY, f64::NEG_INFINITY));
+}
