@@ -322,3 +322,17 @@ fn laplace_mgf_diverges_with_the_sign_of_s() {
     assert_eq!(law.ln_mgf(2.0), (f64::INFINITY, f64::INFINITY));
     assert_eq!(law.ln_mgf(-2.0), (f64::INFINITY, f64::NEG_INFINITY));
 }
+
+/// A law integrated by quadrature reports the sum of its parts' error
+/// estimates: positive (the quadrature is not exact) and small.
+#[test]
+fn quadrature_errors_add_up_over_the_parts() {
+    for family in [Family::Uniform {}, Family::Laplace {}] {
+        let law = EntryLaw::new(family.clone()).unwrap();
+        let second = law.expect(|a| (0.3 * a).cosh());
+        assert!(
+            second.error > 0.0 && second.error < 1e-9,
+            "{family:?}: {second:?}"
+        );
+    }
+}
