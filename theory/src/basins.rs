@@ -396,8 +396,8 @@ mod tests {
     /// lambda" at alpha_max, where every overlap's rate is below alpha).
     #[test]
     fn bad_alpha_is_rejected() {
+        let invalid = |e: TheoryError| matches!(e, TheoryError::InvalidAlpha { .. });
         for alpha in [0.0, -0.1, std::f64::consts::LN_2, 0.8, f64::NAN] {
-            let invalid = |e: TheoryError| matches!(e, TheoryError::InvalidAlpha { .. });
             assert!(
                 invalid(rho_min(&Binary, alpha, 1.0).unwrap_err()),
                 "{alpha}"

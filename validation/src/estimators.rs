@@ -579,19 +579,25 @@ mod tests {
         (0..9).map(|k| 0.30 + 0.025 * k as f64).collect()
     }
 
+    /// Counts at [`alphas`] equal to their expectations (rounded) under the
+    /// logistic curve `(crossing, width)`, `n` trials each.
+    fn expected_counts(crossing: f64, width: f64, n: u64) -> Vec<SuccessCount> {
+        alphas()
+            .into_iter()
+            .map(|alpha| SuccessCount {
+                alpha,
+                successes: (n as f64 * logistic(alpha, crossing, width)).round() as u64,
+                trials: n,
+            })
+            .collect()
+    }
+
     /// Counts equal to their expectations under a known curve (n = 10^6 per
     /// point) give back its crossing and width.
     #[test]
     fn logistic_fit_recovers_noiseless_curve() {
-        let (a0, w, n) = (0.4, 0.03, 1_000_000_u64);
-        let points: Vec<SuccessCount> = alphas()
-            .into_iter()
-            .map(|alpha| SuccessCount {
-                alpha,
-                successes: (n as f64 * logistic(alpha, a0, w)).round() as u64,
-                trials: n,
-            })
-            .collect();
+        let (a0, w) = (0.4, 0.03);
+        let points = expected_counts(a0, w, 1_000_000);
         let fit = fit_logistic(&points).unwrap();
         assert!(
             (fit.crossing - a0).abs() < 1e-4 && (fit.width / w - 1.0).abs() < 1e-2,
@@ -606,15 +612,7 @@ mod tests {
     /// absolute convergence test of 1e-10.
     #[test]
     fn logistic_fit_follows_a_moved_and_narrowed_grid() {
-        let (a0, w, n) = (0.4, 0.03, 1_000_u64);
-        let counts: Vec<SuccessCount> = alphas()
-            .into_iter()
-            .map(|alpha| SuccessCount {
-                alpha,
-                successes: (n as f64 * logistic(alpha, a0, w)).round() as u64,
-                trials: n,
-            })
-            .collect();
+        let counts = expected_counts(0.4, 0.03, 1_000);
         let moved: Vec<SuccessCount> = counts
             .iter()
             .map(|c| SuccessCount {
