@@ -443,3 +443,184 @@ pub fn run_first_step_trials(
         .map(|t| sample_first_step(setup, &mut trial_rng(key.trial(t))))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use damcap_theory::law::{EntryLaw, Family};
+    use std::sync::Arc;
+
+    fn setup(law: PatternLaw, n: usize, alpha: f64, start: Start) -> Setup {
+        Setup {
+            law,
+            n,
+            alpha,
+            lambda: 1.0,
+            start,
+        }
+    }
+
+    fn binary(n: usize, alpha: f64) -> Setup {
+        setup(PatternLaw::Binary, n, alpha, Start::Pattern)
+    }
+
+    /// `alpha` with `round(e^{alpha n}) = p` (`e^{alpha n} = p + 0.4`).
+    fn alpha_for(p: u64, n: usize) -> f64 {
+        (p as f64 + 0.4).ln() / n as f64
+    }
+
+    fn message(result: Result<f64, ValidationError>) -> String {
+        result.unwrap_err().to_string()
+    }
+
+    #[test]
+    fn start_overlap_is_the_requested_one() {
+        assert_eq!(Start::Pattern.overlap(), 1.0);
+        for rho in [-0.4, 0.0, 0.3] {
+            assert_eq!(Start::Overlap(rho).overlap(), rho);
+        }
+    }
+
+    /// `P = round(e^{alpha N})`, and each parameter is accepted up to its
+    /// limit and refused just past it, with a message naming it.
+    #[test]
+    fn setup_limits_are_inclusive() {
+        assert_eq!(binary(2, 0.0).pattern_count().unwrap(), 1);
+        assert_eq!(binary(2, alpha_for(1000, 2)).pattern_count().unwrap(), 1000);
+        assert_eq!(
+            binary(2, alpha_for(1000, 2)).pattern_count_usize().unwrap(),
+            1000
+        );
+        let at = |rho| setup(PatternLaw::Binary, 2, 0.5, Start::Overlap(rho));
+        for rho in [-1.0, 1.0] {
+            assert!(at(rho).pattern_count_f64().is_ok(), "rho = {rho}");
+        }
+        for rho in [-1.0 - 1e-12, 1.0 + 1e-12, f64::NAN] {
+            assert!(message(at(rho).pattern_count_f64()).contains("rho must lie in [-1, 1]"));
+        }
+        assert!(message(binary(1, 0.5).pattern_count_f64()).contains("N must be at least 2"));
+        for alpha in [-1e-300, f64::INFINITY, f64::NAN] {
+            let text = message(binary(2, alpha).pattern_count_f64());
+            assert!(text.contains("alpha must be finite and >= 0"), "{text}");
+        }
+        let bad_lambda = Setup {
+            lambda: -1.0,
+            ..binary(2, 0.5)
+        };
+        assert!(matches!(
+            bad_lambda.pattern_count_f64(),
+            Err(ValidationError::Theory(TheoryError::InvalidLambda(_)))
+        ));
+        // ln P = alpha N = 600 exactly is the largest f64 count accepted.
+        assert_eq!(
+            binary(2, 300.0).pattern_count_f64().unwrap(),
+            600f64.exp().round()
+        );
+        let text = message(binary(2, 300.0 + 1e-12).pattern_count_f64());
+        assert!(text.contains("at most e^600"), "{text}");
+    }
+
+    /// Beyond `2^53 = e^36.74` only the `f64` count exists; just below it
+    /// the integer count is still exact.
+    #[test]
+    fn integer_counts_stop_at_2_to_the_53() {
+        let below = binary(2, 36.7 / 2.0);
+        assert_eq!(below.pattern_count().unwrap(), 36.7f64.exp().round() as u64);
+        let above = binary(2, 20.0);
+        assert_eq!(above.pattern_count_f64().unwrap(), 40f64.exp().round());
+        let text = above.pattern_count().unwrap_err().to_string();
+        assert!(text.contains("at most 2^53 patterns"), "{text}");
+    }
+
+    #[test]
+    fn each_error_says_what_is_wrong() {
+        let cases = [
+            (
+                ValidationError::InvalidParameter("N must be at least 2".into()),
+                "invalid parameter: N must be at least 2",
+            ),
+            (
+                ValidationError::TooLarge { bytes: 300, limit: 200 },
+                "memory for patterns and per-trial buffers, 300 bytes, exceeds the memory limit of 200 bytes",
+            ),
+            (
+                ValidationError::InvalidStudy {
+                    study: "a\"b".into(),
+                    message: "no sizes".into(),
+                },
+                "study 'a\\\"b': no sizes",
+            ),
+            (
+                ValidationError::Checkpoint {
+                    path: "raw/x.csv".into(),
+                    message: "bad header".into(),
+                },
+                "raw/x.csv: bad header",
+            ),
+        ];
+        for (error, text) in cases {
+            assert_eq!(error.to_string(), text);
+        }
+        let theory = TheoryError::InvalidLambda(-1.0);
+        assert_eq!(
+            ValidationError::from(theory.clone()).to_string(),
+            theory.to_string()
+        );
+    }
+
+    /// Bytes per trial: packed storage (binary: 1 bit, ternary: 2 bits per
+    /// entry, rounded up to whole bytes per row) or `f32` rows, plus the
+    /// buffers per pattern named in each function's documentation.
+    #[test]
+    fn trial_bytes_follow_the_storage() {
+        let ternary = EntryLaw::new(Family::Ternary {
+            zero_probability: 0.5,
+        });
+        let t = PatternLaw::Iid(Arc::new(ternary.unwrap()));
+        let (b, g) = (PatternLaw::Binary, PatternLaw::Gaussian);
+        assert_eq!(pruning_bytes_per_pattern(&b), 1);
+        assert_eq!(pruning_bytes_per_pattern(&g), 9);
+        let visit = |law: &PatternLaw, n| {
+            all_patterns_buffer_bytes(&setup(law.clone(), n, 0.1, Start::Pattern))
+        };
+        // 17 bytes, and for +-1 rows ceil(N / 64) words of 8 bytes and 4 for the popcounts.
+        assert_eq!(visit(&b, 64), 17 + 8 + 4);
+        assert_eq!(visit(&b, 100), 17 + 16 + 4);
+        assert_eq!(visit(&t, 100), 17);
+        assert_eq!(visit(&g, 100), 17);
+        let twenty = |law: &PatternLaw| setup(law.clone(), 10, alpha_for(20, 10), Start::Pattern);
+        // N = 10: 2 bytes a packed row (binary or ternary), 40 bytes an f32 row.
+        assert_eq!(trial_bytes(&twenty(&b), 0).unwrap(), 40);
+        assert_eq!(trial_bytes(&twenty(&t), 0).unwrap(), 20 * 3);
+        assert_eq!(trial_bytes(&twenty(&g), 9).unwrap(), 20 * (40 + 9));
+        let full = DynamicsParams::default().full();
+        assert_eq!(
+            dynamics_buffer_bytes(&twenty(&g), &DynamicsParams::default()),
+            9
+        );
+        assert_eq!(dynamics_buffer_bytes(&twenty(&g), &full), 0);
+    }
+
+    /// One trial's bytes per worker alive at once; the budget is the limit
+    /// shared among them.
+    #[test]
+    fn memory_budget_is_shared_by_the_live_trials() {
+        let s = setup(PatternLaw::Gaussian, 10, alpha_for(20, 10), Start::Pattern);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            assert_eq!(per_matrix_budget(&s, 1, 800, 0).unwrap(), 800);
+            assert_eq!(per_matrix_budget(&s, 0, 800, 0).unwrap(), 800);
+            assert_eq!(per_matrix_budget(&s, 5, 1600, 0).unwrap(), 800);
+            assert_eq!(
+                per_matrix_budget(&s, 5, 1599, 0).unwrap_err(),
+                ValidationError::TooLarge {
+                    bytes: 1600,
+                    limit: 1599
+                }
+            );
+        });
+    }
+}
