@@ -314,3 +314,224 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::StudySpec;
+
+    /// A first-step study of gaussian patterns: sizes 8, 10 and 12, three
+    /// grid points each (nine points), `trials` trials each.
+    fn plan(name: &str, seed: u64, trials: u64) -> Plan {
+        let spec: StudySpec = toml::from_str(&format!(
+            "name = \"{name}\"\nobservable = \"alpha_1\"\nlambda = 0.5\nmethod = \"first-step\"\nsizes = [8, 10, 12]\n\
+             grid = {{ min = 0.2, max = 0.4, points = 3 }}\ntrials = {trials}\n"
+        ))
+        .expect("parses");
+        let gaussian = damcap_theory::by_name("gaussian").expect("built-in");
+        Plan::new(&spec, gaussian.as_ref(), seed, 1 << 30).expect("valid")
+    }
+
+    /// The point `(n, k)` of `plan` with the seeds the plan gives its trials.
+    fn point(plan: &Plan, n: usize, k: usize) -> PointRecords {
+        let key = plan.key(n, k);
+        let records = (0..plan.spec.trials)
+            .map(|trial| TrialRecord {
+                trial,
+                seed: key.trial(trial),
+                retrieved: trial % 2 == 0,
+                final_overlap: 0.25 * trial as f64,
+                steps: 1 + trial as usize,
+                w1_first: 0.125,
+                w1_last: f64::NAN,
+            })
+            .collect();
+        (plan.grid(n)[k], records)
+    }
+
+    /// A checkpoint at `path` holding every point of `plan`.
+    fn full(path: &Path, plan: &Plan) -> Checkpoint {
+        let mut store = Checkpoint::load(path, std::slice::from_ref(plan)).expect("loads");
+        for n in [8, 10, 12] {
+            for k in 0..3 {
+                store.insert(&plan.spec.name, n, k, point(plan, n, k));
+            }
+        }
+        store
+    }
+
+    fn same(a: &Done, b: &Done) -> bool {
+        // NaN w1_last: compare through the CSV text.
+        let csv = |done: &Done| {
+            let c = Checkpoint {
+                path: PathBuf::new(),
+                done: done.clone(),
+                set_aside: None,
+            };
+            c.to_csv().expect("serialises")
+        };
+        csv(a) == csv(b)
+    }
+
+    /// Saved points load back unchanged, in a file readable by others;
+    /// nothing is set aside when every point belongs to the plans.
+    #[test]
+    fn saved_points_load_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("raw.csv");
+        let plan = plan("s", 1, 10);
+        let none = Checkpoint::load(&path, std::slice::from_ref(&plan)).unwrap();
+        assert!(
+            none.done.is_empty() && none.set_aside.is_none(),
+            "no file yet"
+        );
+        let store = full(&path, &plan);
+        assert_eq!(store.path(), path);
+        store.save().unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644);
+        let back = Checkpoint::load(&path, &[plan]).unwrap();
+        assert_eq!(back.done.len(), 9);
+        assert!(same(&back.done, &store.done));
+        assert!(
+            back.contains("s", 10, 2) && !back.contains("s", 10, 3) && !back.contains("t", 8, 0)
+        );
+        assert!(back.set_aside.is_none());
+    }
+
+    /// An empty checkpoint is the header line alone; an empty file holds
+    /// no points.
+    #[test]
+    fn empty_checkpoints() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("raw.csv");
+        let plan = plan("s", 1, 10);
+        Checkpoint::load(&path, &[plan.clone()])
+            .unwrap()
+            .save()
+            .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, format!("{}\n", RAW_COLUMNS.join(",")));
+        std::fs::write(&path, "").unwrap();
+        let store = Checkpoint::load(&path, &[plan]).unwrap();
+        assert!(store.done.is_empty() && store.set_aside.is_none());
+    }
+
+    /// A stored point is kept only if its study, size, grid value, trial
+    /// count and seeds all match a plan; otherwise the whole file is first
+    /// copied to the next free `.stale-K`.
+    #[test]
+    fn points_of_another_run_are_set_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("raw.csv");
+        let plan = plan("s", 1, 10);
+        full(&path, &plan).save().unwrap();
+        let original = std::fs::read(&path).unwrap();
+        let others = [
+            ("another study", self::plan("t", 1, 10)),
+            ("another seed", self::plan("s", 2, 10)),
+            ("another trial count", self::plan("s", 1, 11)),
+        ];
+        for (k, (what, other)) in others.into_iter().enumerate() {
+            let store = Checkpoint::load(&path, &[other]).unwrap();
+            assert!(store.done.is_empty(), "{what}");
+            let aside = dir.path().join(format!("raw.csv.stale-{}", k + 1));
+            assert_eq!(store.set_aside.as_deref(), Some(aside.as_path()), "{what}");
+            assert_eq!(std::fs::read(&aside).unwrap(), original);
+        }
+        // One point with a moved grid value, one at a size no longer
+        // studied: only those two are dropped.
+        let mut store = Checkpoint::load(&path, &[plan.clone()]).unwrap();
+        let (x, records) = point(&plan, 8, 1);
+        store.insert("s", 8, 1, (x * (1.0 + 1e-9), records));
+        store.insert("s", 14, 0, point(&plan, 8, 0));
+        store.save().unwrap();
+        let kept = Checkpoint::load(&path, &[plan.clone()]).unwrap();
+        assert_eq!(kept.done.len(), 8);
+        assert!(!kept.contains("s", 8, 1) && !kept.contains("s", 14, 0));
+        assert!(kept.set_aside.is_some());
+        // A grid value off by rounding only (1e-13 relative) still matches.
+        let (x, records) = point(&plan, 8, 1);
+        store.insert("s", 8, 1, (x * (1.0 + 1e-13), records));
+        store.save().unwrap();
+        assert!(Checkpoint::load(&path, &[plan])
+            .unwrap()
+            .contains("s", 8, 1));
+    }
+
+    #[test]
+    fn foreign_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("raw.csv");
+        let plans = [plan("s", 1, 10)];
+        let error = |path: &Path| Checkpoint::load(path, &plans).unwrap_err().to_string();
+        std::fs::write(&path, "a,b\n1,2\n").unwrap();
+        assert!(error(&path).contains("is not a damcap raw CSV"));
+        let header = RAW_COLUMNS.join(",");
+        std::fs::write(
+            &path,
+            format!("{header}\ns,8,0,0.2,0,1,maybe,0,1,0.5,0.5\n"),
+        )
+        .unwrap();
+        assert!(error(&path).contains("malformed row"));
+        assert!(error(dir.path()).contains("cannot read it"));
+        let missing = dir.path().join("no/such/dir/raw.csv");
+        let store = Checkpoint::load(&missing, &plans).unwrap();
+        assert!(store
+            .save()
+            .unwrap_err()
+            .to_string()
+            .contains("cannot write it"));
+    }
+
+    #[test]
+    fn shard_files_sit_beside_the_checkpoint() {
+        let shard = Shard::new(2, 3).unwrap();
+        let path = |p: &str| shard_path(Path::new(p), shard);
+        assert_eq!(path("out/raw.csv"), Path::new("out/raw.shard-2-of-3.csv"));
+        assert_eq!(path("out/raw"), Path::new("out/raw.shard-2-of-3"));
+        assert_eq!(path("/"), Path::new("/raw.shard-2-of-3"));
+    }
+
+    /// Shards merge only when each is there, complete and of this run.
+    #[test]
+    fn shards_merge_when_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("raw.csv");
+        let plans = [plan("s", 1, 10)];
+        let merge = || Checkpoint::merge(&path, &plans, 2);
+        assert!(merge()
+            .unwrap_err()
+            .to_string()
+            .contains("missing; run `damcap validate CONFIG --shard 1/2` first"));
+        for index in 1..=2 {
+            let shard = Shard::new(index, 2).unwrap();
+            let mut store = Checkpoint::load(&shard_path(&path, shard), &plans).unwrap();
+            for (p, n, k) in shard_points(&plans, Some(shard)) {
+                store.insert("s", n, k, point(p, n, k));
+            }
+            store.save().unwrap();
+        }
+        let merged = merge().unwrap();
+        assert_eq!(merged.done.len(), 9);
+        assert_eq!(merged.path(), path);
+        // Shard 2 holds points 1, 3, 5 and 7 (round-robin): drop one.
+        let second = shard_path(&path, Shard::new(2, 2).unwrap());
+        let mut store = Checkpoint::load(&second, &plans).unwrap();
+        store.done.pop_last();
+        store.save().unwrap();
+        assert!(merge()
+            .unwrap_err()
+            .to_string()
+            .contains("1 points are not finished"));
+        let stale = Checkpoint::load(&second, &[plan("s", 2, 10)]).unwrap();
+        assert!(stale.done.is_empty());
+        let mut store = Checkpoint::load(&second, &plans).unwrap();
+        store.insert("s", 8, 1, point(&plan("s", 2, 10), 8, 1));
+        store.save().unwrap();
+        assert!(merge()
+            .unwrap_err()
+            .to_string()
+            .contains("1 points come from another seed or config"));
+    }
+}

@@ -175,3 +175,193 @@ fn run_points(
         RunOutcome::Finished
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::StudySpec;
+    use std::sync::Mutex;
+
+    /// Two first-step studies of gaussian patterns, sizes 8, 10 and 12,
+    /// three grid points each: eighteen fast points.
+    fn plans() -> Vec<Plan> {
+        ["a", "b"]
+            .iter()
+            .map(|name| {
+                let spec: StudySpec = toml::from_str(&format!(
+                    "name = \"{name}\"\nobservable = \"alpha_1\"\nlambda = 0.5\nmethod = \"first-step\"\nsizes = [8, 10, 12]\n\
+                     grid = {{ min = 0.2, max = 0.4, points = 3 }}\ntrials = 10\n"
+                ))
+                .expect("parses");
+                let gaussian = damcap_theory::by_name("gaussian").expect("built-in");
+                Plan::new(&spec, gaussian.as_ref(), 7, 1 << 30).expect("valid")
+            })
+            .collect()
+    }
+
+    /// Everything a run reports, and the points saved in the checkpoint
+    /// file each time a point is done.
+    #[derive(Default)]
+    struct Log {
+        total: Mutex<f64>,
+        labels: Mutex<Vec<String>>,
+        work: Mutex<f64>,
+        finished: Mutex<usize>,
+        saved: Mutex<Vec<(usize, std::time::Duration)>>,
+        path: std::path::PathBuf,
+        started: Option<Instant>,
+        /// Set [`Log::stop`] once this many points are done.
+        stop_after: Option<usize>,
+        stop: AtomicBool,
+    }
+
+    impl Progress for Log {
+        fn start(&self, total: f64) {
+            *self.total.lock().unwrap() = total;
+        }
+        fn point(&self, label: &str) {
+            self.labels.lock().unwrap().push(label.to_string());
+        }
+        fn advance(&self, work: f64) {
+            *self.work.lock().unwrap() += work;
+            let plans = plans();
+            let on_disk = Checkpoint::load(&self.path, &plans).unwrap().done.len();
+            let since = self.started.expect("set").elapsed();
+            let mut saved = self.saved.lock().unwrap();
+            saved.push((on_disk, since));
+            if self.stop_after == Some(saved.len()) {
+                self.stop.store(true, Ordering::SeqCst);
+            }
+        }
+        fn finish(&self) {
+            *self.finished.lock().unwrap() += 1;
+        }
+    }
+
+    #[test]
+    fn shards_deal_points_round_robin() {
+        assert!(Shard::new(0, 2).is_err() && Shard::new(3, 2).is_err());
+        let plans = plans();
+        let all: Vec<_> = points(&plans)
+            .map(|(p, n, k)| (p.spec.name.clone(), n, k))
+            .collect();
+        assert_eq!(all.len(), 18);
+        assert_eq!(all[0], ("a".into(), 8, 0));
+        assert_eq!(all[4], ("a".into(), 10, 1));
+        assert_eq!(all[9], ("b".into(), 8, 0));
+        assert_eq!(all[17], ("b".into(), 12, 2));
+        for count in [1, 2, 5] {
+            for index in 1..=count {
+                let shard = Some(Shard::new(index, count).unwrap());
+                let mine: Vec<_> = shard_points(&plans, shard)
+                    .map(|(p, n, k)| (p.spec.name.clone(), n, k))
+                    .collect();
+                let expected: Vec<_> = all.iter().skip(index - 1).step_by(count).cloned().collect();
+                assert_eq!(mine, expected, "shard {index}/{count}");
+            }
+        }
+        assert_eq!(shard_points(&plans, None).count(), 18);
+    }
+
+    /// A run does every missing point once, in config order, reports the
+    /// work it planned, saves the first point at once and then at most
+    /// every SAVE_INTERVAL, and saves the rest at the end.
+    #[test]
+    fn a_run_does_and_saves_every_point() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("raw.csv");
+        let plans = plans();
+        let log = Log {
+            path: path.clone(),
+            started: Some(Instant::now()),
+            ..Log::default()
+        };
+        let mut store = Checkpoint::load(&path, &plans).unwrap();
+        store.insert("a", 8, 0, (0.2, vec![]));
+        let stop = AtomicBool::new(false);
+        assert_eq!(
+            run(&plans, None, &mut store, &log, &stop).unwrap(),
+            RunOutcome::Finished
+        );
+        let expected: f64 = points(&plans)
+            .skip(1)
+            .map(|(p, n, k)| p.point_work(n, k))
+            .sum();
+        assert_eq!(*log.total.lock().unwrap(), expected);
+        assert!((*log.work.lock().unwrap() - expected).abs() <= 1e-12 * expected);
+        assert_eq!(*log.finished.lock().unwrap(), 1);
+        let labels = log.labels.lock().unwrap().clone();
+        assert_eq!(labels.len(), 17);
+        assert_eq!(labels[0], "a: N = 8, x = 0.3000");
+        let saved = log.saved.lock().unwrap().clone();
+        // The hand-inserted point has no trials, so it never matches the
+        // plan: the file holds only the points the run did and saved.
+        assert_eq!(saved[0].0, 1, "the first point is saved at once");
+        let first_save = saved[0].1;
+        for &(on_disk, at) in &saved[1..] {
+            if at - first_save < SAVE_INTERVAL {
+                assert_eq!(on_disk, 1, "saved again within {SAVE_INTERVAL:?}");
+            }
+        }
+        let back = Checkpoint::load(&path, &plans).unwrap();
+        assert_eq!(back.done.len(), 17);
+        assert_eq!(back.done[&("b".to_string(), 12, 2)].1.len(), 10);
+        // A second run does only the point the file lacks.
+        let again = Log {
+            path: path.clone(),
+            started: Some(Instant::now()),
+            ..Log::default()
+        };
+        let mut store = back;
+        assert_eq!(
+            run(&plans, None, &mut store, &again, &stop).unwrap(),
+            RunOutcome::Finished
+        );
+        assert_eq!(*again.labels.lock().unwrap(), ["a: N = 8, x = 0.2000"]);
+        assert_eq!(*again.total.lock().unwrap(), plans[0].point_work(8, 0));
+        assert_eq!(Checkpoint::load(&path, &plans).unwrap().done.len(), 18);
+    }
+
+    /// A run interrupted after two points (within SAVE_INTERVAL of each
+    /// other) saves both and says it was interrupted.
+    #[test]
+    fn an_interrupted_run_saves_what_it_did() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("raw.csv");
+        let plans = plans();
+        let log = Log {
+            path: path.clone(),
+            started: Some(Instant::now()),
+            stop_after: Some(2),
+            ..Log::default()
+        };
+        let mut store = Checkpoint::load(&path, &plans).unwrap();
+        let outcome = run(&plans, None, &mut store, &log, &log.stop).unwrap();
+        assert_eq!(outcome, RunOutcome::Interrupted);
+        assert_eq!(log.labels.lock().unwrap().len(), 2);
+        assert_eq!(Checkpoint::load(&path, &plans).unwrap().done.len(), 2);
+    }
+
+    /// A run interrupted before its first point does nothing, writes
+    /// nothing and says so.
+    #[test]
+    fn an_interrupted_run_stops_before_the_next_point() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("raw.csv");
+        let plans = plans();
+        let log = Log {
+            path: path.clone(),
+            started: Some(Instant::now()),
+            ..Log::default()
+        };
+        let mut store = Checkpoint::load(&path, &plans).unwrap();
+        let stop = AtomicBool::new(true);
+        assert_eq!(
+            run(&plans, None, &mut store, &log, &stop).unwrap(),
+            RunOutcome::Interrupted
+        );
+        assert!(log.labels.lock().unwrap().is_empty() && store.done.is_empty());
+        assert!(!path.exists());
+        assert_eq!(*log.finished.lock().unwrap(), 1);
+    }
+}
