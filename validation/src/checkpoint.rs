@@ -406,7 +406,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("raw.csv");
         let plan = plan("s", 1, 10);
-        Checkpoint::load(&path, &[plan.clone()])
+        Checkpoint::load(&path, std::slice::from_ref(&plan))
             .unwrap()
             .save()
             .unwrap();
@@ -441,12 +441,12 @@ mod tests {
         }
         // One point with a moved grid value, one at a size no longer
         // studied: only those two are dropped.
-        let mut store = Checkpoint::load(&path, &[plan.clone()]).unwrap();
+        let mut store = Checkpoint::load(&path, std::slice::from_ref(&plan)).unwrap();
         let (x, records) = point(&plan, 8, 1);
         store.insert("s", 8, 1, (x * (1.0 + 1e-9), records));
         store.insert("s", 14, 0, point(&plan, 8, 0));
         store.save().unwrap();
-        let kept = Checkpoint::load(&path, &[plan.clone()]).unwrap();
+        let kept = Checkpoint::load(&path, std::slice::from_ref(&plan)).unwrap();
         assert_eq!(kept.done.len(), 8);
         assert!(!kept.contains("s", 8, 1) && !kept.contains("s", 14, 0));
         assert!(kept.set_aside.is_some());
