@@ -1493,6 +1493,138 @@ mod tests {
         assert!(!out.retrieved, "{out:?}");
     }
 
+    /// The loop of `iterate` with hand-made steps. Step `k` moves the
+    /// state by `2^-k` along one axis: at N = 4 (`sqrt N = 2`) the first
+    /// move with `2^-k / 2 < 1e-6` is `k = 19`. A step cap ends the run
+    /// unconverged; an abandoned step or a weight below the floor ends it
+    /// as a certified failure, unless it also converged.
+    #[test]
+    fn iterate_stops_at_tolerance_cap_or_certified_loss() {
+        let xi1 = [1.0_f32; 4];
+        let x0 = [1.0; 4];
+        let quiet = DynamicsParams {
+            stop_certain_failures: false,
+            ..DynamicsParams::default()
+        };
+        let halving = |w1: f64| {
+            let mut k = 0;
+            move |x: &[f64], next: &mut [f64], _floor: f64| {
+                k += 1;
+                next.copy_from_slice(x);
+                next[0] += 0.5f64.powi(k);
+                Stepped::Whole(FirstStep {
+                    w1,
+                    xi1_largest: true,
+                })
+            }
+        };
+        let (out, x) = iterate(&x0, &xi1, 1.0, &quiet, halving(0.9));
+        assert_eq!(
+            (out.steps, out.converged, out.certified_failure),
+            (19, true, false)
+        );
+        assert!((x[0] - (2.0 - 0.5f64.powi(19))).abs() < 1e-15);
+        assert_eq!(out.final_overlap, normalised_overlap(&x, &xi1));
+        assert!(out.retrieved && out.final_weight == 0.9);
+        let capped = DynamicsParams {
+            max_steps: 5,
+            ..quiet
+        };
+        let (out, _) = iterate(&x0, &xi1, 1.0, &capped, halving(0.9));
+        assert_eq!(
+            (out.steps, out.converged, out.certified_failure),
+            (5, false, false)
+        );
+        // The floor is passed to the step only when failures are certified.
+        let floors = |params: &DynamicsParams| {
+            let mut seen = Vec::new();
+            iterate(&x0, &xi1, 2.0, params, |x, next, floor| {
+                seen.push(floor);
+                next.copy_from_slice(x);
+                next[0] += 1.0;
+                Stepped::Whole(FirstStep {
+                    w1: 0.9,
+                    xi1_largest: true,
+                })
+            });
+            seen
+        };
+        assert!(floors(&capped).iter().all(|&f| f == f64::NEG_INFINITY));
+        let certifying = DynamicsParams {
+            stop_certain_failures: true,
+            ..capped
+        };
+        let seen = floors(&certifying);
+        assert_eq!(seen.len(), 5);
+        for (k, floor) in seen.into_iter().enumerate() {
+            // |x - xi^1|^2 = k^2 before step k + 1.
+            let expected = -((k * k) as f64) - std::f64::consts::LN_2 - CERTIFICATE_SLACK;
+            assert!((floor - expected).abs() < 1e-12, "step {k}: {floor}");
+        }
+        // w1 = 1e-300 at xi^1 is below the floor -ln 2: lost at step 1,
+        // certified while the state still moves, not once it has converged.
+        let (out, _) = iterate(&x0, &xi1, 1.0, &certifying, halving(1e-300));
+        assert_eq!(
+            (out.steps, out.certified_failure, out.retrieved),
+            (1, true, false)
+        );
+        let still = |x: &[f64], next: &mut [f64], _: f64| {
+            next.copy_from_slice(x);
+            Stepped::Whole(FirstStep {
+                w1: 1e-300,
+                xi1_largest: false,
+            })
+        };
+        let (out, _) = iterate(&x0, &xi1, 1.0, &certifying, still);
+        assert_eq!(
+            (out.steps, out.converged, out.certified_failure),
+            (1, true, false)
+        );
+        let abandon = |_: &[f64], _: &mut [f64], _: f64| {
+            Stepped::Abandoned(FirstStep {
+                w1: 0.25,
+                xi1_largest: false,
+            })
+        };
+        let (out, x) = iterate(&x0, &xi1, 1.0, &certifying, abandon);
+        assert_eq!(
+            (out.steps, out.converged, out.certified_failure),
+            (1, false, true)
+        );
+        assert_eq!(
+            (out.final_weight, out.first_step.w1, x),
+            (0.25, 0.25, x0.to_vec())
+        );
+    }
+
+    /// The retrieval criterion at its two edges: the overlap may equal the
+    /// threshold; the weight must exceed 1/2.
+    #[test]
+    fn retrieval_criterion_edges() {
+        let xi1 = [1.0_f32, 0.0, 0.0];
+        let x0 = [1.0, 1.0, 0.0];
+        let overlap = normalised_overlap(&x0, &xi1);
+        let run = |threshold: f64, w1: f64| {
+            let params = DynamicsParams {
+                retrieval_threshold: threshold,
+                stop_certain_failures: false,
+                ..DynamicsParams::default()
+            };
+            let still = |x: &[f64], next: &mut [f64], _: f64| {
+                next.copy_from_slice(x);
+                Stepped::Whole(FirstStep {
+                    w1,
+                    xi1_largest: true,
+                })
+            };
+            iterate(&x0, &xi1, 1.0, &params, still).0.retrieved
+        };
+        assert!(run(overlap, 0.6));
+        assert!(!run(overlap + 1e-12, 0.6));
+        assert!(!run(overlap, 0.5));
+        assert!(run(overlap, 0.5 + 1e-12));
+    }
+
     /// Bad parameters are errors.
     #[test]
     fn bad_input_is_rejected() {
