@@ -399,6 +399,31 @@ mod tests {
         assert!(back.set_aside.is_none());
     }
 
+    /// The temporary file is written beside the checkpoint and renamed
+    /// over it: in a directory on another file system than the working
+    /// directory (a tmpfs, where there is one), the rename still works and
+    /// leaves nothing else behind.
+    #[test]
+    fn saves_beside_the_file() {
+        let shm = Path::new("/dev/shm");
+        let base = if shm.is_dir() {
+            shm.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        };
+        let dir = tempfile::tempdir_in(base).unwrap();
+        let path = dir.path().join("raw.csv");
+        let plan = plan("s", 1, 10);
+        full(&path, &plan).save().unwrap();
+        full(&path, &plan).save().unwrap();
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["raw.csv"]);
+        assert_eq!(Checkpoint::load(&path, &[plan]).unwrap().done.len(), 9);
+    }
+
     /// An empty checkpoint is the header line alone; an empty file holds
     /// no points.
     #[test]

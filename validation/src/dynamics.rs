@@ -1526,6 +1526,17 @@ mod tests {
         assert!((x[0] - (2.0 - 0.5f64.powi(19))).abs() < 1e-15);
         assert_eq!(out.final_overlap, normalised_overlap(&x, &xi1));
         assert!(out.retrieved && out.final_weight == 0.9);
+        // A move of exactly tolerance * sqrt(N) (2e-6 from 0: sqrt(d^2) = d
+        // and halving are exact) is not yet converged.
+        let (edge, _) = iterate(&[0.0; 4], &xi1, 1.0, &quiet, |x, next, _| {
+            next.copy_from_slice(x);
+            next[0] = if x[0] == 0.0 { 2e-6 } else { x[0] };
+            Stepped::Whole(FirstStep {
+                w1: 0.9,
+                xi1_largest: true,
+            })
+        });
+        assert_eq!((edge.steps, edge.converged), (2, true));
         let capped = DynamicsParams {
             max_steps: 5,
             ..quiet
