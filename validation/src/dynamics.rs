@@ -1369,6 +1369,11 @@ mod tests {
             0.5
         ));
         assert!(certainly_lost(&off, &xi1, 0.0, 0.5));
+        // Lost strictly below the floor; an underflowed weight counts as
+        // the smallest normal number (ln = -708.4).
+        assert!(!below_floor(0.25, 0.25f64.ln()));
+        assert!(below_floor(0.25, 0.25f64.ln() + 1e-15));
+        assert!(below_floor(0.0, -700.0) && !below_floor(0.0, -710.0));
     }
 
     /// The exposed kernel agrees with a naive dot product and rejects
