@@ -151,4 +151,86 @@ mod tests {
         assert!((huge.ln() - 2e5).abs() < 1e-12);
         assert_eq!(huge.weight_of(2e5), 1.0);
     }
+
+    /// `ln sum e^z` computed directly.
+    fn direct(z: &[f64]) -> f64 {
+        z.iter().map(|v| v.exp()).sum::<f64>().ln()
+    }
+
+    /// The pieces a step uses: raising the reference rescales the sum and
+    /// returns the factor; `add` and `add_weights` return weights relative
+    /// to the reference; `relative_sum` is `e^{-shift} Z`.
+    #[test]
+    fn reference_and_weights() {
+        let mut part = Partition::new();
+        assert_eq!(part.ln(), f64::NEG_INFINITY);
+        assert_eq!(part.raise_shift(1.0), 0.0);
+        assert_eq!(part.add(1.0), 1.0);
+        assert!((part.add(0.0) - (-1.0f64).exp()).abs() < 1e-16);
+        assert_eq!(
+            part.raise_shift(0.5),
+            1.0,
+            "a lower maximum changes nothing"
+        );
+        assert_eq!(part.raise_shift(1.0), 1.0, "nor an equal one");
+        let factor = part.raise_shift(3.0);
+        assert!((factor - (-2.0f64).exp()).abs() < 1e-16);
+        let sum = (-2.0f64).exp() + (-3.0f64).exp();
+        assert!((part.relative_sum() - sum).abs() < 1e-16);
+        // Eleven scores: two lanes of four and a tail of three.
+        let z: Vec<f64> = (0..11).map(|k| 3.0 - 0.25 * k as f64).collect();
+        let mut w = vec![0.0; z.len()];
+        part.add_weights(&z, &mut w);
+        for (wk, zk) in w.iter().zip(&z) {
+            assert!((wk - (zk - 3.0).exp()).abs() < 1e-15, "{zk}");
+        }
+        let all: Vec<f64> = [1.0, 0.0].iter().chain(&z).copied().collect();
+        assert!((part.ln() - direct(&all)).abs() < 1e-14);
+        let ln = part.ln();
+        assert!((part.weight_of(3.0) - (3.0 - ln).exp()).abs() < 1e-16);
+        part.add_many(-1.0, 1e3);
+        let more = (ln.exp() + 1e3 * (-1.0f64).exp()).ln();
+        assert!((part.ln() - more).abs() < 1e-14);
+    }
+
+    /// Merging two sums gives the sum over both, relative to the larger
+    /// reference, in either order; the factors rescale what was kept
+    /// relative to each old reference. Empty sums merge to an empty sum.
+    #[test]
+    fn merged_sums() {
+        let (a, b) = ([0.5, -1.0, 2.0], [7.0, 6.5]);
+        let sum = |z: &[f64]| {
+            let mut part = Partition::new();
+            part.add_block(z);
+            part
+        };
+        let both: Vec<f64> = a.iter().chain(&b).copied().collect();
+        let mut first = sum(&a);
+        let (mine, theirs) = first.merge(sum(&b));
+        assert!((mine - (-5.0f64).exp()).abs() < 1e-16 && theirs == 1.0);
+        assert!((first.ln() - direct(&both)).abs() < 1e-14);
+        let mut second = sum(&b);
+        assert_eq!(second.merge(sum(&a)).0, 1.0);
+        assert!((second.ln() - direct(&both)).abs() < 1e-14);
+        let mut empty = Partition::new();
+        assert_eq!(empty.merge(sum(&a)), (0.0, 1.0));
+        assert!((empty.ln() - direct(&a)).abs() < 1e-14);
+        let mut none = Partition::new();
+        assert_eq!(none.merge(Partition::new()), (1.0, 1.0));
+        assert_eq!((none.ln(), none.relative_sum()), (f64::NEG_INFINITY, 0.0));
+    }
+
+    /// The maximum wherever it lies: in a lane, in the tail, or nowhere.
+    #[test]
+    fn block_maximum() {
+        assert_eq!(block_max(&[]), f64::NEG_INFINITY);
+        for len in [1, 4, 5, 7, 8, 9] {
+            for at in 0..len {
+                let mut z = vec![-1.0; len];
+                z[at] = 2.0;
+                assert_eq!(block_max(&z), 2.0, "length {len}, at {at}");
+            }
+        }
+        assert_eq!(block_max(&[-3.0, -2.0, -5.0, -4.0, -6.0]), -2.0);
+    }
 }
