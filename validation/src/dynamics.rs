@@ -1641,6 +1641,130 @@ mod tests {
         assert!(run(overlap, 0.5 + 1e-12));
     }
 
+    /// A stepper after its first (full) pass, at `anchor`.
+    fn stepper_after_pass<'a>(
+        pats: &'a Patterns,
+        lambda: f64,
+        params: &DynamicsParams,
+        anchor: &[f64],
+    ) -> Stepper<'a, Patterns> {
+        let mut stepper = Stepper::new(pats, lambda, params);
+        stepper.step(anchor, &mut vec![0.0; anchor.len()]);
+        stepper
+    }
+
+    /// `ln sum_mu e^{lambda xi^mu . x}` over the rows `mu` with `keep(mu)`,
+    /// by the library's `exp`.
+    fn ln_sum(pats: &Patterns, lambda: f64, x: &[f64], keep: impl Fn(usize) -> bool) -> f64 {
+        let z: Vec<f64> = (0..pats.p())
+            .filter(|&mu| keep(mu))
+            .map(|mu| lambda * dot(pats.row(mu), x))
+            .collect();
+        let top = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        top + z.iter().map(|v| (v - top).exp()).sum::<f64>().ln()
+    }
+
+    /// The pruning rule, checked against brute force. After a full pass at
+    /// the anchor `a` (a frozen state: gaussian patterns, lambda = 4, at
+    /// xi^1), the state moves by `d` towards the excluded pattern with the
+    /// largest score, which is the direction in which the excluded mass
+    /// grows fastest (Cauchy-Schwarz is then an equality for that
+    /// pattern). A step is pruned exactly when `ln S + lambda max|xi| d +
+    /// ROUNDING_SLACK - ln Z_candidates(x) <= ln prune_tolerance` (module
+    /// doc); whenever it is, the excluded patterns really weigh at most
+    /// `prune_tolerance` of the candidates. Along the sweep some steps are
+    /// pruned (at the anchor itself in particular) and some are refused
+    /// where pruning would break the tolerance.
+    #[test]
+    fn pruning_rule_keeps_its_bound() {
+        let (lambda, tolerance) = (4.0, 1e-9);
+        let pats = sample(PatternLaw::Gaussian, 16, 600, 31);
+        let params = DynamicsParams {
+            prune_tolerance: tolerance,
+            prune_headroom: 0.0,
+            ..DynamicsParams::default()
+        };
+        let anchor: Vec<f64> = pats.xi1().iter().map(|&v| f64::from(v)).collect();
+        let first = stepper_after_pass(&pats, lambda, &params, &anchor);
+        let drawn = first
+            .candidates
+            .as_ref()
+            .expect("a frozen state draws candidates");
+        assert_eq!(drawn.anchor, anchor);
+        let mut kept = vec![false; pats.p()];
+        drawn.rows.iter().for_each(|&mu| kept[mu] = true);
+        let excluded_now = ln_sum(&pats, lambda, &anchor, |mu| !kept[mu]);
+        assert!(
+            excluded_now <= drawn.ln_excluded + 1e-9,
+            "S bounds the excluded mass"
+        );
+        let nu = (0..pats.p())
+            .filter(|&mu| !kept[mu])
+            .max_by(|&a, &b| dot(pats.row(a), &anchor).total_cmp(&dot(pats.row(b), &anchor)))
+            .expect("some pattern is excluded");
+        let row: Vec<f64> = pats.row(nu).iter().map(|&v| f64::from(v)).collect();
+        let length = row.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let (mut pruned, mut refused_unsafe) = (0, 0);
+        for j in 0..=60 {
+            let d = if j == 0 { 0.0 } else { 1e-4 * 1.25f64.powi(j) };
+            let x: Vec<f64> = anchor
+                .iter()
+                .zip(&row)
+                .map(|(a, r)| a + d * r / length)
+                .collect();
+            let mut stepper = stepper_after_pass(&pats, lambda, &params, &anchor);
+            stepper.step(&x, &mut vec![0.0; x.len()]);
+            let ln_candidates = ln_sum(&pats, lambda, &x, |mu| kept[mu]);
+            let margin = drawn.ln_excluded
+                + lambda * pats.max_norm() * distance(&x, &anchor)
+                + ROUNDING_SLACK
+                - ln_candidates
+                - tolerance.ln();
+            let ratio = (ln_sum(&pats, lambda, &x, |mu| !kept[mu]) - ln_candidates).exp();
+            if margin.abs() > 1e-6 {
+                assert_eq!(
+                    stepper.pruned,
+                    usize::from(margin <= 0.0),
+                    "d = {d}, margin {margin}"
+                );
+            }
+            if stepper.pruned == 1 {
+                assert!(ratio <= tolerance, "d = {d}: {ratio}");
+                pruned += 1;
+            } else if ratio > tolerance {
+                refused_unsafe += 1;
+            }
+            if j == 0 {
+                assert_eq!(stepper.pruned, 1, "a step at the anchor is pruned");
+            }
+        }
+        assert!(
+            pruned >= 3 && refused_unsafe >= 3,
+            "{pruned} pruned, {refused_unsafe} refused"
+        );
+    }
+
+    /// Candidate sets are drawn only when the pass suggests they can be:
+    /// not at a paramagnetic state (gaussian, lambda = 0.5, P = e^{0.3 N},
+    /// from a random state), where the bulk of the patterns carries the
+    /// weight; always at the frozen state above.
+    #[test]
+    fn candidates_are_drawn_only_where_they_can_exist() {
+        let params = DynamicsParams::default();
+        let pats = sample(PatternLaw::Gaussian, 16, 121, 32);
+        let x: Vec<f64> = (0..16)
+            .map(|k| if k % 2 == 0 { 0.3 } else { -0.2 })
+            .collect();
+        let warm = stepper_after_pass(&pats, 0.5, &params, &x);
+        assert!(!warm.promising && warm.candidates.is_none());
+        let frozen = sample(PatternLaw::Gaussian, 16, 600, 31);
+        let at_xi1: Vec<f64> = frozen.xi1().iter().map(|&v| f64::from(v)).collect();
+        let cold = stepper_after_pass(&frozen, 4.0, &params, &at_xi1);
+        assert!(cold.promising && cold.candidates.is_some());
+        let full = stepper_after_pass(&frozen, 4.0, &params.full(), &at_xi1);
+        assert!(!full.promising && full.candidates.is_none() && full.z.is_empty());
+    }
+
     /// Bad parameters are errors.
     #[test]
     fn bad_input_is_rejected() {
