@@ -1765,6 +1765,34 @@ mod tests {
         assert!(!full.promising && full.candidates.is_none() && full.z.is_empty());
     }
 
+    /// The draw test of `worth_drawing` at its edge: worth it exactly
+    /// when `ln(P/8) + mean + 0.674 sd - ln Z <= ln prune_tolerance -
+    /// headroom`, for two passes of P = 800 patterns.
+    #[test]
+    fn worth_drawing_edge() {
+        let pats = sample(PatternLaw::Gaussian, 4, 800, 33);
+        let params = DynamicsParams::default();
+        let stepper = Stepper::new(&pats, 1.0, &params);
+        for (mean_z, sd_z) in [(1.0, 2.0), (-3.0, 0.5)] {
+            let edge = 100f64.ln() + mean_z + 0.674 * sd_z - (1e-13f64.ln() - 6.0);
+            let pass = |ln_z: f64| Pass {
+                observed: FirstStep {
+                    w1: 0.5,
+                    xi1_largest: true,
+                },
+                top: ln_z,
+                ln_z,
+                mean_z,
+                sd_z,
+            };
+            assert!(stepper.worth_drawing(&pass(edge + 1e-9)), "{mean_z} {sd_z}");
+            assert!(
+                !stepper.worth_drawing(&pass(edge - 1e-9)),
+                "{mean_z} {sd_z}"
+            );
+        }
+    }
+
     /// Bad parameters are errors.
     #[test]
     fn bad_input_is_rejected() {

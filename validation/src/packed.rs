@@ -486,7 +486,11 @@ pub(crate) struct PackedKernel<'a> {
 impl StepKernel for PackedKernel<'_> {
     fn scores(&self, rows: Rows<'_>, out: &mut [f64]) {
         match rows {
-            Rows::Range(first, _) => self.patterns.score_range(&self.tables, first, out),
+            Rows::Range(first, end) => {
+                // As the f32 kernel does: the range and the output agree.
+                assert_eq!(end.wrapping_sub(first), out.len(), "rows {first}..{end}");
+                self.patterns.score_range(&self.tables, first, out);
+            }
             Rows::List(list) => {
                 for (s, &mu) in out.iter_mut().zip(list) {
                     *s = PackedPatterns::score(&self.tables, self.patterns.packed_row(mu));
