@@ -1793,6 +1793,28 @@ mod tests {
         }
     }
 
+    /// A candidate set keeps at most an eighth of the patterns, counting
+    /// xi^1 always. Sixteen rows at `x = (1, 0)`, lambda = 100: xi^1 =
+    /// (1, 0) on top, the others (0, 1) 100 nats below (excluded), except
+    /// for `near` of them at (0.99, 0), one nat below the top (kept). One
+    /// near row gives three kept rows (counted with the extra one for
+    /// xi^1), too many for P/8 = 2; none gives two, a set.
+    #[test]
+    fn candidate_sets_keep_at_most_an_eighth() {
+        let draw = |near: usize| {
+            let mut rows = vec![1.0_f32, 0.0];
+            for k in 1..16 {
+                rows.extend(if k <= near { [0.99, 0.0] } else { [0.0, 1.0] });
+            }
+            let pats = Patterns::from_rows(2, rows).unwrap();
+            let stepper = stepper_after_pass(&pats, 100.0, &DynamicsParams::default(), &[1.0, 0.0]);
+            assert!(stepper.promising, "{near}");
+            stepper.candidates.map(|c| c.rows)
+        };
+        assert_eq!(draw(0), Some(vec![0]));
+        assert_eq!(draw(1), None);
+    }
+
     /// Bad parameters are errors.
     #[test]
     fn bad_input_is_rejected() {
