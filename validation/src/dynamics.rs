@@ -1813,6 +1813,16 @@ mod tests {
         };
         assert_eq!(draw(0), Some(vec![0]));
         assert_eq!(draw(1), None);
+        // Scores that are whole numbers (lambda = 1, x = (1, 0)): xi^1 at
+        // 100, two rows 36.5 nats below (2 e^-36 is over the budget
+        // 1e-13 e^-6 = 2.5e-16, so the cut is 37), one row exactly 37
+        // below (excluded: a row is kept only strictly above the cut) and
+        // 28 rows 100 below.
+        let mut rows = vec![100.0_f32, 0.0, 63.5, 0.0, 63.5, 0.0, 63.0, 0.0];
+        rows.extend([0.0, 1.0].repeat(28));
+        let pats = Patterns::from_rows(2, rows).unwrap();
+        let stepper = stepper_after_pass(&pats, 1.0, &DynamicsParams::default(), &[1.0, 0.0]);
+        assert_eq!(stepper.candidates.map(|c| c.rows), Some(vec![0, 1, 2]));
     }
 
     /// Bad parameters are errors.
