@@ -1102,6 +1102,7 @@ mod tests {
         let pass = step(&pats, Rows::Range(0, p), &x, lambda, &mut next, None);
         let fs = pass.observed;
         assert!((pass.ln_z - (zmax + total.ln())).abs() < 1e-12);
+        assert!((pass.top - zmax).abs() < 1e-12);
         let mean = z.iter().sum::<f64>() / p as f64;
         let var = z.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / p as f64;
         assert!((pass.mean_z - mean).abs() < 1e-12);
