@@ -1486,6 +1486,7 @@ mod tests {
             "{out:?}"
         );
         assert!(!out.retrieved, "{out:?}");
+        assert!(!out.first_step.xi1_largest, "a tie is not strictly largest");
         let orthogonal = Patterns::from_rows(2, vec![1.0, 0.0, 0.0, 1.0]).unwrap();
         let one_step = DynamicsParams {
             max_steps: 1,
