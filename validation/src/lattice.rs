@@ -112,6 +112,32 @@ mod tests {
 
     /// The convolution against brute-force enumeration of every pattern
     /// `b` for a small state: sparse law, `x0` with 2 entries on each atom.
+    /// The unit may be a fraction `1/q` of the smallest magnitude, for
+    /// `q` up to 16, and multiples reach 64 at most. Each law is
+    /// symmetric, so standardising only rescales it.
+    #[test]
+    fn lattice_limits() {
+        let multiples = |values: [f64; 4]| {
+            let law = EntryLaw::new(Family::Discrete {
+                values: values.to_vec(),
+                probabilities: vec![0.25; 4],
+            })
+            .unwrap();
+            Lattice::of(&law).map(|l| l.multiples)
+        };
+        assert_eq!(multiples([-3.0, -2.0, 2.0, 3.0]), Some(vec![-3, -2, 2, 3]));
+        assert_eq!(
+            multiples([-17.0, -16.0, 16.0, 17.0]),
+            Some(vec![-17, -16, 16, 17])
+        );
+        assert_eq!(multiples([-18.0, -17.0, 17.0, 18.0]), None);
+        assert_eq!(
+            multiples([-64.0, -1.0, 1.0, 64.0]),
+            Some(vec![-64, -1, 1, 64])
+        );
+        assert_eq!(multiples([-65.0, -1.0, 1.0, 65.0]), None);
+    }
+
     #[test]
     fn score_pmf_matches_enumeration() {
         let law = EntryLaw::new(Family::SparseBinary { density: 0.3 }).unwrap();
