@@ -346,4 +346,98 @@ mod tests {
             .w1
             .is_finite());
     }
+
+    /// `w1 = e^s / (e^s + sum e^z)` by the library's `exp`.
+    fn weight(signal: f64, others: &[f64]) -> f64 {
+        signal.exp() / (signal.exp() + others.iter().map(|z| z.exp()).sum::<f64>())
+    }
+
+    /// xi^1 wins with more than half of the weight.
+    #[test]
+    fn winning_needs_more_than_half() {
+        let at = |w1| FirstStep {
+            w1,
+            xi1_largest: true,
+        };
+        assert!(!at(0.5).xi1_wins() && at(0.5 + 1e-12).xi1_wins());
+    }
+
+    /// Level-count first steps hold counts up to 2^53 - 1 other patterns.
+    #[test]
+    fn exact_counts_stop_below_2_to_the_53() {
+        assert_eq!(exact_count(9_007_199_254_740_991.0).unwrap(), (1 << 53) - 1);
+        let text = exact_count(9_007_199_254_740_992.0)
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("above 2^53"), "{text}");
+    }
+
+    /// The streamed first step over three blocks (3000 scores) against
+    /// the direct sum; the largest score decides `xi1_largest`, a tie
+    /// included; no other pattern leaves xi^1 all the weight.
+    #[test]
+    fn streamed_scores_match_the_direct_sum() {
+        let scores: Vec<f64> = (0..3000)
+            .map(|k| ((k * 7) % 3001) as f64 / 1000.0 - 2.0)
+            .collect();
+        let run = |signal: f64, count: usize| {
+            let mut next = scores.iter().copied();
+            streamed(signal, count as u64, &mut trial_rng(1), |_| {
+                next.next().unwrap()
+            })
+        };
+        let top = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        for signal in [1.5, top, top + 0.1] {
+            let out = run(signal, 3000);
+            assert!((out.w1 - weight(signal, &scores)).abs() < 1e-14, "{signal}");
+            assert_eq!(out.xi1_largest, signal > top, "{signal}");
+        }
+        // A partial last block (2100 = 2 x 1024 + 52 scores).
+        let out = run(top + 0.1, 2100);
+        assert!((out.w1 - weight(top + 0.1, &scores[..2100])).abs() < 1e-14);
+        let alone = run(-3.0, 0);
+        assert_eq!((alone.w1, alone.xi1_largest), (1.0, true));
+    }
+
+    /// Levels with their counts; empty levels count for nothing, not even
+    /// for `xi1_largest`.
+    #[test]
+    fn levels_match_the_direct_sum() {
+        let levels = [(0.5, 3), (2.0, 0), (0.9, 2)];
+        let out = from_levels(1.0, levels.into_iter());
+        let expanded = [0.5, 0.5, 0.5, 0.9, 0.9];
+        assert!((out.w1 - weight(1.0, &expanded)).abs() < 1e-15);
+        assert!(out.xi1_largest);
+        let tie = from_levels(1.0, [(1.0, 1), (0.2, 4)].into_iter());
+        assert!(!tie.xi1_largest);
+        assert!((tie.w1 - weight(1.0, &[1.0, 0.2, 0.2, 0.2, 0.2])).abs() < 1e-15);
+    }
+
+    /// Multinomial counts by successive binomials: every count is placed,
+    /// levels of probability 0 get none, and the mean counts over 400
+    /// draws of 1000 are within 5 standard errors of `1000 p`.
+    #[test]
+    fn level_counts_are_multinomial() {
+        let p = [0.2, 0.0, 0.3, 0.5];
+        let ln_pmf: Vec<f64> = p.iter().map(|v: &f64| v.ln()).collect();
+        let mut rng = trial_rng(5);
+        let mut sums = [0.0; 4];
+        for _ in 0..400 {
+            let counts = level_counts(&ln_pmf, 1000, &mut rng).unwrap();
+            assert_eq!(counts.iter().sum::<u64>(), 1000);
+            assert_eq!(counts[1], 0);
+            sums.iter_mut()
+                .zip(&counts)
+                .for_each(|(s, &c)| *s += c as f64);
+        }
+        for (k, &pk) in p.iter().enumerate() {
+            let se = (1000.0 * pk * (1.0 - pk) / 400.0).sqrt();
+            assert!(
+                (sums[k] / 400.0 - 1000.0 * pk).abs() <= 5.0 * se + 1e-12,
+                "level {k}"
+            );
+        }
+        let last_only = level_counts(&[f64::NEG_INFINITY, f64::NEG_INFINITY, 0.0], 7, &mut rng);
+        assert_eq!(last_only.unwrap(), [0, 0, 7]);
+    }
 }
