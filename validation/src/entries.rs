@@ -278,4 +278,42 @@ mod tests {
             );
         }
     }
+
+    /// A generator stuck at its largest output: every uniform is
+    /// `1 - 2^-53`, the largest value below 1.
+    struct Top;
+
+    impl rand::TryRng for Top {
+        type Error = std::convert::Infallible;
+        fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+            Ok(u32::MAX)
+        }
+        fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+            Ok(u64::MAX)
+        }
+        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+            dst.fill(u8::MAX);
+            Ok(())
+        }
+    }
+
+    /// Nine atoms of probability 1/9, whose running sum (after the law's
+    /// normalisation) ends a few ulp below 1: a uniform at or above it
+    /// (here `1 - 2^-53`) falls past every cumulative probability and
+    /// picks the last atom.
+    #[test]
+    fn uniforms_past_the_rounded_sum_pick_the_last_atom() {
+        let law = EntryLaw::new(Family::Discrete {
+            values: (0..9).map(|k| f64::from(k) - 4.0).collect(),
+            probabilities: vec![1.0 / 9.0; 9],
+        })
+        .unwrap();
+        let sampler = EntrySampler::new(&law);
+        let last = *sampler.cumulative.last().unwrap();
+        assert!(
+            last < 1.0 && rand::RngExt::random::<f64>(&mut Top) >= last,
+            "{last}"
+        );
+        assert_eq!(sampler.pick(&mut Top), 8);
+    }
 }
