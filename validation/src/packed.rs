@@ -650,6 +650,52 @@ mod tests {
         assert!(matches!(big, Err(ValidationError::TooLarge { .. })));
     }
 
+    /// What a packed matrix says about itself: sizes, bits, atoms
+    /// (ascending), and squared norms bitwise those of the `f32` rows
+    /// (summed in entry order); which laws pack, and their bytes.
+    #[test]
+    fn packed_matrices_describe_themselves() {
+        for (law, (bits, atoms)) in
+            discrete_laws()
+                .iter()
+                .zip([(1, 2), (2, 3), (1, 2), (1, 2), (2, 4)])
+        {
+            let (rows, packed) = both(law, 13, 70, 3);
+            assert_eq!(
+                (packed.n(), packed.p(), packed.bits()),
+                (13, 70, bits),
+                "{law:?}"
+            );
+            assert_eq!(packed.atoms(), packed_atoms(law).unwrap().as_slice());
+            assert_eq!(packed.atoms().len(), atoms);
+            assert!(packed.atoms().windows(2).all(|w| w[0] < w[1]));
+            assert_eq!(packed_bytes(13, 70, atoms), packed.bytes() as u128);
+            for mu in 0..70 {
+                let direct: f64 = rows.row(mu).iter().map(|&v| f64::from(v).powi(2)).sum();
+                assert_eq!(
+                    packed.squared_norm(mu).to_bits(),
+                    direct.to_bits(),
+                    "{law:?} {mu}"
+                );
+            }
+        }
+        assert_eq!(packed_atoms(&PatternLaw::Binary).unwrap(), [-1.0, 1.0]);
+        assert_eq!(packed_atoms(&PatternLaw::Gaussian), None);
+        assert_eq!(packed_atoms(&PatternLaw::Spherical), None);
+        let five = EntryLaw::new(Family::Discrete {
+            values: vec![-2.0, -1.0, 0.0, 1.0, 2.0],
+            probabilities: vec![0.2; 5],
+        });
+        assert_eq!(
+            packed_atoms(&PatternLaw::Iid(Arc::new(five.unwrap()))),
+            None
+        );
+        // 1 bit for two atoms, 2 for three or four: 13 entries in 2 or 4 bytes.
+        assert_eq!(packed_bytes(13, 5, 2), 10);
+        assert_eq!(packed_bytes(13, 5, 3), 20);
+        assert_eq!(packed_bytes(16, 5, 4), 20);
+    }
+
     /// Lookup-table scores equal the `f32` kernel's to 1e-12 of
     /// `|xi| |x|`, at continuous states (after a step) and at patterns.
     #[test]
