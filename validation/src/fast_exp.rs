@@ -154,6 +154,11 @@ mod tests {
                 assert_eq!(e.to_bits(), fast[k].to_bits(), "{v}");
             }
         }
+        // -708 itself takes the fast path, alone and beside a lower one.
+        let mut edge = [SMALLEST, -709.0];
+        exp_in_place(&mut edge);
+        assert_eq!(edge[0].to_bits(), reduced_exp(SMALLEST).to_bits());
+        assert_ne!(edge[0].to_bits(), SMALLEST.exp().to_bits());
         let mut normal_only = x[..1000].to_vec();
         exp_in_place(&mut normal_only);
         assert!(normal_only
