@@ -323,9 +323,14 @@ mod tests {
     /// A first-step study of gaussian patterns: sizes 8, 10 and 12, three
     /// grid points each (nine points), `trials` trials each.
     fn plan(name: &str, seed: u64, trials: u64) -> Plan {
+        plan_on(name, seed, trials, (0.2, 0.4))
+    }
+
+    /// [`plan`] on the grid `min..max`.
+    fn plan_on(name: &str, seed: u64, trials: u64, (min, max): (f64, f64)) -> Plan {
         let spec: StudySpec = toml::from_str(&format!(
             "name = \"{name}\"\nobservable = \"alpha_1\"\nlambda = 0.5\nmethod = \"first-step\"\nsizes = [8, 10, 12]\n\
-             grid = {{ min = 0.2, max = 0.4, points = 3 }}\ntrials = {trials}\n"
+             grid = {{ min = {min}, max = {max}, points = 3 }}\ntrials = {trials}\n"
         ))
         .expect("parses");
         let gaussian = damcap_theory::by_name("gaussian").expect("built-in");
@@ -482,6 +487,24 @@ mod tests {
         assert!(Checkpoint::load(&path, &[plan])
             .unwrap()
             .contains("s", 8, 1));
+    }
+
+    /// Grid values match to 1e-12 of their size (or absolutely below 1):
+    /// on a grid of 20 to 40, 1e-13 relative is a match, 1e-11 is not.
+    #[test]
+    fn grid_values_match_relative_to_their_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("raw.csv");
+        let plan = plan_on("s", 1, 10, (20.0, 40.0));
+        for (shift, kept) in [(1e-13, true), (1e-11, false)] {
+            let mut store = full(&path, &plan);
+            let (x, records) = point(&plan, 8, 1);
+            assert_eq!(x, 30.0);
+            store.insert("s", 8, 1, (x * (1.0 + shift), records));
+            store.save().unwrap();
+            let back = Checkpoint::load(&path, std::slice::from_ref(&plan)).unwrap();
+            assert_eq!(back.contains("s", 8, 1), kept, "{shift}");
+        }
     }
 
     #[test]
