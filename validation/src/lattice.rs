@@ -113,8 +113,9 @@ mod tests {
     /// The convolution against brute-force enumeration of every pattern
     /// `b` for a small state: sparse law, `x0` with 2 entries on each atom.
     /// The unit may be a fraction `1/q` of the smallest magnitude, for
-    /// `q` up to 16, and multiples reach 64 at most. Each law is
-    /// symmetric, so standardising only rescales it.
+    /// `q` up to 16, multiples reach 64 at most, and a value may sit off
+    /// its multiple by 1e-9 of it. Each law is symmetric, so standardising
+    /// only rescales it.
     #[test]
     fn lattice_limits() {
         let multiples = |values: [f64; 4]| {
@@ -136,6 +137,13 @@ mod tests {
             Some(vec![-64, -1, 1, 64])
         );
         assert_eq!(multiples([-65.0, -1.0, 1.0, 65.0]), None);
+        // Rounding is forgiven up to 1e-9 of the multiple: 3.2e-8 at 64.
+        let near = 64.000_000_032;
+        assert_eq!(
+            multiples([-near, -1.0, 1.0, near]),
+            Some(vec![-64, -1, 1, 64])
+        );
+        assert_eq!(multiples([-64.000_001, -1.0, 1.0, 64.000_001]), None);
     }
 
     #[test]
