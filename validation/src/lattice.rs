@@ -137,13 +137,13 @@ mod tests {
             Some(vec![-64, -1, 1, 64])
         );
         assert_eq!(multiples([-65.0, -1.0, 1.0, 65.0]), None);
-        // Rounding is forgiven up to 1e-9 of the multiple: 3.2e-8 at 64.
-        let near = 64.000_000_032;
+        // Rounding is forgiven up to 1e-9 of the multiple: 3.15e-8 at 63.
+        let near = 63.000_000_031_5;
         assert_eq!(
             multiples([-near, -1.0, 1.0, near]),
-            Some(vec![-64, -1, 1, 64])
+            Some(vec![-63, -1, 1, 63])
         );
-        assert_eq!(multiples([-64.000_001, -1.0, 1.0, 64.000_001]), None);
+        assert_eq!(multiples([-63.000_001, -1.0, 1.0, 63.000_001]), None);
     }
 
     #[test]
