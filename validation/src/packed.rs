@@ -696,6 +696,30 @@ mod tests {
         assert_eq!(packed_bytes(16, 5, 4), 20);
     }
 
+    /// Byte tables exist for dyadic laws whose picks fill a byte in at most
+    /// 16 random bits that divide a 64-bit word, for rows of whole bytes:
+    /// ternary (4 entries of 2 random bits: 8 bits) and +-1 as a law file
+    /// (8 entries of 1 bit), not four atoms in eighths (4 x 3 = 12 bits),
+    /// not a row that ends inside a byte. (Without a table the same
+    /// patterns are drawn pick by pick, more slowly.)
+    #[test]
+    fn byte_tables_where_picks_fill_bytes() {
+        let laws = discrete_laws();
+        let table = |law: &PatternLaw, n: usize, atoms: usize| {
+            let PatternLaw::Iid(entry) = law else {
+                unreachable!("law files only")
+            };
+            let codes: Vec<u8> = (0..atoms as u8).collect();
+            byte_table(&EntrySampler::new(entry), n, &codes, bits_for(atoms)).map(|t| t.bits)
+        };
+        assert_eq!(table(&laws[1], 40, 3), Some(8));
+        assert_eq!(table(&laws[1], 41, 3), None);
+        assert_eq!(table(&laws[3], 40, 2), Some(8));
+        assert_eq!(table(&laws[3], 44, 2), None);
+        assert_eq!(table(&laws[4], 40, 4), None);
+        assert_eq!(table(&laws[2], 40, 2), None, "sparse binary is not dyadic");
+    }
+
     /// Lookup-table scores equal the `f32` kernel's to 1e-12 of
     /// `|xi| |x|`, at continuous states (after a step) and at patterns.
     #[test]
