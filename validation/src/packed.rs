@@ -700,7 +700,8 @@ mod tests {
     /// 16 random bits that divide a 64-bit word, for rows of whole bytes:
     /// ternary (4 entries of 2 random bits: 8 bits) and +-1 as a law file
     /// (8 entries of 1 bit), not four atoms in eighths (4 x 3 = 12 bits),
-    /// not a row that ends inside a byte. (Without a table the same
+    /// not a row that ends inside a byte; two atoms in quarters reach the
+    /// largest table, 16 bits. (Without a table the same
     /// patterns are drawn pick by pick, more slowly.)
     #[test]
     fn byte_tables_where_picks_fill_bytes() {
@@ -718,6 +719,17 @@ mod tests {
         assert_eq!(table(&laws[3], 44, 2), None);
         assert_eq!(table(&laws[4], 40, 4), None);
         assert_eq!(table(&laws[2], 40, 2), None, "sparse binary is not dyadic");
+        // Two atoms in quarters: 8 entries of 2 random bits, 16 bits, the
+        // largest table; in eighths, 24 bits, too large.
+        let two = |p: f64| {
+            let entry = EntryLaw::new(Family::Discrete {
+                values: vec![-1.0, 1.0],
+                probabilities: vec![p, 1.0 - p],
+            });
+            PatternLaw::Iid(Arc::new(entry.unwrap()))
+        };
+        assert_eq!(table(&two(0.25), 40, 2), Some(16));
+        assert_eq!(table(&two(0.125), 40, 2), None);
     }
 
     /// Lookup-table scores equal the `f32` kernel's to 1e-12 of
