@@ -679,6 +679,11 @@ mod tests {
                 );
             }
         }
+        for (n, p) in [(0, 5), (5, 0)] {
+            let empty =
+                PackedPatterns::sample(&PatternLaw::Binary, n, p, 1 << 20, &mut trial_rng(1));
+            assert!(empty.is_err(), "N = {n}, P = {p}");
+        }
         assert_eq!(packed_atoms(&PatternLaw::Binary).unwrap(), [-1.0, 1.0]);
         assert_eq!(packed_atoms(&PatternLaw::Gaussian), None);
         assert_eq!(packed_atoms(&PatternLaw::Spherical), None);
