@@ -262,7 +262,7 @@ impl PackedPatterns {
             )));
         }
         let mut packed = Self::empty(patterns.n(), patterns.p(), atoms, u64::MAX)?;
-        packed.pack_rows(0, patterns.as_slice())?;
+        packed.pack_rows(patterns.as_slice())?;
         packed.finish();
         Ok(packed)
     }
@@ -301,12 +301,12 @@ impl PackedPatterns {
         })
     }
 
-    /// Writes the codes of the `f32` rows `values` from row `first` on.
-    fn pack_rows(&mut self, first: usize, values: &[f32]) -> Result<(), ValidationError> {
+    /// Writes the codes of the `f32` rows `values`, one packed row each.
+    fn pack_rows(&mut self, values: &[f32]) -> Result<(), ValidationError> {
         let (n, bits, row_bytes) = (self.n, self.bits, self.row_bytes);
         let shift = 4 - bits;
         let atoms: Vec<u32> = self.atoms.iter().map(|a| a.to_bits()).collect();
-        let rows = self.data[first * row_bytes..].chunks_exact_mut(row_bytes);
+        let rows = self.data.chunks_exact_mut(row_bytes);
         for (row, entries) in rows.zip(values.chunks_exact(n)) {
             for (i, &v) in entries.iter().enumerate() {
                 let Some(code) = atoms.iter().position(|&a| a == v.to_bits()) else {
@@ -679,6 +679,23 @@ mod tests {
                 );
             }
         }
+        // 10 binary rows of 8 entries are 10 bytes: accepted at a limit of
+        // exactly 10 bytes, refused at 9.
+        let at =
+            |limit| PackedPatterns::sample(&PatternLaw::Binary, 8, 10, limit, &mut trial_rng(1));
+        assert!(at(10).is_ok());
+        assert!(matches!(
+            at(9),
+            Err(ValidationError::TooLarge {
+                bytes: 10,
+                limit: 9
+            })
+        ));
+        let five = Patterns::from_rows(5, vec![-2.0, -1.0, 0.0, 1.0, 2.0]).unwrap();
+        let text = PackedPatterns::from_patterns(&five)
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("the entries take 5 values"), "{text}");
         for (n, p) in [(0, 5), (5, 0)] {
             let empty =
                 PackedPatterns::sample(&PatternLaw::Binary, n, p, 1 << 20, &mut trial_rng(1));
