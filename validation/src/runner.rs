@@ -238,6 +238,16 @@ mod tests {
         }
     }
 
+    /// A fresh [`Log`] of a run saving to `path`, starting its clock now.
+    fn fresh_log(path: &std::path::Path, stop_after: Option<usize>) -> Log {
+        Log {
+            path: path.to_path_buf(),
+            started: Some(Instant::now()),
+            stop_after,
+            ..Log::default()
+        }
+    }
+
     #[test]
     fn shards_deal_points_round_robin() {
         assert!(Shard::new(0, 2).is_err() && Shard::new(3, 2).is_err());
@@ -271,11 +281,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("raw.csv");
         let plans = plans();
-        let log = Log {
-            path: path.clone(),
-            started: Some(Instant::now()),
-            ..Log::default()
-        };
+        let log = fresh_log(&path, None);
         let mut store = Checkpoint::load(&path, &plans).unwrap();
         store.insert("a", 8, 0, (0.2, vec![]));
         let stop = AtomicBool::new(false);
@@ -307,11 +313,7 @@ mod tests {
         assert_eq!(back.done.len(), 17);
         assert_eq!(back.done[&("b".to_string(), 12, 2)].1.len(), 10);
         // A second run does only the point the file lacks.
-        let again = Log {
-            path: path.clone(),
-            started: Some(Instant::now()),
-            ..Log::default()
-        };
+        let again = fresh_log(&path, None);
         let mut store = back;
         assert_eq!(
             run(&plans, None, &mut store, &again, &stop).unwrap(),
@@ -329,12 +331,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("raw.csv");
         let plans = plans();
-        let log = Log {
-            path: path.clone(),
-            started: Some(Instant::now()),
-            stop_after: Some(2),
-            ..Log::default()
-        };
+        let log = fresh_log(&path, Some(2));
         let mut store = Checkpoint::load(&path, &plans).unwrap();
         let outcome = run(&plans, None, &mut store, &log, &log.stop).unwrap();
         assert_eq!(outcome, RunOutcome::Interrupted);
@@ -349,11 +346,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("raw.csv");
         let plans = plans();
-        let log = Log {
-            path: path.clone(),
-            started: Some(Instant::now()),
-            ..Log::default()
-        };
+        let log = fresh_log(&path, None);
         let mut store = Checkpoint::load(&path, &plans).unwrap();
         let stop = AtomicBool::new(true);
         assert_eq!(
