@@ -44,3 +44,25 @@ fn limit_at_infinity<F: Fn(f64) -> f64>(f: F) -> f64 {
     }
     f64::INFINITY
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    /// `f(t) = L - 1/t` with `L = 10^6`: successive doublings differ by
+    /// `1/t`, which first falls within `10^-15 L` at `t = 2^30`, so the
+    /// limit is returned after 31 evaluations (`t = 1, 2, ..., 2^30`),
+    /// within `10^-15` relative of `L`; a divergent `ln t` gives `+inf`.
+    #[test]
+    fn limit_at_infinity_stops_at_rounding() {
+        let calls = Cell::new(0);
+        let limit = limit_at_infinity(|t| {
+            calls.set(calls.get() + 1);
+            1e6 - 1.0 / t
+        });
+        assert!((limit - 1e6).abs() <= 1e-9, "{limit}");
+        assert_eq!(calls.get(), 31);
+        assert_eq!(limit_at_infinity(f64::ln), f64::INFINITY);
+    }
+}

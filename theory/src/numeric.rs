@@ -40,8 +40,9 @@ pub fn root<F: Fn(f64) -> f64>(f: F, a: f64, b: f64, what: &str) -> Result<f64, 
     if fb == 0.0 {
         return Ok(b);
     }
-    let product = fa * fb;
-    if product.is_nan() || product > 0.0 {
+    // Signs, not the product fa * fb, which underflows to 0 for tiny values
+    // of one sign and would pass them as a sign change.
+    if fa.is_nan() || fb.is_nan() || fa.signum() == fb.signum() {
         return Err(TheoryError::NoSignChange {
             what: what.to_string(),
             interval: (a, b),
@@ -144,6 +145,24 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    /// Ends of one sign are refused however small they are (their product
+    /// underflows to 0), and so is a NaN at either end.
+    #[test]
+    fn tiny_or_nan_ends_are_no_sign_change() {
+        let refused = |f: &dyn Fn(f64) -> f64| {
+            matches!(
+                root(f, 1.0, 2.0, "ends"),
+                Err(TheoryError::NoSignChange { .. })
+            )
+        };
+        assert!(refused(&|x| 1e-200 * x));
+        assert!(refused(&|x| -1e-200 * x));
+        assert!(refused(&|x| if x < 1.5 { f64::NAN } else { 1.0 }));
+        assert!(refused(&|x| if x < 1.5 { -1.0 } else { f64::NAN }));
+        let x = root(|x| 1e-200 * (x - 1.25), 1.0, 2.0, "tiny").unwrap();
+        assert!((x - 1.25).abs() < 1e-15, "{x}");
     }
 
     #[test]

@@ -224,4 +224,11 @@ mod tests {
             Phase::Paramagnetic
         );
     }
+
+    /// The phase names, as the CLI writes them.
+    #[test]
+    fn phases_read_as_words() {
+        assert_eq!(Phase::Paramagnetic.to_string(), "paramagnetic");
+        assert_eq!(Phase::Frozen.to_string(), "frozen");
+    }
 }

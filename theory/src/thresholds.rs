@@ -679,4 +679,97 @@ mod tests {
             );
         }
     }
+
+    /// Route A's scan on made-up margins `g(ln s)` (negative where the
+    /// pattern fails), with the cost `|ln s|`: the failing `s` nearest to
+    /// 1 is found when its window is wider than the grid step of 1/16 in
+    /// `ln s`, on the far side down to `ln s = -25`, and not past
+    /// `ln s = 4`.
+    #[test]
+    fn route_a_finds_the_nearest_failing_window() {
+        let route = |g: fn(f64) -> f64| {
+            self_overlap_route(&|s: f64| g(s.ln()), &|s: f64| s.ln().abs()).unwrap()
+        };
+        // Fails on [0.3, 0.4] and past 3.5: the nearer window counts.
+        let near = route(|x| (x - 0.3) * (x - 0.4) * (3.5 - x));
+        assert!((near - 0.3).abs() < 1e-9, "{near}");
+        // Fails only below ln s = -10.01.
+        let far = route(|x| x + 10.01);
+        assert!((far - 10.01).abs() < 1e-9, "{far}");
+        // Fails only past ln s = 4.03, beyond the scan.
+        assert_eq!(route(|x| 4.03 - x), f64::INFINITY);
+        // A typical pattern that fails costs nothing.
+        assert_eq!(route(|_| 0.0), 0.0);
+    }
+
+    /// A pinned norm: route A is closed (infinite) while the typical
+    /// pattern is retrieved, `alpha < alpha_1`, and free (0) above;
+    /// route B costs `I(1) - alpha = ln 2 - alpha` for `+-1` patterns
+    /// (exact duplicates).
+    #[test]
+    fn pinned_norm_rates_in_closed_form() {
+        let a1 = alpha_1(&Binary, 0.5).unwrap();
+        let below = failure_rate(&Binary, 0.5, 0.5 * a1).unwrap();
+        assert_eq!(below.self_overlap, f64::INFINITY);
+        assert!((below.single_pattern - (LN_2 - 0.5 * a1)).abs() < 1e-15);
+        let above = failure_rate(&Binary, 0.5, 1.5 * a1).unwrap();
+        assert_eq!(above.self_overlap, 0.0);
+        assert_eq!(above.total(), 0.0);
+    }
+
+    /// The route names, as the CLI writes them.
+    #[test]
+    fn routes_read_as_words() {
+        let names = [
+            FailureRoute::Typical,
+            FailureRoute::SelfOverlap,
+            FailureRoute::SinglePattern,
+        ]
+        .map(|r| r.to_string());
+        assert_eq!(names, ["typical", "self-overlap", "single-pattern"]);
+    }
+
+    /// Gaussian patterns whose norm can grow but never shrink (an infinite
+    /// cost below `s = 1`): route A is closed, and route B at `s = 1` costs
+    /// `I(1) - alpha = 1/2 - alpha`, so `alpha_c >= min(alpha_1, 1/4)`.
+    #[derive(Debug)]
+    struct GrowingNorm;
+
+    impl Ensemble for GrowingNorm {
+        fn name(&self) -> &str {
+            "growing-norm"
+        }
+        fn cgf_with_slope(&self, t: f64) -> (f64, f64) {
+            Gaussian.cgf_with_slope(t)
+        }
+        fn rate(&self, u: f64) -> f64 {
+            Gaussian.rate(u)
+        }
+        fn overlap_max(&self) -> f64 {
+            f64::INFINITY
+        }
+        fn pattern_law(&self) -> crate::ensemble::PatternLaw {
+            Gaussian.pattern_law()
+        }
+        fn self_overlap_cost(&self, s: f64) -> Option<f64> {
+            if s < 1.0 {
+                Some(f64::INFINITY)
+            } else {
+                Gaussian.self_overlap_cost(s)
+            }
+        }
+    }
+
+    /// With route A closed, a fluctuating norm's bound is `alpha_1` itself
+    /// (route "typical") while `alpha_1 = lambda - lambda^2 / 2 < 1/4`, and
+    /// the duplicate-like route B's `1/4` above.
+    #[test]
+    fn bound_is_alpha_1_where_no_route_is_cheaper() {
+        let low = alpha_c_lower(&GrowingNorm, 0.2).unwrap();
+        assert!((low.alpha_c_lower - 0.18).abs() < 1e-9, "{low:?}");
+        assert_eq!(low.route, FailureRoute::Typical);
+        let high = alpha_c_lower(&GrowingNorm, 2.0).unwrap();
+        assert!((high.alpha_c_lower - 0.25).abs() < 1e-9, "{high:?}");
+        assert_eq!(high.route, FailureRoute::SinglePattern);
+    }
 }

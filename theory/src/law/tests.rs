@@ -94,12 +94,34 @@ fn ln_expect_exp_is_shifted() {
 }
 
 /// The standardised uniform law's mgf, `sinh(c s) / (c s)` with
-/// `c = sqrt 3`, near 0 (series) and far (asymptotic form).
+/// `c = sqrt 3`: `ln(sinh x / x)` and `coth x - 1/x` (the slope in `s`
+/// over `c`) against mpmath at 40 digits, to 2e-15 relative (a few ulps:
+/// the table is rounded, the slope divided by `c`), on both sides of
+/// the switch at `x = 1` and near 0, where the closed forms cancel; and
+/// the closed form itself far out.
 #[test]
-fn uniform_ln_mgf_closed_form() {
-    let law = EntryLaw::new(Family::Uniform {}).unwrap();
+fn uniform_ln_mgf_against_mpmath() {
     let c = 3f64.sqrt();
-    for s in [1e-3, 0.02, 2.0, 30.0] {
+    // (x, ln(sinh x / x), coth x - 1 / x): mpmath.log(sinh(x) / x) and
+    // mpmath.coth(x) - 1 / x at 40 digits, rounded to the nearest f64.
+    let table = [
+        (1e-3, 1.666_666_611_111_114_6e-7, 3.333_333_111_111_132e-4),
+        (0.3, 0.014_955_255_419_671_123, 0.099_405_096_988_408_26),
+        (0.99, 0.158_322_822_042_779, 0.310_270_980_985_920_15),
+        (1.01, 0.164_583_494_898_650_18, 0.315_789_733_820_386_8),
+        (5.0, 2.697_369_506_045_584, 0.800_090_803_982_019_4),
+    ];
+    for (x, value, slope) in table {
+        for sign in [1.0, -1.0] {
+            let (v, d) = uniform_ln_mgf(sign * x, c);
+            assert!((v - value).abs() <= 2e-15 * value, "{x}: {v} vs {value}");
+            let d = sign * d / c;
+            assert!((d - slope).abs() <= 2e-15 * slope, "{x}: {d} vs {slope}");
+        }
+    }
+    assert_eq!(uniform_ln_mgf(0.0, c), (0.0, 0.0));
+    let law = EntryLaw::new(Family::Uniform {}).unwrap();
+    for s in [2.0, 30.0] {
         let x: f64 = c * s;
         assert!((law.ln_mgf(s).0 - (x.sinh() / x).ln()).abs() < 1e-14, "{s}");
     }
@@ -280,6 +302,68 @@ fn fixed_rules_match_closed_forms() {
     assert!((adaptive + 0.5 * 2001f64.ln()).abs() < 1e-12, "{adaptive}");
     // t = 3: g = 1.5, divergent from theta = 1/3 on.
     assert!(gaussian.tilt_diverges(3.0, 0.34) && !gaussian.tilt_diverges(3.0, 0.33));
+}
+
+/// Where a tilt of a Gaussian mixture (the dual's `E_p e^{theta h_t}`,
+/// docs/theory.md §5) diverges: from `theta* = 1 / (2 sd_max^2 g)` on,
+/// with `g = sd_max^2 t^2 / 2 - t`, set by the widest component, the edge
+/// included. For the standard normal at `t = 4`, `g = 4` and
+/// `theta = 1/8` make the exponent exactly zero: the integrand is the
+/// constant `1 / sqrt(2 pi)`, whose integral over the line is infinite.
+#[test]
+fn tilts_diverge_from_the_widest_components_edge() {
+    let mixture = EntryLaw::new(Family::GaussianMixture {
+        weights: vec![0.3, 0.7],
+        means: vec![-2.0, 1.0],
+        sds: vec![0.5, 1.5],
+    })
+    .unwrap();
+    let Shape::Mixture(components) = mixture.shape() else {
+        panic!("a mixture")
+    };
+    // Standardised by the overall sd, sqrt(3.54): the wide component's sd
+    // is 1.5 / sqrt(3.54).
+    let sd_max = 1.5 / 3.54f64.sqrt();
+    let widest = components.iter().map(|c| c.sd).fold(0.0, f64::max);
+    assert!((widest - sd_max).abs() < 1e-12, "{widest} vs {sd_max}");
+    for t in [4.0, 5.0, 8.0] {
+        let g = sd_max * sd_max * t * t / 2.0 - t;
+        let edge = 1.0 / (2.0 * sd_max * sd_max * g);
+        assert!(mixture.tilt_diverges(t, edge * (1.0 + 1e-9)), "{t}");
+        assert!(!mixture.tilt_diverges(t, edge * (1.0 - 1e-9)), "{t}");
+    }
+    // Below t = 2 / sd_max^2 the bracket is negative for every theta.
+    assert!(!mixture.tilt_diverges(3.0, 1e6));
+    let gaussian = EntryLaw::new(Family::Gaussian {}).unwrap();
+    assert!(gaussian.tilt_diverges(4.0, 0.125));
+    assert!(!gaussian.tilt_diverges(4.0, 0.125 - 1e-12));
+    // Only mixtures have such tilts.
+    let uniform = EntryLaw::new(Family::Uniform {}).unwrap();
+    assert!(!uniform.tilt_diverges(8.0, 1e6));
+}
+
+/// The tilted mean `kappa'(L x_i)` points along `x` for one gaussian
+/// (`kappa'` linear) and for atoms of one modulus (`tanh(L x) = tanh(L) x`
+/// at `x = +-1`), and for nothing else.
+#[test]
+fn tilted_mean_along_state_for_one_gaussian_or_one_modulus() {
+    let along = |family: Family| EntryLaw::new(family).unwrap().tilted_mean_along_state();
+    assert!(along(Family::Gaussian {}));
+    assert!(along(Family::Discrete {
+        values: vec![-1.0, 1.0],
+        probabilities: vec![0.5, 0.5],
+    }));
+    assert!(!along(Family::Ternary {
+        zero_probability: 0.5,
+    }));
+    assert!(!along(Family::SparseBinary { density: 0.1 }));
+    assert!(!along(Family::GaussianMixture {
+        weights: vec![0.3, 0.7],
+        means: vec![-2.0, 1.0],
+        sds: vec![0.5, 1.5],
+    }));
+    assert!(!along(Family::Uniform {}));
+    assert!(!along(Family::Laplace {}));
 }
 
 /// The one-line description: the ternary law standardised to 0 and
