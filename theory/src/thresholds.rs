@@ -772,4 +772,19 @@ mod tests {
         assert!((high.alpha_c_lower - 0.25).abs() < 1e-9, "{high:?}");
         assert_eq!(high.route, FailureRoute::SinglePattern);
     }
+
+    /// A pinned norm's bound calls `alpha_1` and the duplicate limit
+    /// `I(1) / 2` a tie, route "typical", when they agree to `1e-12`
+    /// relative: here `ln 2 / 2 = 0.3466` plus `2e-13` (a tie) or plus
+    /// `1e-12` (about `3e-12` relative: duplicates decide).
+    #[test]
+    fn pinned_norm_tie_is_relative_to_alpha_1() {
+        let duplicates = LN_2 / 2.0;
+        let tie = pinned_norm_bound(&Binary, duplicates + 2e-13);
+        assert_eq!(tie.route, FailureRoute::Typical);
+        assert_eq!(tie.alpha_c_lower, duplicates + 2e-13);
+        let apart = pinned_norm_bound(&Binary, duplicates + 1e-12);
+        assert_eq!(apart.route, FailureRoute::SinglePattern);
+        assert!((apart.alpha_c_lower - duplicates).abs() < 1e-16);
+    }
 }
