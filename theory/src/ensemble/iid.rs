@@ -318,6 +318,40 @@ mod tests {
         let expected = -(1.0 - p0) * ((1.0 - p0) / 2.0).ln();
         assert!((e.alpha_max() - expected).abs() < 1e-14);
         assert!((e.rate(1.0) - expected).abs() < 1e-9, "{}", e.rate(1.0));
+        // The end counts within 1e-12 relative (rounding of overlap_max);
+        // past it the rate is infinite.
+        let end = e.overlap_max();
+        assert_eq!(e.rate(end * (1.0 + 1e-12)), e.alpha_max());
+        assert_eq!(e.rate(-end * (1.0 - 1e-12)), e.alpha_max());
+        assert_eq!(e.rate(end * (1.0 + 3e-12)), f64::INFINITY);
+        assert_eq!(e.rate(1.01 * end), f64::INFINITY);
+    }
+
+    /// `t - Lambda(t)` for atoms keeps its relative precision at small `t`,
+    /// where it is `t^2 / 2`-small against `t`: `+-1` entries and ternary
+    /// entries with `P(0) = 1/2` both have `Lambda(t) = ln cosh t`
+    /// (for ternary, `E_b e^{t a b} = cosh^2 t` at `a = +-sqrt 2`), so
+    /// their margin is the built-in binary one, to 1e-14 relative from
+    /// `t = 1e-9` to `t = 30`.
+    #[test]
+    fn atom_margins_keep_their_precision() {
+        let ternary = Iid::new(
+            "ternary",
+            Family::Ternary {
+                zero_probability: 0.5,
+            },
+        )
+        .unwrap();
+        for e in [binary_file(), ternary] {
+            for t in [1e-9, 1e-4, 0.3, 2.0, 30.0] {
+                let (got, want) = (e.signal_margin(t), Binary.signal_margin(t));
+                assert!(
+                    (got - want).abs() <= 1e-14 * want,
+                    "{}: t = {t}: {got} vs {want}",
+                    e.name()
+                );
+            }
+        }
     }
 
     /// Attention scaling: at small lambda the empirical-law bound sees only

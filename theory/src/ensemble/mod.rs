@@ -234,6 +234,15 @@ mod tests {
         }
     }
 
+    /// Each built-in ensemble answers to the name it is looked up by (the
+    /// name that output files and error messages carry).
+    #[test]
+    fn built_ins_carry_their_names() {
+        for name in NAMES {
+            assert_eq!(by_name(name).unwrap().name(), name);
+        }
+    }
+
     #[test]
     fn unknown_name_is_an_error() {
         let err = by_name("gauss").unwrap_err().to_string();
