@@ -14,19 +14,15 @@ use super::{Ensemble, PatternLaw};
 pub struct Spherical;
 
 impl Spherical {
-    /// `g = 1 - u*(t)` for `t >= 0`, its logarithm and `t g`, without
+    /// `g = 1 - u*(t)` for `t >= 1`, its logarithm and `t g`, without
     /// cancellation or overflow: `u* = (r - 1) / (2t)` with
     /// `r = sqrt(1 + 4t^2)`, so `g = (2t + 1 - r) / (2t) = 2 / (2t + 1 + r)`,
-    /// written in `1/t` above `t = 1` so that nothing overflows up to
-    /// `f64::MAX`.
+    /// written in `1/t` so that nothing overflows up to `f64::MAX`. (Below
+    /// `t = 1` the callers work with `u*` itself: `g` rounds near 1 there,
+    /// and `ln g ~ -t` would carry that rounding into results of order `t`.)
     fn gap(t: f64) -> (f64, f64, f64) {
-        if t < 1.0 {
-            let g = 2.0 / (2.0 * t + 1.0 + (2.0 * t).hypot(1.0));
-            (g, g.ln(), t * g)
-        } else {
-            let t_g = 1.0 / (1.0 + 0.5 / t + (0.5 / t).hypot(1.0));
-            (t_g / t, t_g.ln() - t.ln(), t_g)
-        }
+        let t_g = 1.0 / (1.0 + 0.5 / t + (0.5 / t).hypot(1.0));
+        (t_g / t, t_g.ln() - t.ln(), t_g)
     }
 }
 
@@ -50,10 +46,15 @@ impl Ensemble for Spherical {
         (value, t.signum() * u)
     }
 
-    /// `t - Lambda(t) = t (1 - u*) + I(u*) = t g - [ln g + ln(2 - g)] / 2`
-    /// with `1 - u*^2 = g (2 - g)`: no cancellation for any `t`. At large
-    /// `t`, `g = 1/(2t) + O(t^-2)`, so the margin tends to `ln(t)/2 + 1/2`.
+    /// `t - Lambda(t)`. Below `t = 1`, `Lambda ~ t^2 / 2` is small against
+    /// `t` and is subtracted. Above, `t (1 - u*) + I(u*) = t g - [ln g +
+    /// ln(2 - g)] / 2` with `1 - u*^2 = g (2 - g)`: no cancellation. At
+    /// large `t`, `g = 1/(2t) + O(t^-2)`, so the margin tends to
+    /// `ln(t)/2 + 1/2`.
     fn signal_margin(&self, t: f64) -> f64 {
+        if t < 1.0 {
+            return t - self.cgf(t);
+        }
         let (g, ln_g, t_g) = Self::gap(t);
         t_g - 0.5 * (ln_g + (2.0 - g).ln())
     }
@@ -99,6 +100,63 @@ mod tests {
             let (_, u) = Spherical.cgf_with_slope(t);
             assert!((u - closed).abs() < 1e-13, "t={t}: {u} vs {closed}");
         }
+    }
+
+    /// `Lambda(t) = t u* + ln(1 - u*^2) / 2`, `u*` and the margin
+    /// `t - Lambda(t)` against mpmath at 50 digits (rounded to the nearest
+    /// f64), to 1e-14 relative on both sides of the switch at `t = 1`:
+    /// at `t = 1e-6`, `Lambda = t^2 / 2` would lose every digit to
+    /// `t - margin`, and `u* = 1 - g` eight of them. At `t = 0` all three
+    /// vanish; at `f64::MAX` the margin is `ln(t) / 2 + 1/2` (to `O(1/t)`).
+    #[test]
+    fn cgf_and_margin_against_mpmath() {
+        // (t, Lambda, u*, t - Lambda)
+        let table = [
+            (
+                1e-6,
+                4.999_999_999_997_5e-13,
+                9.999_999_999_99e-7,
+                9.999_995e-7,
+            ),
+            (
+                0.01,
+                4.999_750_033_327_085e-5,
+                0.009_999_000_199_950_014,
+                0.009_950_002_499_666_73,
+            ),
+            (
+                0.5,
+                0.112_993_577_956_748_66,
+                0.414_213_562_373_095,
+                0.387_006_422_043_251_3,
+            ),
+            (
+                3.0,
+                1.909_122_845_680_404_4,
+                0.847_127_088_383_036_6,
+                1.090_877_154_319_595_6,
+            ),
+            (
+                1e6,
+                999_992.592_244_596,
+                0.999_999_500_000_125,
+                7.407_755_403_982_137,
+            ),
+        ];
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-14 * b.abs();
+        for (t, cgf, u, margin) in table {
+            for sign in [1.0, -1.0] {
+                let (l, slope) = Spherical.cgf_with_slope(sign * t);
+                assert!(close(l, cgf), "t = {t}: {l} vs {cgf}");
+                assert!(close(sign * slope, u), "t = {t}: {slope} vs {u}");
+            }
+            let m = Spherical.signal_margin(t);
+            assert!(close(m, margin), "t = {t}: {m} vs {margin}");
+        }
+        assert_eq!(Spherical.cgf_with_slope(0.0), (0.0, 0.0));
+        assert_eq!(Spherical.signal_margin(0.0), 0.0);
+        let far = Spherical.signal_margin(f64::MAX);
+        assert!(close(far, 0.5 * f64::MAX.ln() + 0.5), "{far}");
     }
 
     #[test]
