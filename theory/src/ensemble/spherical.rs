@@ -102,49 +102,55 @@ mod tests {
         }
     }
 
-    /// `Lambda(t) = t u* + ln(1 - u*^2) / 2`, `u*` and the margin
-    /// `t - Lambda(t)` against mpmath at 50 digits (rounded to the nearest
-    /// f64), to 1e-14 relative on both sides of the switch at `t = 1`:
-    /// at `t = 1e-6`, `Lambda = t^2 / 2` would lose every digit to
-    /// `t - margin`, and `u* = 1 - g` eight of them. At `t = 0` all three
-    /// vanish; at `f64::MAX` the margin is `ln(t) / 2 + 1/2` (to `O(1/t)`).
+    /// `Lambda(t) = t u* + ln(1 - u*^2) / 2`, `u*`, the margin
+    /// `t - Lambda(t)` and the tilted entropy `I(u*)` against mpmath at 50
+    /// digits (rounded to the nearest f64), to 1e-14 relative on both
+    /// sides of the switch at `t = 1`: at `t = 1e-6`, `Lambda = t^2 / 2`
+    /// would lose every digit to `t - margin`, `u* = 1 - g` eight of them,
+    /// and `I` from `ln g + ln(2 - g)` all of them. At `t = 0` all vanish;
+    /// at `f64::MAX` the margin is `ln(t) / 2 + 1/2` (to `O(1/t)`).
     #[test]
-    fn cgf_and_margin_against_mpmath() {
-        // (t, Lambda, u*, t - Lambda)
+    fn cgf_margin_and_entropy_against_mpmath() {
+        // (t, Lambda, u*, t - Lambda, I(u*) = -ln(1 - u*^2) / 2)
         let table = [
             (
                 1e-6,
                 4.999_999_999_997_5e-13,
                 9.999_999_999_99e-7,
                 9.999_995e-7,
+                4.999_999_999_992_5e-13,
             ),
             (
                 0.01,
                 4.999_750_033_327_085e-5,
                 0.009_999_000_199_950_014,
                 0.009_950_002_499_666_73,
+                4.999_250_166_622_929_5e-5,
             ),
             (
                 0.5,
                 0.112_993_577_956_748_66,
                 0.414_213_562_373_095,
                 0.387_006_422_043_251_3,
+                0.094_113_203_229_798_85,
             ),
             (
                 3.0,
                 1.909_122_845_680_404_4,
                 0.847_127_088_383_036_6,
                 1.090_877_154_319_595_6,
+                0.632_258_419_468_705_4,
             ),
             (
                 1e6,
                 999_992.592_244_596,
                 0.999_999_500_000_125,
                 7.407_755_403_982_137,
+                6.907_755_528_982_137,
             ),
         ];
         let close = |a: f64, b: f64| (a - b).abs() <= 1e-14 * b.abs();
-        for (t, cgf, u, margin) in table {
+        for (t, cgf, u, margin, entropy) in table {
             for sign in [1.0, -1.0] {
                 let (l, slope) = Spherical.cgf_with_slope(sign * t);
                 assert!(close(l, cgf), "t = {t}: {l} vs {cgf}");
@@ -152,9 +158,12 @@ mod tests {
             }
             let m = Spherical.signal_margin(t);
             assert!(close(m, margin), "t = {t}: {m} vs {margin}");
+            let i = Spherical.tilted_entropy(t);
+            assert!(close(i, entropy), "t = {t}: {i} vs {entropy}");
         }
         assert_eq!(Spherical.cgf_with_slope(0.0), (0.0, 0.0));
         assert_eq!(Spherical.signal_margin(0.0), 0.0);
+        assert_eq!(Spherical.tilted_entropy(0.0), 0.0);
         let far = Spherical.signal_margin(f64::MAX);
         assert!(close(far, 0.5 * f64::MAX.ln() + 0.5), "{far}");
     }
