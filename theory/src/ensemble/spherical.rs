@@ -168,8 +168,13 @@ mod tests {
         assert!(close(far, 0.5 * f64::MAX.ln() + 0.5), "{far}");
     }
 
+    /// Overlaps end at 1 (the retrieved pattern itself), but reaching it
+    /// costs an infinite rate, so any load is possible.
     #[test]
-    fn unbounded_load() {
+    fn overlaps_end_at_one_with_unbounded_load() {
+        assert_eq!(Spherical.overlap_max(), 1.0);
+        assert!(!Spherical.overlap_exceeds_one());
+        assert_eq!(Spherical.rate(1.0), f64::INFINITY);
         assert!(Spherical.alpha_max().is_infinite());
     }
 }
