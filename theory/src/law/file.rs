@@ -202,6 +202,81 @@ mod tests {
         }
     }
 
+    /// Lines and columns count from 1; an offset past the end is the end.
+    #[test]
+    fn line_col_counts_from_one() {
+        let text = "ab\ncd\nef";
+        let at = |offset| line_col(text, offset);
+        assert_eq!([at(0), at(1), at(2)], [(1, 1), (1, 2), (1, 3)]);
+        assert_eq!([at(3), at(4), at(6)], [(2, 1), (2, 2), (3, 1)]);
+        assert_eq!(at(100), (3, 3));
+    }
+
+    /// A missing parameter points at the `[law]` table that lacks it; an
+    /// unknown key at the line (and indentation) that assigns it, looked
+    /// for from the `[law]` table on and then before it, never at a longer
+    /// key that starts with the same letters.
+    #[test]
+    fn keys_are_found_where_they_are_assigned() {
+        let text = "name = \"x\"\n\n[law]\nfamily = \"ternary\"\n  extra_long = 2\n  extra = 1\n";
+        let missing = "missing field `zero_probability`";
+        assert_eq!(key_line(text, missing), Some((3, 1)));
+        let unknown = "unknown field `extra`, expected `family`";
+        assert_eq!(key_line(text, unknown), Some((6, 3)));
+        let top = "unknown field `name`, expected `law`";
+        assert_eq!(key_line(text, top), Some((1, 1)));
+        assert_eq!(key_line(text, "unknown field `absent`"), None);
+        assert_eq!(key_line("name = \"x\"\n", "missing field `law`"), None);
+        let parsed = LawFile::parse("\n[law]\nfamily = \"ternary\"\n").unwrap_err();
+        assert!(
+            matches!(
+                parsed,
+                TheoryError::LawSyntax {
+                    line: 2,
+                    column: 1,
+                    ..
+                }
+            ),
+            "{parsed:?}"
+        );
+    }
+
+    /// Each kind of TOML message gets its fix; other errors name the file.
+    #[test]
+    fn errors_read_as_one_line_with_the_fix() {
+        let syntax = |message: &str| TheoryError::LawSyntax {
+            line: 3,
+            column: 7,
+            message: message.to_string(),
+        };
+        let described = |message: &str| describe_error("f.toml", &syntax(message));
+        let examples = "(see the documented examples in configs/ensembles/)";
+        assert_eq!(
+            described("expected `=`"),
+            format!("f.toml:3:7: expected `=` {examples}")
+        );
+        assert!(
+            described("unknown field `family`, expected `law`").ends_with(&format!(
+                "{examples}; the law's keys go under a [law] table"
+            ))
+        );
+        assert!(described("unknown field `colour`, expected `name`")
+            .ends_with("; remove `colour` or correct its spelling"));
+        assert!(described("missing field `zero_probability`")
+            .ends_with("; add the key `zero_probability`"));
+        for message in [
+            "invalid type: string \"a\", expected f64",
+            "invalid value: -1",
+        ] {
+            assert!(described(message).ends_with("; give a value of the expected type"));
+        }
+        let other = TheoryError::InvalidLaw("no atoms".into());
+        assert_eq!(
+            describe_error("f.toml", &other),
+            format!("law file f.toml: {other}")
+        );
+    }
+
     #[test]
     fn names_must_be_csv_labels() {
         for bad in ["a,b", "", "a\nb", "a\"b"] {
