@@ -14,6 +14,12 @@ use super::{Ensemble, PatternLaw};
 pub struct Spherical;
 
 impl Spherical {
+    /// `u*(t) = 2t / (1 + sqrt(1 + 4t^2))` for `0 <= t < 1`, where it keeps
+    /// its relative precision (`u* ~ t`); [`Spherical::gap`] takes over above.
+    fn small_t_overlap(t: f64) -> f64 {
+        2.0 * t / (1.0 + (2.0 * t).hypot(1.0))
+    }
+
     /// `g = 1 - u*(t)` for `t >= 1`, its logarithm and `t g`, without
     /// cancellation or overflow: `u* = (r - 1) / (2t)` with
     /// `r = sqrt(1 + 4t^2)`, so `g = (2t + 1 - r) / (2t) = 2 / (2t + 1 + r)`,
@@ -38,7 +44,7 @@ impl Ensemble for Spherical {
     fn cgf_with_slope(&self, t: f64) -> (f64, f64) {
         let a = t.abs();
         let (value, u) = if a < 1.0 {
-            let u = 2.0 * a / (1.0 + (2.0 * a).hypot(1.0));
+            let u = Self::small_t_overlap(a);
             (a * u + 0.5 * (-u * u).ln_1p(), u)
         } else {
             (a - self.signal_margin(a), 1.0 - Self::gap(a).0)
@@ -65,7 +71,7 @@ impl Ensemble for Spherical {
     fn tilted_entropy(&self, t: f64) -> f64 {
         let a = t.abs();
         if a < 1.0 {
-            let u = 2.0 * a / (1.0 + (2.0 * a).hypot(1.0));
+            let u = Self::small_t_overlap(a);
             return -0.5 * (-u * u).ln_1p();
         }
         let (g, ln_g, _) = Self::gap(a);

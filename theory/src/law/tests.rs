@@ -1,5 +1,15 @@
 use super::*;
 
+/// Two gaussians of unequal weight, mean and width: a mixture away from
+/// special cases.
+fn two_gaussians() -> Family {
+    Family::GaussianMixture {
+        weights: vec![0.3, 0.7],
+        means: vec![-2.0, 1.0],
+        sds: vec![0.5, 1.5],
+    }
+}
+
 /// One law of every family, with parameters away from special cases.
 fn families() -> Vec<Family> {
     vec![
@@ -10,11 +20,7 @@ fn families() -> Vec<Family> {
         Family::Ternary {
             zero_probability: 0.5,
         },
-        Family::GaussianMixture {
-            weights: vec![0.3, 0.7],
-            means: vec![-2.0, 1.0],
-            sds: vec![0.5, 1.5],
-        },
+        two_gaussians(),
         // Components 10^5 apart in scale, the narrow one off-centre: each is
         // integrated on its own scale, so neither is missed.
         Family::GaussianMixture {
@@ -270,12 +276,7 @@ fn laplace_tails_are_named() {
 /// (the caller integrates adaptively), and a divergent one is recognised.
 #[test]
 fn fixed_rules_match_closed_forms() {
-    let mixture = EntryLaw::new(Family::GaussianMixture {
-        weights: vec![0.3, 0.7],
-        means: vec![-2.0, 1.0],
-        sds: vec![0.5, 1.5],
-    })
-    .unwrap();
+    let mixture = EntryLaw::new(two_gaussians()).unwrap();
     let Shape::Mixture(components) = mixture.shape() else {
         panic!("a mixture")
     };
@@ -312,12 +313,7 @@ fn fixed_rules_match_closed_forms() {
 /// constant `1 / sqrt(2 pi)`, whose integral over the line is infinite.
 #[test]
 fn tilts_diverge_from_the_widest_components_edge() {
-    let mixture = EntryLaw::new(Family::GaussianMixture {
-        weights: vec![0.3, 0.7],
-        means: vec![-2.0, 1.0],
-        sds: vec![0.5, 1.5],
-    })
-    .unwrap();
+    let mixture = EntryLaw::new(two_gaussians()).unwrap();
     let Shape::Mixture(components) = mixture.shape() else {
         panic!("a mixture")
     };
@@ -357,11 +353,7 @@ fn tilted_mean_along_state_for_one_gaussian_or_one_modulus() {
         zero_probability: 0.5,
     }));
     assert!(!along(Family::SparseBinary { density: 0.1 }));
-    assert!(!along(Family::GaussianMixture {
-        weights: vec![0.3, 0.7],
-        means: vec![-2.0, 1.0],
-        sds: vec![0.5, 1.5],
-    }));
+    assert!(!along(two_gaussians()));
     assert!(!along(Family::Uniform {}));
     assert!(!along(Family::Laplace {}));
 }
