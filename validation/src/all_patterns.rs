@@ -481,6 +481,36 @@ mod tests {
         assert_eq!(failure_order(&pats), vec![1, 4, 2, 3, 0]);
     }
 
+    /// A pattern with one exact duplicate, far above every other score
+    /// (binary, N = 10, lambda = 100: the next score is 200 lower), carries
+    /// exactly half of its weight at its own state, so it is not retrieved
+    /// (`w > 1/2` is strict), in every mode, packed or not; the early exit
+    /// visits the duplicate pair first and stops there.
+    #[test]
+    fn an_exact_duplicate_caps_the_weight_at_one_half() {
+        let others = sample(&PatternLaw::Binary, 10, 0.3, 5);
+        let mut data = others.row(0).to_vec();
+        data.extend_from_slice(others.as_slice());
+        let pats = Patterns::from_rows(10, data).unwrap();
+        let packed = PackedPatterns::from_patterns(&pats).unwrap();
+        for mode in [CheckMode::Reference, CheckMode::EarlyExit] {
+            let checks = [
+                check_self_weights(&pats, 100.0, mode),
+                check_packed_self_weights(&packed, 100.0, mode),
+            ];
+            for check in checks {
+                assert!(!check.retrieved, "{mode:?}: {check:?}");
+                assert_eq!(check.weight, 0.5, "{mode:?}");
+                let visited = if mode == CheckMode::EarlyExit {
+                    1
+                } else {
+                    pats.p()
+                };
+                assert_eq!(check.checked, visited, "{mode:?}");
+            }
+        }
+    }
+
     /// The packed checks of the same patterns give the `f32` checks' flags
     /// and visit the same patterns; their weights agree to 1e-12, and the
     /// packed early-exit weights are bitwise the packed reference's when

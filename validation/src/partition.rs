@@ -104,9 +104,13 @@ impl Partition {
         self.shift + self.sum.ln()
     }
 
-    /// Softmax weight `exp(z - ln Z)` of a score `z` that is part of the sum.
+    /// Softmax weight `exp(z - ln Z)` of a score `z` that is part of the
+    /// sum, as `exp(z - shift) / sum`: exact when `z` is the reference, so
+    /// that a pattern tied with one exact duplicate at the top gets exactly
+    /// 1/2 (through `ln Z` it got `exp(-ln 2)` rounded at the scale of `z`,
+    /// above 1/2 by 3e-14 at `z = 1000`).
     pub(crate) fn weight_of(&self, z: f64) -> f64 {
-        (z - self.ln()).exp()
+        (z - self.shift).exp() / self.sum
     }
 }
 
@@ -150,6 +154,22 @@ mod tests {
         huge.add_many(1e5, 1e9);
         assert!((huge.ln() - 2e5).abs() < 1e-12);
         assert_eq!(huge.weight_of(2e5), 1.0);
+    }
+
+    /// A score tied at the top with `k - 1` others, the rest far below,
+    /// carries exactly `1/k` of the weight, at any scale of the scores
+    /// (through `ln Z` the pair at `z = 1000` got `1/2 + 3e-14`).
+    #[test]
+    fn tied_tops_share_the_weight_exactly() {
+        for top in [1.0, 64.0, 1000.0, 1e5] {
+            for k in [2, 3] {
+                let mut part = Partition::new();
+                let mut z = vec![top; k];
+                z.push(top - 100.0);
+                part.add_block(&z);
+                assert_eq!(part.weight_of(top), 1.0 / k as f64, "z = {top}, k = {k}");
+            }
+        }
     }
 
     /// `ln sum e^z` computed directly.
