@@ -563,6 +563,37 @@ mod tests {
         assert!((2..=8).contains(&retrieved), "{retrieved}");
     }
 
+    /// Lookup-table weights (ternary entries, so not the two-atom level
+    /// counts) over several blocks of rows with a short last one (P = 2
+    /// BLOCK + 37) and lambda away from 1: the packed reference check gives
+    /// the `f32` reference's smallest weight to 1e-12, at loads where it
+    /// passes and where it fails.
+    #[test]
+    fn lookup_table_weights_cross_blocks() {
+        let ternary = PatternLaw::Iid(Arc::new(
+            EntryLaw::new(Family::Ternary {
+                zero_probability: 0.5,
+            })
+            .unwrap(),
+        ));
+        let p = 2 * BLOCK + 37;
+        let mut flags = Vec::new();
+        for (n, lambda) in [(40, 2.5), (40, 0.1)] {
+            let rows = Patterns::sample(&ternary, n, p, DEFAULT_MEMORY_LIMIT, &mut trial_rng(8));
+            let pats = rows.unwrap();
+            let packed = PackedPatterns::from_patterns(&pats).unwrap();
+            let full = check_self_weights(&pats, lambda, CheckMode::Reference);
+            let fast = check_packed_self_weights(&packed, lambda, CheckMode::Reference);
+            assert_eq!(full.retrieved, fast.retrieved, "lambda {lambda}");
+            assert!(
+                (full.weight - fast.weight).abs() <= 1e-12,
+                "{full:?} {fast:?}"
+            );
+            flags.push(full.retrieved);
+        }
+        assert_eq!(flags, [true, false]);
+    }
+
     /// The early-exit check against the reference (one matrix-vector pass
     /// per pattern, no exit) on 156 trials: gaussian, spherical, binary, a
     /// ternary and a sparse-binary law file, several lambda, loads around
