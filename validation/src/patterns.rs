@@ -486,5 +486,17 @@ mod tests {
         assert!(initial_state(&PatternLaw::Binary, &[1.0], 0.5, &mut rng).is_err());
         assert!(initial_state(&PatternLaw::Binary, &[1.0, -1.0], 0.5, &mut rng).is_ok());
         assert!(Patterns::from_rows(3, vec![0.0; 7]).is_err());
+        assert!(Patterns::from_rows(3, Vec::new()).is_err());
+        assert!(Patterns::from_rows(0, vec![0.0; 3]).is_err());
+    }
+
+    /// The largest norm is that of the longest row (3-4-5 triangle),
+    /// wherever it sits.
+    #[test]
+    fn max_norm_is_the_longest_row() {
+        for rows in [[1.0f32, 0.0, 3.0, -4.0], [3.0, -4.0, 1.0, 0.0]] {
+            let pats = Patterns::from_rows(2, rows.to_vec()).unwrap();
+            assert_eq!(pats.max_norm(), 5.0);
+        }
     }
 }
