@@ -490,6 +490,16 @@ mod tests {
         assert!(Patterns::from_rows(0, vec![0.0; 3]).is_err());
     }
 
+    /// The cosine of two vectors at 60 degrees is 1/2; with a null vector
+    /// it is 0 (not 0/0).
+    #[test]
+    fn normalised_overlap_is_a_cosine() {
+        let half = normalised_overlap(&[2.0, 0.0], &[1.0, 3.0_f32.sqrt()]);
+        assert!((half - 0.5).abs() < 1e-7, "{half}");
+        assert_eq!(normalised_overlap(&[0.0, 0.0], &[1.0, 0.0]), 0.0);
+        assert_eq!(normalised_overlap(&[1.0, 0.0], &[0.0, 0.0]), 0.0);
+    }
+
     /// The largest norm is that of the longest row (3-4-5 triangle),
     /// wherever it sits.
     #[test]
