@@ -312,6 +312,257 @@ mod tests {
     use statrs::function::beta::beta_reg;
     use statrs::function::gamma::gamma_ur;
 
+    /// `Y` uniform on `(0, 1)`: every quantity of the top-K path in closed
+    /// form. `P(Y > y) = 1 - y`, so the upper quantile is `p`;
+    /// `E[e^{tY}; Y < c] = (e^{tc} - 1)/t`.
+    struct Uniform;
+
+    impl TailLaw for Uniform {
+        fn sample(&self, rng: &mut TrialRng) -> f64 {
+            rand::RngExt::random::<f64>(rng)
+        }
+
+        fn upper_quantile(&self, _q: f64, p: f64, _above: f64) -> f64 {
+            p
+        }
+
+        fn ln_truncated_mgf(&self, t: f64, c: f64) -> f64 {
+            ((t * c).exp_m1() / t).ln()
+        }
+    }
+
+    /// Uniform order statistics: they descend inside `(0, 1)`, the mass
+    /// below the last one is the value itself (`ln F(y) = ln y`), the count
+    /// left falls by one per draw, and the draws stop after `others`.
+    #[test]
+    fn order_statistics_of_uniforms() {
+        let mut rng = trial_rng(3);
+        let mut order = OrderStatistics::new(&Uniform, 50.0);
+        let mut last = 1.0;
+        for k in 1..=50 {
+            let y = order.next(&mut rng).unwrap();
+            assert!(y > 0.0 && y < last, "draw {k}: {y} after {last}");
+            assert!((order.ln_mass_below() - y.ln()).abs() <= 1e-14 * y.ln().abs().max(1.0));
+            assert_eq!(order.remaining(), (50 - k) as f64);
+            last = y;
+        }
+        assert_eq!(order.next(&mut rng), None);
+    }
+
+    /// The rest's law below the `k`-th of `M` uniform scores `s Y`: the
+    /// `M - k` values left are uniform on `(0, y)`, so `E e^{sY} = (e^{sy}
+    /// - 1)/(s y)` and `E e^{2sY} = (e^{2sy} - 1)/(2 s y)` per value, and
+    /// the largest term is `e^{sy}`.
+    #[test]
+    fn rest_of_uniform_scores_in_closed_form() {
+        let (others, s) = (1000.0, 3.0);
+        let mut rng = trial_rng(4);
+        let mut order = OrderStatistics::new(&Uniform, others);
+        for k in 1..=40 {
+            let y = order.next(&mut rng).unwrap();
+            let rest = Rest::below(&order, s, y);
+            let n = others - k as f64;
+            let m1 = (s * y).exp_m1() / (s * y);
+            let m2 = (2.0 * s * y).exp_m1() / (2.0 * s * y);
+            let (mean, var) = (n * m1, n * (m2 - m1 * m1));
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs();
+            assert!(close(rest.ln_mean.exp(), mean), "k = {k}: {rest:?}");
+            assert!(close(rest.ln_var.exp(), var), "k = {k}: {rest:?} vs {var}");
+            assert_eq!(rest.ln_cut, s * y);
+        }
+    }
+
+    /// The two error bounds from their definitions in plain arithmetic
+    /// (`Z_hat = e^{ln_top} + E R`, `tau = (2 e^{signal} - e^{ln_top}) /
+    /// Z_hat`), where Berry-Esseen is the smaller bound, where Cantelli is,
+    /// and where the signal cannot win (`tau <= 0`, error 0).
+    #[test]
+    fn error_bounds_from_their_definitions() {
+        let cases = [
+            // (signal, ln_top, ln_mean, ln_var, ln_cut)
+            (2.0, 2.5, 1.0, -1.0, -3.0),
+            (2.0, 2.1, 0.5, 1.5, 0.4),
+            (1.0, 3.0, 1.0, 0.0, -1.0),
+        ];
+        let mut smaller = Vec::new();
+        for (signal, ln_top, ln_mean, ln_var, ln_cut) in cases {
+            let rest = Rest {
+                ln_mean,
+                ln_var,
+                ln_cut,
+            };
+            let (z_error, retrieval) = rest.errors(signal, ln_top);
+            let z_hat = ln_top.exp() + ln_mean.exp();
+            assert!((z_error - ln_cut.exp() / z_hat).abs() <= 1e-15);
+            let tau = (2.0 * signal.exp() - ln_top.exp()) / z_hat;
+            let (mean, var) = (ln_mean.exp() / z_hat, ln_var.exp() / z_hat.powi(2));
+            let berry_esseen = 0.4748 * ln_cut.exp() / ln_var.exp().sqrt();
+            let cantelli = var / (var + (tau - mean).powi(2));
+            let expected = if tau <= 0.0 {
+                smaller.push("none");
+                0.0
+            } else {
+                smaller.push(if berry_esseen < cantelli { "BE" } else { "C" });
+                berry_esseen.min(cantelli)
+            };
+            assert!(
+                (retrieval - expected).abs() <= 1e-14,
+                "{retrieval} vs {expected}"
+            );
+        }
+        assert_eq!(smaller, ["BE", "C", "none"]);
+        assert_eq!(log_add_exp(f64::NEG_INFINITY, 2.0), 2.0);
+        assert_eq!(log_add_exp(2.0, f64::NEG_INFINITY), 2.0);
+        assert!((log_add_exp(0.0, 0.0) - std::f64::consts::LN_2).abs() < 1e-16);
+    }
+
+    /// [`top_k`] against its rule written out: the same order statistics
+    /// drawn one by one, the bounds checked after `k = 1, 2, 4, ...`
+    /// draws (while values are left), and at the first `k` where both hold
+    /// the rest drawn as `max(0, E R + sd R g)` with the next normal `g`;
+    /// `w1 = e^{signal} / (e^{signal} + sum_{i <= k} e^{s y_i} + R)` in
+    /// plain arithmetic. Uniform scores `s Y`, `s = 8`, `M = 2000`, with
+    /// each bound the binding one in turn, and tolerances never met (every
+    /// score drawn). `xi1_largest` both ways.
+    #[test]
+    fn top_k_follows_its_stopping_rule() {
+        let (others, s) = (2000.0, 8.0);
+        let loose = 1.0;
+        let cases = [
+            (
+                Tolerances {
+                    retrieval: loose,
+                    z: 1e-3,
+                },
+                9.0,
+            ),
+            (
+                Tolerances {
+                    retrieval: 1e-2,
+                    z: loose,
+                },
+                10.5,
+            ),
+            (
+                Tolerances {
+                    retrieval: 1e-2,
+                    z: 1e-4,
+                },
+                8.0,
+            ),
+            (
+                Tolerances {
+                    retrieval: 0.0,
+                    z: 0.0,
+                },
+                7.0,
+            ),
+        ];
+        let (mut drawn, mut largest) = (Vec::new(), Vec::new());
+        for (c, (tolerances, signal)) in cases.into_iter().enumerate() {
+            for seed in 0..5 {
+                let seed = 100 * c as u64 + seed;
+                let mut order = OrderStatistics::new(&Uniform, others);
+                let got = top_k(signal, s, &mut order, tolerances, &mut trial_rng(seed)).unwrap();
+                let expected = stopping_rule(signal, s, others, tolerances, seed);
+                assert_eq!(got.drawn, expected.drawn, "case {c} seed {seed}");
+                assert_eq!(got.rest, expected.rest, "case {c} seed {seed}");
+                assert_eq!(got.step.xi1_largest, expected.step.xi1_largest);
+                let w1 = (got.step.w1, expected.step.w1);
+                assert!((w1.0 - w1.1).abs() <= 1e-12 * w1.1, "{w1:?}");
+                assert!((got.ln_top - expected.ln_top).abs() <= 1e-12 * expected.ln_top.abs());
+                drawn.push(got.drawn);
+                largest.push(got.step.xi1_largest);
+            }
+        }
+        // Stops at several depths, and all the way down.
+        drawn.sort_unstable();
+        drawn.dedup();
+        assert!(drawn.len() >= 3 && drawn.contains(&2000), "{drawn:?}");
+        assert!(largest.contains(&true) && largest.contains(&false));
+    }
+
+    /// [`top_k_follows_its_stopping_rule`]'s rule, written out.
+    fn stopping_rule(signal: f64, s: f64, others: f64, tol: Tolerances, seed: u64) -> TopK {
+        let mut rng = trial_rng(seed);
+        let mut order = OrderStatistics::new(&Uniform, others);
+        let mut terms = vec![signal.exp()];
+        let mut best = f64::NEG_INFINITY;
+        let mut k = 0_u64;
+        while let Some(y) = order.next(&mut rng) {
+            k += 1;
+            terms.push((s * y).exp());
+            best = best.max(s * y);
+            let ln_top = terms.iter().sum::<f64>().ln();
+            if !k.is_power_of_two() || order.remaining() == 0.0 {
+                continue;
+            }
+            let rest = Rest::below(&order, s, y);
+            let (z_error, retrieval) = rest.errors(signal, ln_top);
+            if z_error <= tol.z && retrieval <= tol.retrieval {
+                let g: f64 = StandardNormal.sample(&mut rng);
+                let r = (rest.ln_mean.exp() + (0.5 * rest.ln_var).exp() * g).max(0.0);
+                let step = FirstStep {
+                    w1: signal.exp() / (ln_top.exp() + r),
+                    xi1_largest: signal > best,
+                };
+                return TopK {
+                    step,
+                    drawn: k,
+                    rest: Some(rest),
+                    ln_top,
+                };
+            }
+        }
+        let ln_top = terms.iter().sum::<f64>().ln();
+        let step = FirstStep {
+            w1: signal.exp() / ln_top.exp(),
+            xi1_largest: signal > best,
+        };
+        TopK {
+            step,
+            drawn: k,
+            rest: None,
+            ln_top,
+        }
+    }
+
+    /// Up to [`STREAM_LIMIT`] other scores the first step draws them all
+    /// (the same numbers as [`streamed`] with `scale Y`), above it the
+    /// top-K path (the same as [`top_k`] from the same generator); the
+    /// scale enters both.
+    #[test]
+    fn continuous_first_step_picks_its_path() {
+        for (others, scale) in [(STREAM_LIMIT, 3.0), (STREAM_LIMIT + 1.0, 40.0)] {
+            let got =
+                continuous_first_step(9.0, scale, &Uniform, others, &mut trial_rng(5)).unwrap();
+            let mut rng = trial_rng(5);
+            let expected = if others <= STREAM_LIMIT {
+                streamed(9.0, others as u64, &mut rng, |r| scale * Uniform.sample(r))
+            } else {
+                let mut order = OrderStatistics::new(&Uniform, others);
+                let top = top_k(9.0, scale, &mut order, Tolerances::DEFAULT, &mut rng).unwrap();
+                assert!(top.drawn < 32_768, "the cutoff acts: {}", top.drawn);
+                top.step
+            };
+            assert_eq!(got, expected, "M = {others}");
+        }
+    }
+
+    /// Tolerances that cannot be met stop the top-K path with an error
+    /// after [`MAX_TOP`] scores, not a hang.
+    #[test]
+    fn unmet_tolerances_stop_at_the_limit() {
+        let never = Tolerances {
+            retrieval: -1.0,
+            z: -1.0,
+        };
+        let mut order = OrderStatistics::new(&Uniform, 1e12);
+        let err = top_k(1.0, 1.0, &mut order, never, &mut trial_rng(6)).unwrap_err();
+        assert!(err.to_string().contains("within 4194304 scores"), "{err}");
+        assert_eq!(order.remaining(), 1e12 - MAX_TOP as f64);
+    }
+
     /// `ln Q(x)` against 20-digit values from mpmath
     /// (`log(erfc(x/sqrt(2))/2)`), on both sides of the switch to the
     /// continued fraction and beyond `erfc`'s underflow.
