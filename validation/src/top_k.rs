@@ -380,7 +380,7 @@ mod tests {
     fn error_bounds_from_their_definitions() {
         let cases = [
             // (signal, ln_top, ln_mean, ln_var, ln_cut)
-            (2.0, 2.5, 1.0, -1.0, -3.0),
+            (2.0, 2.5, 1.0, -2.0, -3.0),
             (2.0, 2.1, 0.5, 1.5, 0.4),
             (1.0, 3.0, 1.0, 0.0, -1.0),
         ];
