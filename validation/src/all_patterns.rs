@@ -563,6 +563,16 @@ mod tests {
         assert!((2..=8).contains(&retrieved), "{retrieved}");
     }
 
+    /// Ternary entries, half of them zero.
+    fn ternary_half() -> PatternLaw {
+        PatternLaw::Iid(Arc::new(
+            EntryLaw::new(Family::Ternary {
+                zero_probability: 0.5,
+            })
+            .unwrap(),
+        ))
+    }
+
     /// Lookup-table weights (ternary entries, so not the two-atom level
     /// counts) over several blocks of rows with a short last one (P = 2
     /// BLOCK + 37) and lambda away from 1: the packed reference check gives
@@ -570,12 +580,7 @@ mod tests {
     /// passes and where it fails.
     #[test]
     fn lookup_table_weights_cross_blocks() {
-        let ternary = PatternLaw::Iid(Arc::new(
-            EntryLaw::new(Family::Ternary {
-                zero_probability: 0.5,
-            })
-            .unwrap(),
-        ));
+        let ternary = ternary_half();
         let p = 2 * BLOCK + 37;
         let mut flags = Vec::new();
         for (n, lambda) in [(40, 2.5), (40, 0.1)] {
@@ -608,12 +613,7 @@ mod tests {
     /// tables for the ternary one).
     #[test]
     fn early_exit_equals_full_check() {
-        let ternary = PatternLaw::Iid(Arc::new(
-            EntryLaw::new(Family::Ternary {
-                zero_probability: 0.5,
-            })
-            .unwrap(),
-        ));
+        let ternary = ternary_half();
         let sparse = PatternLaw::Iid(Arc::new(
             EntryLaw::new(Family::SparseBinary { density: 0.3 }).unwrap(),
         ));
