@@ -486,44 +486,33 @@ mod tests {
     fn stopping_rule(signal: f64, s: f64, others: f64, tol: Tolerances, seed: u64) -> TopK {
         let mut rng = trial_rng(seed);
         let mut order = OrderStatistics::new(&Uniform, others);
-        let mut terms = vec![signal.exp()];
-        let mut best = f64::NEG_INFINITY;
-        let mut k = 0_u64;
+        let (mut top, mut best, mut k) = (signal.exp(), f64::NEG_INFINITY, 0_u64);
+        let mut stop = None;
         while let Some(y) = order.next(&mut rng) {
             k += 1;
-            terms.push((s * y).exp());
+            top += (s * y).exp();
             best = best.max(s * y);
-            let ln_top = terms.iter().sum::<f64>().ln();
             if !k.is_power_of_two() || order.remaining() == 0.0 {
                 continue;
             }
             let rest = Rest::below(&order, s, y);
-            let (z_error, retrieval) = rest.errors(signal, ln_top);
+            let (z_error, retrieval) = rest.errors(signal, top.ln());
             if z_error <= tol.z && retrieval <= tol.retrieval {
                 let g: f64 = StandardNormal.sample(&mut rng);
                 let r = (rest.ln_mean.exp() + (0.5 * rest.ln_var).exp() * g).max(0.0);
-                let step = FirstStep {
-                    w1: signal.exp() / (ln_top.exp() + r),
-                    xi1_largest: signal > best,
-                };
-                return TopK {
-                    step,
-                    drawn: k,
-                    rest: Some(rest),
-                    ln_top,
-                };
+                stop = Some((rest, r));
+                break;
             }
         }
-        let ln_top = terms.iter().sum::<f64>().ln();
         let step = FirstStep {
-            w1: signal.exp() / ln_top.exp(),
+            w1: signal.exp() / (top + stop.map_or(0.0, |(_, r)| r)),
             xi1_largest: signal > best,
         };
         TopK {
             step,
             drawn: k,
-            rest: None,
-            ln_top,
+            rest: stop.map(|(rest, _)| rest),
+            ln_top: top.ln(),
         }
     }
 
