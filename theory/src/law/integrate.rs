@@ -97,3 +97,44 @@ fn peak_width<G: Fn(f64) -> f64>(g: &G, peak: f64, range: f64) -> Option<f64> {
     let width = 1.0 / (-curvature).sqrt();
     (width.is_finite() && width < 0.01 * range).then_some(width)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The width is `1 / sqrt(-D)`, with `D` the central second difference
+    /// at step `h = 1e-4 (1 + |peak|)`. For
+    /// `g = -u^2 / (2 s^2) + c u^3 - u^4 / s^4` (`u = x - peak`) that
+    /// difference is exactly `-1 / s^2 - 2 h^2 / s^4`: the cubic term
+    /// cancels only when both sides are sampled, and the quartic one
+    /// measures the step (0.5% of `D` at `peak = 50`).
+    #[test]
+    fn peak_width_is_the_second_difference_at_a_relative_step() {
+        let s: f64 = 0.1;
+        for peak in [0.0, -3.0, 50.0] {
+            let g = |x: f64| {
+                let u = x - peak;
+                -u * u / (2.0 * s * s) + 1e3 * u.powi(3) - u.powi(4) / s.powi(4)
+            };
+            let h: f64 = 1e-4 * (1.0 + f64::abs(peak));
+            let expected = 1.0 / (1.0 / (s * s) + 2.0 * h * h / s.powi(4)).sqrt();
+            let width = peak_width(&g, peak, 20.0).unwrap();
+            assert!(
+                (width - expected).abs() < 1e-9 * expected,
+                "{peak}: {width} vs {expected}"
+            );
+        }
+    }
+
+    /// No width for a peak wider than a hundredth of the range, nor where
+    /// `g` is flat or curved upwards (no maximum).
+    #[test]
+    fn peak_width_only_for_narrow_maxima() {
+        let normal = |s: f64| move |x: f64| -x * x / (2.0 * s * s);
+        assert!(peak_width(&normal(0.19), 0.0, 20.0).is_some());
+        assert!(peak_width(&normal(0.21), 0.0, 20.0).is_none());
+        assert!(peak_width(&normal(1.0), 0.0, 20.0).is_none());
+        assert!(peak_width(&|x: f64| 3.0 * x, 0.0, 20.0).is_none());
+        assert!(peak_width(&|x: f64| x * x, 0.0, 20.0).is_none());
+    }
+}

@@ -123,7 +123,8 @@ fn atoms(values: &[f64], probabilities: &[f64]) -> Result<Shape, TheoryError> {
         .map(|a| a.probability * ((a.value - mean) / reach).powi(2))
         .sum::<f64>()
         / total;
-    if merged.len() < 2 || variance.is_nan() || variance <= 0.0 {
+    // One atom gives 0 / 0 (NaN) and equal atoms 0: a point mass either way.
+    if variance.is_nan() || variance <= 0.0 {
         return Err(invalid(format!(
             "the law is a point mass at {mean}: it cannot be standardised to variance 1; \
              give at least two values with positive probability"

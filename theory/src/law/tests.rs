@@ -136,7 +136,18 @@ fn uniform_ln_mgf_against_mpmath() {
 #[test]
 fn laws_that_cannot_be_standardised_are_refused() {
     let cases = [
-        (Family::SparseBinary { density: 0.0 }, "point mass"),
+        (
+            Family::SparseBinary { density: 0.0 },
+            "density = 0 must lie strictly between 0 and 1",
+        ),
+        (
+            Family::SparseBinary { density: 1.0 },
+            "density = 1 must lie",
+        ),
+        (
+            Family::SparseBinary { density: 1.5 },
+            "density = 1.5 must lie",
+        ),
         (
             Family::SparseBinary { density: f64::NAN },
             "between 0 and 1",
@@ -206,6 +217,33 @@ fn laws_that_cannot_be_standardised_are_refused() {
             },
             "",
         ),
+        // Huge values off zero: their deviations, not the values, set the
+        // scale, so that nothing overflows.
+        (
+            Family::Discrete {
+                values: vec![1.2e308, 1.6e308],
+                probabilities: vec![0.5, 0.5],
+            },
+            "",
+        ),
+        // Probabilities that sum to 1 + 9e-10, within the tolerance: they
+        // are normalised, and the mean of 1000.5 is removed to 1e-12.
+        (
+            Family::Discrete {
+                values: vec![1000.0, 1001.0],
+                probabilities: vec![0.5, 0.5 + 9e-10],
+            },
+            "",
+        ),
+        // The same for a mixture: means off zero near the largest double.
+        (
+            Family::GaussianMixture {
+                weights: vec![0.5, 0.5],
+                means: vec![1.2e308, 1.6e308],
+                sds: vec![1.0, 1.0],
+            },
+            "",
+        ),
         // Neighbouring doubles: exactly +-1 after standardisation.
         (
             Family::Discrete {
@@ -236,7 +274,9 @@ fn laws_that_cannot_be_standardised_are_refused() {
         match EntryLaw::new(family.clone()) {
             Err(TheoryError::InvalidLaw(msg)) => assert!(msg.contains(expected), "{msg}"),
             Ok(law) if expected.is_empty() => {
+                let first = law.expect(|a| a).value;
                 let second = law.expect(|a| a * a).value;
+                assert!(first.abs() < 1e-12, "{family:?}: {first}");
                 assert!((second - 1.0).abs() < 1e-12, "{family:?}: {second}");
             }
             other => panic!("{family:?}: {other:?}"),
@@ -244,12 +284,13 @@ fn laws_that_cannot_be_standardised_are_refused() {
     }
 }
 
-/// Repeated values merge and the law is sorted.
+/// Repeated values merge, values of probability 0 are dropped, and the
+/// law is sorted.
 #[test]
 fn atoms_are_merged_and_sorted() {
     let law = EntryLaw::new(Family::Discrete {
-        values: vec![1.0, -1.0, 1.0],
-        probabilities: vec![0.25, 0.5, 0.25],
+        values: vec![1.0, 7.0, -1.0, 1.0],
+        probabilities: vec![0.25, 0.0, 0.5, 0.25],
     })
     .unwrap();
     let atoms = law.atoms().unwrap();
@@ -411,4 +452,143 @@ fn quadrature_errors_add_up_over_the_parts() {
             "{family:?}: {second:?}"
         );
     }
+}
+
+/// The fixed rule's error check against Poisson summation. For the
+/// standard normal, the trapezoidal rule of step `h` (truncated at
+/// `|z| = 38`, below rounding) gives `E cos(w a)` summed over its
+/// aliases, `sum_k exp(-(w + 2 pi k / h)^2 / 2)`. At `w = 6` the rule at
+/// step 1/4 is exact (its nearest alias is `e^-183` away), and the rule
+/// at step 1/2 is off by `d = e^{-(4 pi - 6)^2 / 2} + e^{-(4 pi + 6)^2 / 2}`
+/// (4.4e-10). The reported error is `gap^2 * scale`, with
+/// `scale = max(|value|, 1)` and `gap = d / scale`, so it is `d^2 / scale`;
+/// scales below, at and above 1 are tried. At `w = 10` the gap is 0.04,
+/// above the accepted 1e-8, and the rule gives no value.
+#[test]
+fn fixed_rule_error_is_the_squared_gap_to_the_coarse_rule() {
+    let gaussian = EntryLaw::new(Family::Gaussian {}).unwrap();
+    let Shape::Mixture(components) = gaussian.shape() else {
+        panic!("the standard normal is a one-part mixture")
+    };
+    let alias = |w: f64, h: f64| {
+        let spacing = 2.0 * std::f64::consts::PI / h;
+        (1..4)
+            .map(|k| {
+                let k = f64::from(k);
+                (-(w - k * spacing).powi(2) / 2.0).exp() + (-(w + k * spacing).powi(2) / 2.0).exp()
+            })
+            .sum::<f64>()
+    };
+    let w = 6.0;
+    assert!(alias(w, 0.25) < 1e-70);
+    for c in [1e-3, 1.0, 1e3] {
+        let got = fixed::gaussian_expect(components, |a| c * (1.0 + (w * a).cos())).unwrap();
+        let value = c * (1.0 + (-w * w / 2.0).exp());
+        assert!(
+            (got.value - value).abs() < 1e-13 * c.max(1.0),
+            "{c}: {got:?}"
+        );
+        let d = c * alias(w, 0.5);
+        let error = d * d / value.max(1.0);
+        assert!(
+            (got.error - error).abs() < 1e-3 * error,
+            "{c}: {got:?} vs {error:e}"
+        );
+    }
+    assert!(alias(10.0, 0.5) > 0.03);
+    assert!(fixed::gaussian_expect(components, |a| (10.0 * a).cos()).is_none());
+}
+
+/// The tilts' check is relative to the value: `ln E exp(theta g)` with
+/// `g = a^2 + K`, `K = -100`, is `theta K - ln(1 - 2 theta) / 2` (about
+/// 185 or 350 here), and its tilted density is a normal of variance
+/// `s^2 = 1 / (1 - 2 theta)`. By Poisson summation the trapezoidal rule
+/// of step `h` overestimates its mass by the factor
+/// `1 + 2 sum_k exp(-2 pi^2 k^2 s^2 / h^2)`. At `theta = -1.85` the rule
+/// at step 1/2 is off by 1.1e-7 in `ln`: above the 1e-8 allowed at scale
+/// 1, below the 1e-8 * 185 allowed at this value, so the value is given.
+/// At `theta = -3.5` it is off by 1.1e-4, above 1e-8 * 350, and is not.
+#[test]
+fn tilts_gap_is_relative_to_the_value() {
+    let gaussian = EntryLaw::new(Family::Gaussian {}).unwrap();
+    let k = -100.0;
+    let tilts = gaussian.tilts(|a| a * a + k);
+    let exact = |theta: f64| theta * k - 0.5 * (1.0 - 2.0 * theta).ln();
+    let coarse_gap = |theta: f64| {
+        let s2 = 1.0 / (1.0 - 2.0 * theta);
+        let pi2 = std::f64::consts::PI.powi(2);
+        (2.0 * (-2.0 * pi2 * s2 / 0.25).exp()).ln_1p()
+    };
+    let theta = -1.85;
+    let gap = coarse_gap(theta);
+    assert!(gap > 1e-8 && gap < 1e-8 * exact(theta), "{gap:e}");
+    let got = tilts.ln_expect_exp(theta).unwrap();
+    assert!((got - exact(theta)).abs() < 1e-12 * exact(theta), "{got}");
+    let theta = -3.5;
+    assert!(coarse_gap(theta) > 1e-8 * exact(theta));
+    assert!(tilts.ln_expect_exp(theta).is_none());
+}
+
+/// Break points: the fewest equal pieces at most `width` wide, ends
+/// included (20 / 3 needs 7 pieces of 20/7), and one piece when the range
+/// is narrower than `width`.
+#[test]
+fn pieces_are_the_fewest_within_the_width() {
+    let breaks = integrate::pieces(-10.0, 10.0, 3.0);
+    assert_eq!(breaks.len(), 8);
+    for (k, b) in breaks.iter().enumerate() {
+        assert!(
+            (b - (-10.0 + 20.0 * k as f64 / 7.0)).abs() < 1e-14,
+            "{breaks:?}"
+        );
+    }
+    assert_eq!(integrate::pieces(0.0, 1.0, 5.0), vec![0.0, 1.0]);
+}
+
+/// `ln int exp(g)` for a normal peak of width 1e-3 between two points of
+/// the grid that locates it (spacing 20/256), just right and just left of
+/// its nearest point, and off-centre in a range 20 wide: the integral is
+/// `sigma sqrt(2 pi)` however the peak falls.
+#[test]
+fn narrow_peaks_between_grid_points_are_integrated() {
+    let sigma: f64 = 1e-3;
+    let spacing = 20.0 / 256.0;
+    let expected = (sigma * (2.0 * std::f64::consts::PI).sqrt()).ln();
+    let breaks = integrate::pieces(-10.0, 10.0, 1.0);
+    for x0 in [0.3 * spacing, -0.3 * spacing, 3.7 + 0.45 * spacing] {
+        let g = |x: f64| -(x - x0).powi(2) / (2.0 * sigma * sigma);
+        let got = integrate::ln_integral_of_exp(&g, &breaks);
+        assert!((got - expected).abs() < 1e-10, "{x0}: {got} vs {expected}");
+    }
+    // A peak one or half a width inside an end: the break points 40 widths
+    // either side stop at the range, and the integral is cut there, to
+    // `sigma sqrt(2 pi) Phi(d / sigma)`.
+    for (x0, d) in [(10.0 - sigma, 1.0), (-10.0 + 0.5 * sigma, 0.5)] {
+        let g = |x: f64| -(x - x0).powi(2) / (2.0 * sigma * sigma);
+        let got = integrate::ln_integral_of_exp(&g, &breaks);
+        let cut = expected + (0.5 * statrs::function::erf::erfc(-d / 2f64.sqrt())).ln();
+        assert!((got - cut).abs() < 1e-10, "{x0}: {got} vs {cut}");
+    }
+}
+
+/// A mixture component of weight 0 is dropped: the law is the same as
+/// without it (a wide one would otherwise set where tilts diverge).
+#[test]
+fn components_of_weight_zero_are_dropped() {
+    let Family::GaussianMixture {
+        weights,
+        means,
+        sds,
+    } = two_gaussians()
+    else {
+        panic!("a mixture")
+    };
+    let with_zero = Family::GaussianMixture {
+        weights: [weights.clone(), vec![0.0]].concat(),
+        means: [means.clone(), vec![5.0]].concat(),
+        sds: [sds.clone(), vec![40.0]].concat(),
+    };
+    let with_zero = EntryLaw::new(with_zero).unwrap();
+    let without = EntryLaw::new(two_gaussians()).unwrap();
+    assert_eq!(with_zero.shape(), without.shape());
 }
