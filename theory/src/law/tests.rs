@@ -261,6 +261,15 @@ fn laws_that_cannot_be_standardised_are_refused() {
             "too close together",
         ),
         (Family::SparseBinary { density: 1e-300 }, "too sparse"),
+        // A rare wide component: standardised, its sd is about 3e4 (mean 0).
+        (
+            Family::GaussianMixture {
+                weights: vec![1.0 - 1e-9, 1e-9],
+                means: vec![0.0, 0.0],
+                sds: vec![1.0, 1e9],
+            },
+            "reaches |a| = 3.16",
+        ),
         (
             Family::GaussianMixture {
                 weights: vec![0.5, 0.5],
