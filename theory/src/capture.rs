@@ -74,8 +74,9 @@ impl CaptureTable {
         self.classes
             .iter()
             .map(|&(ln_class, p)| {
-                // 0 * ln(0) is 0 here: with no other pattern nothing captures.
-                let ln_kept = if others == 0.0 {
+                // No other pattern, or none that can capture, keeps xi^1
+                // (the product would be 0 * ln 0, or inf * 0 at huge P).
+                let ln_kept = if others == 0.0 || p == 0.0 {
                     0.0
                 } else {
                     others * (-p).ln_1p()
@@ -418,6 +419,8 @@ fn binomial_tails(n: usize, q: f64) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::f64::consts::LN_2;
+
     use crate::law::{Family, LawFile};
     use crate::{alpha_1, by_name, Iid};
 
@@ -696,6 +699,34 @@ mod tests {
         assert!(captures(0.0, 0.0, 1.0) && captures(-1.0, 5.0, 1.0));
         assert!(captures(3.0, 7.0, 100.0));
         assert!(!captures(4.0, 6.0, 100.0));
+        // On the saddle-node itself (`A = 1 + ln 1`) the fixed point survives.
+        assert!(!captures(1.0, 0.0, 100.0));
+    }
+
+    /// The crossing of one class of xi^1 whose competitors capture with
+    /// probability `p`: `(1 - p)^(P - 1) = 1/2` at
+    /// `alpha = ln(1 + ln 2 / -ln(1 - p)) / N`, found by doubling the
+    /// bracket far beyond the first guess when `p` is tiny; with `p = 0`
+    /// nothing captures at any load, and there is no crossing.
+    #[test]
+    fn crossing_of_one_class_in_closed_form() {
+        let n = 100;
+        for p in [0.3, 1e-6, 1e-200] {
+            let table = CaptureTable {
+                classes: vec![(0.0, p)],
+            };
+            let expected = (1.0 + LN_2 / -(-p).ln_1p()).ln() / n as f64;
+            let got = table.crossing(n).unwrap().unwrap();
+            assert!(
+                (got - expected).abs() < 1e-9 * expected,
+                "{p}: {got} vs {expected}"
+            );
+        }
+        let never = CaptureTable {
+            classes: vec![(0.0, 0.0)],
+        };
+        assert_eq!(never.no_capture(f64::INFINITY), 1.0);
+        assert_eq!(never.crossing(n).unwrap(), None);
     }
 
     /// The combined map for ternary patterns at lambda = 1: below the
