@@ -464,12 +464,18 @@ mod tests {
     /// the capture rule to their actual scores, and weight by their law.
     #[test]
     fn count_sums_match_brute_force() {
-        for (e, lambda) in [
-            (ternary(), 1.0),
-            (sparse(), 1.0),
-            (sparse(), 0.4),
-            (ternary(), 2.5),
-        ] {
+        let skewed =
+            law("[law]\nfamily = \"discrete\"\nvalues = [-1.0, 2.0]\nprobabilities = [0.6, 0.4]\n");
+        let cases = [0.4, 0.7, 1.0, 1.6, 2.5, 4.0]
+            .into_iter()
+            .flat_map(|lambda| {
+                [
+                    (ternary(), lambda),
+                    (sparse(), lambda),
+                    (skewed.clone(), lambda),
+                ]
+            });
+        for (e, lambda) in cases {
             let n = 7;
             let atoms = e.entry_law().unwrap().atoms().unwrap().to_vec();
             let table = CaptureTable::new(&e, lambda, n).unwrap().unwrap();
