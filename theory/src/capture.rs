@@ -466,7 +466,7 @@ mod tests {
     fn count_sums_match_brute_force() {
         let skewed =
             law("[law]\nfamily = \"discrete\"\nvalues = [-1.0, 2.0]\nprobabilities = [0.6, 0.4]\n");
-        let cases = [0.4, 0.7, 1.0, 1.6, 2.5, 4.0]
+        let cases = [0.1, 0.2, 0.4, 0.7, 1.0, 1.6, 2.5, 4.0]
             .into_iter()
             .flat_map(|lambda| {
                 [
@@ -707,6 +707,27 @@ mod tests {
         assert!(!captures(4.0, 6.0, 100.0));
         // On the saddle-node itself (`A = 1 + ln 1`) the fixed point survives.
         assert!(!captures(1.0, 0.0, 100.0));
+    }
+
+    /// The first capturing `j` against a plain scan from 0, over leads from
+    /// a tie to far beyond reach, units from 0.05 (where the closed-form
+    /// start overshoots a tie and must step down) to 5, and any `r`.
+    #[test]
+    fn first_capturing_j_matches_a_scan() {
+        let outside = 40;
+        for unit in [0.05, 0.2, 0.7, 2.0, 5.0] {
+            for steps in 0..12 {
+                let lead = unit * steps as f64;
+                for r in 0..4 {
+                    let scale = unit * outside as f64;
+                    let scan = (0..=outside)
+                        .find(|&j| captures(lead, unit * (2 * r + j) as f64, scale))
+                        .unwrap_or(outside + 1);
+                    let got = first_capturing_j(lead, unit, r, outside);
+                    assert_eq!(got, scan, "unit {unit}, lead {lead}, r {r}");
+                }
+            }
+        }
     }
 
     /// The crossing of one class of xi^1 whose competitors capture with
