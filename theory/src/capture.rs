@@ -730,6 +730,22 @@ mod tests {
         }
     }
 
+    /// The joint map runs up to `N = MAX_JOINT_N` and not beyond (at
+    /// `lambda = 4`, where its fixed points are found in a few steps).
+    #[test]
+    fn joint_map_stops_past_its_largest_n() {
+        let e = ternary();
+        let last = alpha_capture_with_bulk_n(&e, 4.0, MAX_JOINT_N).unwrap();
+        assert!(
+            last.is_some_and(|a| a > 0.0 && a < e.alpha_max()),
+            "{last:?}"
+        );
+        assert_eq!(
+            alpha_capture_with_bulk_n(&e, 1.0, MAX_JOINT_N + 1).unwrap(),
+            None
+        );
+    }
+
     /// The crossing of one class of xi^1 whose competitors capture with
     /// probability `p`: `(1 - p)^(P - 1) = 1/2` at
     /// `alpha = ln(1 + ln 2 / -ln(1 - p)) / N`, found by doubling the
