@@ -402,3 +402,37 @@ fn gaussian_route_a_load_matches_closed_form() {
         );
     }
 }
+
+/// The `theta -> inf` limits of the two objectives, from their values:
+/// the load `-ln E e^{theta h} / (1 + theta)` tends to `-top`; the rate
+/// `-theta alpha - ln E e^{theta h}`, with `ln E e^{theta h} = theta top +
+/// ln mass + o(1)`, tends to `-theta (alpha + top) - ln mass`: `+inf`
+/// below `top = -alpha`, `-ln mass` at it, `-inf` above.
+#[test]
+fn objective_limits_at_infinite_tilt() {
+    assert_eq!(Objective::Load.limit(2.0, 0.3), -2.0);
+    let rate = Objective::Rate(1.0);
+    assert_eq!(rate.limit(-1.5, 0.3), f64::INFINITY);
+    assert_eq!(rate.limit(-1.0, 0.3), -(0.3f64.ln()));
+    assert_eq!(rate.limit(-0.5, 0.3), f64::NEG_INFINITY);
+}
+
+/// `prepare` fills both per-law caches, route B's load and route A's
+/// profile, with the values `bound` then uses: afterwards neither is
+/// computed again.
+#[test]
+fn prepare_fills_the_per_law_caches() {
+    let law = EntryLaw::new(Family::Ternary {
+        zero_probability: 0.5,
+    })
+    .unwrap();
+    prepare(&law).unwrap();
+    let cached = law.single_pattern_load(|| panic!("route B computed again"));
+    let profile = law.load_profile(|| panic!("route A's profile computed again"));
+    assert!(cached.is_ok() && profile.is_ok());
+    let fresh = EntryLaw::new(Family::Ternary {
+        zero_probability: 0.5,
+    })
+    .unwrap();
+    assert_eq!(cached, bound(&fresh, 1.0).map(|b| b.single_pattern));
+}
