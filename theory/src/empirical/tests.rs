@@ -436,3 +436,66 @@ fn prepare_fills_the_per_law_caches() {
     .unwrap();
     assert_eq!(cached, bound(&fresh, 1.0).map(|b| b.single_pattern));
 }
+
+/// A made-up profile on the real grid: `G` rises over the first five
+/// points, falls, and ends on a plateau.
+fn made_up_profile() -> LoadProfile {
+    let values = [0.0, 1.0, 2.0, 3.0, 4.0, 3.0, 2.0, 1.0, 0.5, 0.5];
+    let grid = values
+        .iter()
+        .enumerate()
+        .map(|(k, &g)| (PROFILE_LOG_T_MIN + LOG_T_STEP * k as f64, g))
+        .collect();
+    LoadProfile {
+        grid,
+        peaks: Vec::new(),
+    }
+}
+
+/// `at_grid_point` finds a grid value only at a grid point itself.
+#[test]
+fn profile_values_only_at_grid_points() {
+    let profile = made_up_profile();
+    for (k, &(x, g)) in profile.grid.iter().enumerate() {
+        assert_eq!(profile.at_grid_point(x), Some(g), "point {k}");
+        assert_eq!(
+            profile.at_grid_point(x + LOG_T_STEP / 3.0),
+            None,
+            "point {k}"
+        );
+    }
+    for outside in [-1.0, -0.4, 10.0] {
+        let x = PROFILE_LOG_T_MIN + LOG_T_STEP * outside;
+        assert_eq!(profile.at_grid_point(x), None, "{outside}");
+    }
+}
+
+/// `monotone_towards` from a point inside cell `c` (between grid points
+/// `c` and `c + 1`): inward (+1) it compares the next two points above the
+/// cell's lower end, `c + 1` and `c + 2`; outward (-1) the two below its
+/// upper end, `c` and `c - 1`. Strict growth only: a plateau or a fall,
+/// or a point missing at the edge of the grid, does not count.
+#[test]
+fn profile_growth_towards_the_inside() {
+    let profile = made_up_profile();
+    let inside = |cell: f64| PROFILE_LOG_T_MIN + LOG_T_STEP * (cell + 0.4);
+    let cases = [
+        (1.0, 1, true),   // 2 -> 3
+        (3.0, 1, false),  // 4 -> 3
+        (6.0, 1, false),  // 1 -> 0.5
+        (7.0, 1, false),  // 0.5 -> 0.5, a plateau
+        (8.0, 1, false),  // no point 10
+        (6.0, -1, true),  // 2 -> 3
+        (4.0, -1, false), // 4 -> 3
+        (1.0, -1, false), // 1 -> 0
+        (0.0, -1, false), // no point -1
+        (-1.0, 1, false), // below the grid
+    ];
+    for (cell, inward, grows) in cases {
+        assert_eq!(
+            profile.monotone_towards(inside(cell), inward),
+            grows,
+            "cell {cell}, inward {inward}"
+        );
+    }
+}
