@@ -268,10 +268,7 @@ impl LoadProfile {
 /// neighbour, and above at least one (inside a plateau, such as `G = 0`
 /// wherever no tilt helps, there is nothing to refine).
 fn is_local_maximum(left: f64, middle: f64, right: f64) -> bool {
-    middle > f64::NEG_INFINITY
-        && middle >= left
-        && middle >= right
-        && (middle > left || middle > right)
+    middle >= left && middle >= right && (middle > left || middle > right)
 }
 
 /// `alpha_A(lambda) = sup G` over route A's range of `ln t` (see

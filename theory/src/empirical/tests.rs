@@ -499,3 +499,18 @@ fn profile_growth_towards_the_inside() {
         );
     }
 }
+
+/// A local maximum is not below either neighbour and above at least one:
+/// the first point of a plateau counts, its inside does not, and nor
+/// does `-inf` among `-inf`s (where no tilt gives a finite load).
+#[test]
+fn local_maxima_to_refine() {
+    assert!(is_local_maximum(1.0, 2.0, 1.5));
+    assert!(is_local_maximum(1.0, 2.0, 2.0) && is_local_maximum(2.0, 2.0, 1.0));
+    assert!(!is_local_maximum(2.0, 2.0, 2.0));
+    assert!(!is_local_maximum(1.0, 2.0, 3.0) && !is_local_maximum(3.0, 2.0, 1.0));
+    let minus_inf = f64::NEG_INFINITY;
+    assert!(!is_local_maximum(minus_inf, minus_inf, minus_inf));
+    assert!(is_local_maximum(minus_inf, 0.0, minus_inf));
+    assert!(!is_local_maximum(f64::NAN, 1.0, 0.0));
+}
