@@ -514,3 +514,22 @@ fn local_maxima_to_refine() {
     assert!(is_local_maximum(minus_inf, 0.0, minus_inf));
     assert!(!is_local_maximum(f64::NAN, 1.0, 0.0));
 }
+
+/// The slope of each objective at `theta = 0` against a central
+/// difference of its value, for `h` taking -1 and 0.4 with equal
+/// probability (`ln E e^{theta h}` in closed form, `E h = -0.3`).
+#[test]
+fn objective_slopes_at_zero_match_their_values() {
+    let ln_mean = |theta: f64| (0.5 * (-theta).exp() + 0.5 * (0.4 * theta).exp()).ln();
+    let mean_h = -0.3;
+    let step = 1e-6;
+    for objective in [Objective::Load, Objective::Rate(0.2), Objective::Rate(1.5)] {
+        let value = |theta: f64| objective.value(theta, ln_mean(theta));
+        let difference = (value(step) - value(-step)) / (2.0 * step);
+        let slope = objective.slope_at_zero(mean_h);
+        assert!(
+            (slope - difference).abs() < 1e-8,
+            "{objective:?}: {slope} vs {difference}"
+        );
+    }
+}
