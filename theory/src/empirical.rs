@@ -236,10 +236,8 @@ impl LoadProfile {
     /// across the first cell too.
     fn monotone_towards(&self, log_t: f64, inward: isize) -> bool {
         let cell = ((log_t - PROFILE_LOG_T_MIN) / LOG_T_STEP).floor();
-        if cell < 0.0 {
-            return false;
-        }
-        // The grid point on the outer side of `log_t`, then two inward.
+        // The grid point on the outer side of `log_t`, then two inward
+        // (below the grid one of them is missing).
         let outer = cell as isize + if inward > 0 { 0 } else { 1 };
         let value = |k: isize| usize::try_from(k).ok().and_then(|k| self.grid.get(k));
         match (

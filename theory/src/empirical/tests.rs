@@ -480,6 +480,7 @@ fn profile_growth_towards_the_inside() {
     let profile = made_up_profile();
     let inside = |cell: f64| PROFILE_LOG_T_MIN + LOG_T_STEP * (cell + 0.4);
     let cases = [
+        (0.0, 1, true),   // 1 -> 2
         (1.0, 1, true),   // 2 -> 3
         (3.0, 1, false),  // 4 -> 3
         (6.0, 1, false),  // 1 -> 0.5
@@ -490,6 +491,8 @@ fn profile_growth_towards_the_inside() {
         (1.0, -1, false), // 1 -> 0
         (0.0, -1, false), // no point -1
         (-1.0, 1, false), // below the grid
+        (-1.0, -1, false),
+        (-3.0, 1, false),
     ];
     for (cell, inward, grows) in cases {
         assert_eq!(
