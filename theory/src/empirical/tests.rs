@@ -482,11 +482,13 @@ fn profile_growth_towards_the_inside() {
     let cases = [
         (0.0, 1, true),   // 1 -> 2
         (1.0, 1, true),   // 2 -> 3
+        (2.0, 1, true),   // 3 -> 4 (from cell 3 it would fall)
         (3.0, 1, false),  // 4 -> 3
         (6.0, 1, false),  // 1 -> 0.5
         (7.0, 1, false),  // 0.5 -> 0.5, a plateau
         (8.0, 1, false),  // no point 10
         (6.0, -1, true),  // 2 -> 3
+        (5.0, -1, true),  // 3 -> 4 (from cell 4 it would fall)
         (4.0, -1, false), // 4 -> 3
         (1.0, -1, false), // 1 -> 0
         (0.0, -1, false), // no point -1
