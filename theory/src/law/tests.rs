@@ -554,21 +554,27 @@ fn pieces_are_the_fewest_within_the_width() {
     assert_eq!(integrate::pieces(0.0, 1.0, 5.0), vec![0.0, 1.0]);
 }
 
-/// `ln int exp(g)` for a normal peak of width 1e-3 between two points of
+/// `ln int exp(g)` for a normal peak of width 1e-3 or 1e-4 between two points of
 /// the grid that locates it (spacing 20/256), just right and just left of
 /// its nearest point, and off-centre in a range 20 wide: the integral is
 /// `sigma sqrt(2 pi)` however the peak falls.
 #[test]
 fn narrow_peaks_between_grid_points_are_integrated() {
-    let sigma: f64 = 1e-3;
     let spacing = 20.0 / 256.0;
-    let expected = (sigma * (2.0 * std::f64::consts::PI).sqrt()).ln();
     let breaks = integrate::pieces(-10.0, 10.0, 1.0);
-    for x0 in [0.3 * spacing, -0.3 * spacing, 3.7 + 0.45 * spacing] {
-        let g = |x: f64| -(x - x0).powi(2) / (2.0 * sigma * sigma);
-        let got = integrate::ln_integral_of_exp(&g, &breaks);
-        assert!((got - expected).abs() < 1e-10, "{x0}: {got} vs {expected}");
+    for sigma in [1e-3, 1e-4] {
+        let expected = (sigma * (2.0 * std::f64::consts::PI).sqrt()).ln();
+        for x0 in [0.3 * spacing, -0.3 * spacing, 3.7 + 0.45 * spacing] {
+            let g = |x: f64| -(x - x0).powi(2) / (2.0 * sigma * sigma);
+            let got = integrate::ln_integral_of_exp(&g, &breaks);
+            assert!(
+                (got - expected).abs() < 1e-10,
+                "{sigma} {x0}: {got} vs {expected}"
+            );
+        }
     }
+    let sigma: f64 = 1e-3;
+    let expected = (sigma * (2.0 * std::f64::consts::PI).sqrt()).ln();
     // A peak one or half a width inside an end: the break points 40 widths
     // either side stop at the range, and the integral is cut there, to
     // `sigma sqrt(2 pi) Phi(d / sigma)`.
