@@ -428,6 +428,12 @@ mod tests {
         LawFile::parse(text).unwrap().into_ensemble("t").unwrap()
     }
 
+    /// `(1 - p)^(P - 1) = 1/2` at `P = e^{alpha N}`: the crossing of one
+    /// class whose competitors each capture with probability `p`.
+    fn one_class_crossing(p: f64, n: usize) -> f64 {
+        (1.0 + LN_2 / -(-p).ln_1p()).ln() / n as f64
+    }
+
     fn ternary() -> Iid {
         law("[law]\nfamily = \"ternary\"\nzero_probability = 0.5\n")
     }
@@ -454,7 +460,7 @@ mod tests {
                 );
             }
             let alpha = table.crossing(n).unwrap().unwrap();
-            let closed = (1.0 + 2f64.ln() / -(-p_close).ln_1p()).ln() / n as f64;
+            let closed = one_class_crossing(p_close, n);
             assert!((alpha - closed).abs() < 1e-9, "N {n}: {alpha} vs {closed}");
         }
     }
@@ -758,7 +764,7 @@ mod tests {
             let table = CaptureTable {
                 classes: vec![(0.0, p)],
             };
-            let expected = (1.0 + LN_2 / -(-p).ln_1p()).ln() / n as f64;
+            let expected = one_class_crossing(p, n);
             let got = table.crossing(n).unwrap().unwrap();
             assert!(
                 (got - expected).abs() < 1e-9 * expected,
