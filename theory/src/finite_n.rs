@@ -29,14 +29,13 @@ use statrs::function::gamma::ln_gamma;
 use crate::capture::alpha_capture_n;
 use crate::ensemble::{Ensemble, PatternLaw};
 use crate::law::integrate::{ln_integral_of_exp, pieces};
-use crate::numeric::root;
+use crate::numeric::{minimise, root};
 use crate::rem::Rem;
-use crate::thresholds::alpha_1;
 use crate::TheoryError;
 
-/// Points of the grid in `q` on which the saddle-node of the several-step
-/// map is sought (the map is smooth; 2000 points resolve the maximum of
-/// `F(q) - q` to about 1e-6 in `q`).
+/// Points of the grid in `q` on which the best state of the several-step
+/// map is located before Brent's method refines it (the load it allows is
+/// smooth in `q` but for one kink, where `w = 1/2` starts to bind).
 const Q_GRID: usize = 2000;
 
 /// The finite-`N` crossings of one ensemble at one `lambda`.
@@ -299,23 +298,40 @@ pub fn alpha_1_first_step_n<E: Ensemble + ?Sized>(
     Ok(load_of_top_overlap(ensemble, t, n))
 }
 
-/// Points of the grid over the law of `s` in [`norm_law`].
-const NORM_GRID: usize = 160;
+/// Points of the grid over the law of `s` in [`norm_law`]: `40 sqrt(N)`,
+/// between 160 and 4000. The retrieval probability of the frozen first
+/// step turns from 0 to 1 over `Delta s ~ 1/(lambda N)`, while the grid
+/// spans `16 sqrt(v / N)`, so the points per turn stay fixed as `N` grows.
+/// Against a grid 25 times finer (gaussian, `lambda = 2`) the crossing
+/// moves by less than 1e-9 for `N` from 16 to 10^4, and by 2e-7 at
+/// `N = 10^6`, where the cap binds.
+fn norm_grid(n: f64) -> usize {
+    (40.0 * n.sqrt()).clamp(160.0, 4000.0) as usize
+}
 
 /// The law of `s = |xi^1|^2 / N` on a grid, as `(s, weight)` pairs with
 /// weights summing to 1: the saddle-point density
-/// `sqrt(N c''(s)) e^{-N c(s)}` over `1 +- 8` standard deviations for
-/// fluctuating norms, the single point `s = 1` for pinned ones.
+/// `sqrt(N c''(s)) e^{-N c(s)}` over `1 +- 8` standard deviations (the
+/// lower end at least 0.05) for fluctuating norms, the single point
+/// `s = 1` for pinned ones. Law files have a fluctuating norm but no norm
+/// cost (their noise is not rotation-invariant); they take the normal
+/// cost `(s - 1)^2 / (2 v)` of the same variance `v = Var(a^2)`.
 fn norm_law<E: Ensemble + ?Sized>(ensemble: &E, n: f64) -> Vec<(f64, f64)> {
     let Some(v) = ensemble.norm_variance() else {
         return vec![(1.0, 1.0)];
     };
-    let cost = |s: f64| ensemble.self_overlap_cost(s).unwrap_or(f64::INFINITY);
+    let cost = |s: f64| {
+        ensemble
+            .self_overlap_cost(s)
+            .unwrap_or((s - 1.0).powi(2) / (2.0 * v))
+    };
     let h = 1e-4;
-    let half = (8.0 * (v / n).sqrt()).min(0.95);
-    let points: Vec<(f64, f64)> = (0..NORM_GRID)
+    let spread = 8.0 * (v / n).sqrt();
+    let (low, high) = ((1.0 - spread).max(0.05), 1.0 + spread);
+    let grid = norm_grid(n);
+    let points: Vec<(f64, f64)> = (0..grid)
         .map(|k| {
-            let s = 1.0 - half + 2.0 * half * (k as f64 + 0.5) / NORM_GRID as f64;
+            let s = low + (high - low) * (k as f64 + 0.5) / grid as f64;
             let curvature = (cost(s + h) - 2.0 * cost(s) + cost(s - h)) / (h * h);
             (s, -n * cost(s) + 0.5 * curvature.max(0.0).ln())
         })
@@ -391,7 +407,7 @@ pub fn bulk_dynamics_n<E: Ensemble + ?Sized>(
     n: f64,
 ) -> Result<f64, TheoryError> {
     check_dimension(n)?;
-    let limit = alpha_1(ensemble, lambda)?;
+    crate::thresholds::check_lambda(lambda)?;
     let s = median_self_overlap(ensemble, n);
     let root_s = s.sqrt();
     if frozen_at_alpha_1(ensemble, lambda) {
@@ -411,35 +427,46 @@ pub fn bulk_dynamics_n<E: Ensemble + ?Sized>(
         let t = tilt_root(excess, l, "two-pattern saddle-node")?;
         return Ok(load_of_top_overlap(ensemble, t, n));
     }
-    // Paramagnetic: the largest fixed point of q -> F(q) must keep w > 1/2.
-    let grid: Vec<(f64, f64, f64)> = (1..=Q_GRID)
-        .map(|k| {
-            let q = k as f64 / Q_GRID as f64;
-            let l = lambda * q * root_s;
-            let margin = lambda * q * s - cgf_n(ensemble, l, n);
-            (q, margin, cgf_n_slope(ensemble, l, n) / root_s)
-        })
-        .collect();
-    let retrieves = |alpha: f64| {
-        grid.iter().any(|&(q, margin, pull)| {
-            let w = 1.0 / (1.0 + (n * (alpha - margin)).exp());
-            w > 0.5 && w + (1.0 - w) * pull >= q
-        })
-    };
-    let (mut lo, mut hi) = (0.0, limit.max(median_margin(ensemble, lambda, n)) + 1.0 / n);
-    if !retrieves(lo + 1e-12) {
-        return Ok(0.0);
-    }
-    while hi - lo > 1e-10 {
-        let mid = 0.5 * (lo + hi);
-        if retrieves(mid) {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
+    // Paramagnetic: the largest load at which some state q xi^1 holds.
+    let load = |q: f64| paramagnetic_load(ensemble, lambda, n, s, q);
+    let step = 1.0 / Q_GRID as f64;
+    let (q, on_grid) = (1..=Q_GRID)
+        .map(|k| (k as f64 * step, load(k as f64 * step)))
+        .fold(
+            (1.0, f64::NEG_INFINITY),
+            |a, b| if b.1 > a.1 { b } else { a },
+        );
+    let around = ((q - step).max(step), (q + step).min(1.0));
+    let (_, lowest) = minimise(|q| -load(q), around.0, around.1, "several-step map")?;
+    let best = on_grid.max(-lowest).max(0.0);
     // A failed first step is never repaired by later steps (§6).
-    Ok(lo.min(alpha_1_first_step_n(ensemble, lambda, n)?))
+    Ok(best.min(alpha_1_first_step_n(ensemble, lambda, n)?))
+}
+
+/// The largest load at which the state `q xi^1` keeps the several-step
+/// map of the paramagnetic phase retrieving: `w > 1/2` and
+/// `F(q) = w + (1 - w) p >= q`, with the pull `p = Lambda_N'(lambda q
+/// sqrt s) / sqrt s` and `w = 1/(1 + e^{N (alpha - m)})`,
+/// `m = lambda q s - Lambda_N(lambda q sqrt s)` (docs/theory.md §9). If
+/// `p >= q` any `w > 1/2` will do, so the load is `m`; otherwise `w` must
+/// reach `r = (q - p)/(1 - p)`, which bounds the load by
+/// `m + min(0, ln(1/r - 1))/N` (`-inf` at `r = 1`, i.e. `q = 1`).
+fn paramagnetic_load<E: Ensemble + ?Sized>(
+    ensemble: &E,
+    lambda: f64,
+    n: f64,
+    s: f64,
+    q: f64,
+) -> f64 {
+    let root_s = s.sqrt();
+    let l = lambda * q * root_s;
+    let margin = lambda * q * s - cgf_n(ensemble, l, n);
+    let pull = cgf_n_slope(ensemble, l, n) / root_s;
+    if pull >= q {
+        return margin;
+    }
+    let r = (q - pull) / (1.0 - pull);
+    margin + (1.0 / r - 1.0).ln().min(0.0) / n
 }
 
 /// Predicted basin edge `rho_min` of one step at load `alpha` and
@@ -653,181 +680,4 @@ fn log_add(a: f64, b: f64) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::by_name;
-
-    /// Gaussian first step, paramagnetic: the median of `chi^2_N / N` is
-    /// `1 - 2/(3N)` (Cornish–Fisher), so `alpha_N = alpha_1 (1 - 2/(3N))`.
-    #[test]
-    fn gaussian_first_step_is_alpha_1_at_the_median_norm() {
-        let g = by_name("gaussian").unwrap();
-        for n in [16.0, 64.0, 400.0] {
-            let expected = 0.375 * (1.0 - 2.0 / (3.0 * n));
-            let got = alpha_1_first_step_n(g.as_ref(), 0.5, n).unwrap();
-            assert!(
-                (got - expected).abs() < 1e-6,
-                "N = {n}: {got} vs {expected}"
-            );
-        }
-    }
-
-    /// Every prediction tends to its N -> infinity value.
-    #[test]
-    fn predictions_tend_to_their_limits() {
-        let g = by_name("gaussian").unwrap();
-        let b = by_name("binary").unwrap();
-        let s = by_name("spherical").unwrap();
-        let n = 1e6;
-        let close = |a: f64, b: f64, tol: f64| assert!((a - b).abs() < tol, "{a} vs {b}");
-        for (e, lambda) in [
-            (g.as_ref(), 0.5),
-            (g.as_ref(), 2.0),
-            (b.as_ref(), 1.0),
-            (s.as_ref(), 1.0),
-        ] {
-            let limit = alpha_1(e, lambda).unwrap();
-            close(alpha_1_first_step_n(e, lambda, n).unwrap(), limit, 1e-4);
-            close(alpha_1_dynamics_n(e, lambda, n).unwrap(), limit, 1e-4);
-        }
-        close(
-            alpha_c_n(b.as_ref(), 1.0, n).unwrap().unwrap(),
-            std::f64::consts::LN_2 / 2.0,
-            1e-5,
-        );
-        let u_max = (2.0f64 * 0.2).sqrt();
-        close(rho_min_n(g.as_ref(), 0.2, 2.0, n).unwrap(), u_max, 1e-4);
-        let bound = crate::alpha_c_lower(g.as_ref(), 0.5).unwrap().alpha_c_lower;
-        close(
-            alpha_c_n(g.as_ref(), 0.5, 1e5).unwrap().unwrap(),
-            bound,
-            1e-3,
-        );
-    }
-
-    /// The basin margin's skewness term against independent evaluations:
-    /// `+-1` entries give `Y = +-1` with mean `rho`, hence `-rho / 3`;
-    /// sparse binary entries (f = 0.1, values -1/3 and 3) by enumerating
-    /// the nine pairs with the cgf written out; gaussian patterns by a
-    /// direct 2-D quadrature of `Y = a b - u b^2 / 2`, `b = rho a +
-    /// sqrt(1 - rho^2) g`; spherical starts do not fluctuate.
-    #[test]
-    fn basin_margin_skew_against_direct_moments() {
-        let close = |a: f64, b: f64| assert!((a - b).abs() < 1e-9, "{a} vs {b}");
-        let binary = by_name("binary").unwrap();
-        for rho in [0.3, 0.61, 0.9] {
-            close(
-                basin_margin_skew(binary.as_ref(), rho, 0.8).unwrap(),
-                -rho / 3.0,
-            );
-        }
-        // At rho = 1 a +-1 start is xi^1 itself: the margin does not
-        // fluctuate, and its median is its mean.
-        assert_eq!(basin_margin_skew(binary.as_ref(), 1.0, 0.8).unwrap(), 0.0);
-        let spherical = by_name("spherical").unwrap();
-        assert_eq!(
-            basin_margin_skew(spherical.as_ref(), 0.6, 1.0).unwrap(),
-            0.0
-        );
-
-        let cumulant_ratio = |points: &[(f64, f64)]| {
-            let mean: f64 = points.iter().map(|(p, y)| p * y).sum();
-            let k2: f64 = points.iter().map(|(p, y)| p * (y - mean).powi(2)).sum();
-            let k3: f64 = points.iter().map(|(p, y)| p * (y - mean).powi(3)).sum();
-            k3 / (6.0 * k2)
-        };
-        let sparse =
-            crate::ensemble::Iid::new("sparse", crate::law::Family::SparseBinary { density: 0.1 })
-                .unwrap();
-        let (values, probs) = ([-1.0 / 3.0, 3.0], [0.9, 0.1]);
-        let (rho, t) = (0.55, 0.29);
-        let kappa = |s: f64| (0.9 * (-s / 3.0).exp() + 0.1 * (3.0 * s).exp()).ln();
-        let mut pairs = Vec::new();
-        for (i, a) in values.iter().enumerate() {
-            for (j, b) in values.iter().enumerate() {
-                let same = if i == j { rho } else { 0.0 };
-                let p = probs[i] * (same + (1.0 - rho) * probs[j]);
-                pairs.push((p, a * b - kappa(t * b) / t));
-            }
-        }
-        close(
-            basin_margin_skew(&sparse, rho, t).unwrap(),
-            cumulant_ratio(&pairs),
-        );
-
-        let gaussian = by_name("gaussian").unwrap();
-        let (rho, t) = (0.57, 0.63);
-        let (h, m) = (0.02, 450);
-        let phi = |x: f64| (-x * x / 2.0).exp() / (2.0 * std::f64::consts::PI).sqrt();
-        let mut grid = Vec::new();
-        for i in -m..=m {
-            for j in -m..=m {
-                let (a, g) = (i as f64 * h, j as f64 * h);
-                let b = rho * a + (1.0 - rho * rho).sqrt() * g;
-                grid.push((phi(a) * phi(g) * h * h, a * b - t * b * b / 2.0));
-            }
-        }
-        let direct = cumulant_ratio(&grid);
-        assert!(
-            (basin_margin_skew(gaussian.as_ref(), rho, t).unwrap() - direct).abs() < 1e-6,
-            "{direct}"
-        );
-    }
-
-    /// Binary duplicates: `P(P - 1) / 2^{N+1} = ln 2` (docs/theory.md §9).
-    #[test]
-    fn binary_all_patterns_is_the_duplicate_count() {
-        let b = by_name("binary").unwrap();
-        for n in [8.0, 12.0, 20.0] {
-            let alpha = alpha_c_n(b.as_ref(), 1.0, n).unwrap().unwrap();
-            let p = (alpha * n).exp();
-            let pairs = p * (p - 1.0) / 2f64.powf(n + 1.0);
-            assert!((pairs - 2f64.ln()).abs() < 1e-9, "N = {n}: {pairs}");
-        }
-    }
-
-    /// The finite-N spherical cgf is the Bessel form
-    /// `Gamma(nu + 1) (2/k)^nu I_nu(k)`, `nu = (N - 2)/2`, `k = N t`; at
-    /// `N = 3` (nu = 1/2) it is `sinh(k) / k`.
-    #[test]
-    fn spherical_cgf_at_n_3_is_sinh_over_k() {
-        let s = by_name("spherical").unwrap();
-        for t in [0.3, 1.0, 2.0] {
-            let k: f64 = 3.0 * t;
-            let expected = (k.sinh() / k).ln() / 3.0;
-            assert!((cgf_n(s.as_ref(), t, 3.0) - expected).abs() < 1e-10);
-        }
-    }
-
-    /// The lag tends to zero like ln(N)/N and is positive at finite N.
-    #[test]
-    fn dynamics_lags_the_first_step() {
-        let g = by_name("gaussian").unwrap();
-        for n in [12.0, 24.0, 100.0] {
-            let first = alpha_1_first_step_n(g.as_ref(), 0.5, n).unwrap();
-            let dynamics = alpha_1_dynamics_n(g.as_ref(), 0.5, n).unwrap();
-            assert!(dynamics < first, "N = {n}");
-            assert!(first - dynamics < 3.0 * n.ln() / n, "N = {n}");
-        }
-    }
-
-    /// Index 1/2: `S_0 = 1/(2 Z^2)` (Lévy), `S = Gamma(1/2)^2 S_0 = pi S_0`,
-    /// so the median of `ln S` is `ln(pi / (2 z_{3/4}^2))`.
-    #[test]
-    fn stable_median_at_index_one_half_is_levy() {
-        let z = 0.674_489_750_196_081_7f64;
-        let expected = (std::f64::consts::PI / (2.0 * z * z)).ln();
-        assert!((median_ln_stable_sum(0.5).unwrap() - expected).abs() < 1e-8);
-    }
-
-    #[test]
-    fn bad_dimensions_are_refused() {
-        let g = by_name("gaussian").unwrap();
-        for n in [0.0, -3.0, f64::NAN, 2.5, f64::INFINITY] {
-            assert!(matches!(
-                finite_n(g.as_ref(), 0.5, n),
-                Err(TheoryError::InvalidDimension(_))
-            ));
-        }
-    }
-}
+mod tests;
