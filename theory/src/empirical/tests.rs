@@ -538,3 +538,45 @@ fn objective_slopes_at_zero_match_their_values() {
         );
     }
 }
+
+/// Route B's limit `t -> inf` where the scan up to `t = e^9` has not
+/// reached it: an atom of small modulus `x = 0.02` next to 0 has
+/// `h_t(-x) - ln P(-x) ~ e^{-t x^2} P(0) / P(-x)`, still 4% of the way at
+/// `t x^2 = 3.2`. Each `h_t(a)` falls to `ln P_b(a b = max)`: `ln p` for
+/// `-x`, 0 for the atom 0 (every `b` ties), `ln r` for `y`. The load is
+/// then `sup_{theta in [0, 1]} -ln(p^{1+theta} + q + r^{1+theta}) /
+/// (1 + theta)`, found here on a grid of 10^5 values of `theta`, and
+/// route B must reach it (the scan alone stays below it).
+#[test]
+fn route_b_reaches_its_limit_at_infinite_t() {
+    // Standardised already: p x = r y and p x^2 + r y^2 = 1 give
+    // p = 1 / (x (x + y)).
+    let (x, y) = (0.02, 60.0);
+    let p = 1.0 / (x * (x + y));
+    let r = p * x / y;
+    let law = EntryLaw::new(Family::Discrete {
+        values: vec![-x, 0.0, y],
+        probabilities: vec![p, 1.0 - p - r, r],
+    })
+    .unwrap();
+    let atoms = law.atoms().unwrap();
+    let prob = |v: f64| {
+        let atom = atoms
+            .iter()
+            .find(|a| (a.value - v).abs() < 1e-9 * y)
+            .unwrap();
+        atom.probability
+    };
+    let (p, q, r) = (prob(-x), prob(0.0), prob(y));
+    let load = |theta: f64| -(p.powf(1.0 + theta) + q + r.powf(1.0 + theta)).ln() / (1.0 + theta);
+    let steps = 100_000;
+    let limit = (0..=steps)
+        .map(|k| load(k as f64 / steps as f64))
+        .fold(f64::NEG_INFINITY, f64::max);
+    let (lo, hi) = ROUTE_B_LOG_T;
+    let best_theta = |t: f64| best_over_theta(&law, t, W_ROUTE_B, Objective::Load);
+    let scan = maximise_over_log_t(&best_theta, lo, hi).unwrap();
+    assert!(scan < limit - 1e-4, "the scan alone: {scan} vs {limit}");
+    let got = single_pattern_load(&law).unwrap();
+    assert!((got - limit).abs() < 1e-9, "{got} vs {limit}");
+}
