@@ -823,3 +823,24 @@ fn crossings_gathered_and_scaled() {
         Err(TheoryError::InvalidDimension(_))
     ));
 }
+
+/// The median of `ln S` solves `P(ln S <= y) = 1/2` across the indices
+/// the predictions use. For small `gamma` it lies far above
+/// `ln Gamma(1 - gamma) / gamma` (`E ln S` exceeds that by
+/// `gamma_E (1/gamma - 1)`, 28 at `gamma = 0.02`, and `ln S` spreads over
+/// `~1/gamma`), which the bracket `+- (10/gamma + 10)` must reach: at
+/// `gamma = 0.02` the median is 18 above.
+#[test]
+fn stable_median_across_indices() {
+    for gamma in [0.02, 0.3, 0.95] {
+        let median = median_ln_stable_sum(gamma).unwrap();
+        close(
+            ln_stable_sum_cdf(median, gamma),
+            0.5,
+            1e-9,
+            &format!("gamma = {gamma}"),
+        );
+    }
+    let centre = ln_gamma(0.98) / 0.02;
+    assert!(median_ln_stable_sum(0.02).unwrap() - centre > 15.0);
+}
