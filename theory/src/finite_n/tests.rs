@@ -606,7 +606,8 @@ fn frozen_dynamics_is_the_two_pattern_saddle_node() {
 
 /// Basin edge at finite `N`, gaussian patterns, `alpha = 0.2`
 /// (freezing at `sqrt(0.4)`): paramagnetic at `lambda = 1/2`,
-/// `(alpha + lambda^2/2)/lambda`; frozen at `lambda = 2`, the top overlap
+/// `(alpha + lambda^2/2)/lambda`; frozen at `lambda = 2` (and at
+/// `alpha = 2`, `lambda = 5`), the top overlap
 /// `t` of `e^{alpha N}` patterns (closed-form tail, bisection) plus the
 /// median of `ln S` over `lambda N`. Both then move by the margin's skew
 /// (`basin_margin_skew`, tested against a direct quadrature above) over `N`.
@@ -625,15 +626,19 @@ fn basin_edge_in_both_phases() {
         1e-12,
         "paramagnetic",
     );
-    let lambda = 2.0;
-    let t = bisect(|t| -gaussian_ln_tail(t, n) / n - alpha, 1e-3, 10.0);
-    let edge = t + median_ln_stable_sum(t / lambda).unwrap() / (lambda * n);
-    close(
-        rho_min_n(g.as_ref(), alpha, lambda, n).unwrap(),
-        with_skew(edge, t),
-        1e-8,
-        "frozen",
-    );
+    // Frozen; at alpha = 2 the tilt (about 1.97) is above 1, where a
+    // bracket ending at 2 / sqrt(2 alpha) instead of 2 sqrt(2 alpha)
+    // would miss it.
+    for (alpha, lambda) in [(alpha, 2.0), (2.0, 5.0)] {
+        let t = bisect(|t| -gaussian_ln_tail(t, n) / n - alpha, 1e-3, 10.0);
+        let edge = t + median_ln_stable_sum(t / lambda).unwrap() / (lambda * n);
+        close(
+            rho_min_n(g.as_ref(), alpha, lambda, n).unwrap(),
+            with_skew(edge, t),
+            1e-8,
+            &format!("frozen at alpha = {alpha}"),
+        );
+    }
 }
 
 /// `ln(P p_fail)` for gaussian patterns written out with closed forms:
