@@ -595,10 +595,8 @@ pub fn alpha_c_n<E: Ensemble + ?Sized>(
     let excess =
         |alpha: f64| ln_expected_failures(ensemble, lambda, alpha, n).map(|f| f - ln_target);
     let hi = typical;
-    match excess(hi) {
-        Ok(v) if v <= 0.0 => return Ok(Some(typical)),
-        Err(e) => return Err(e),
-        _ => {}
+    if excess(hi)? <= 0.0 {
+        return Ok(Some(typical));
     }
     let lo = 1e-3;
     if excess(lo)? >= 0.0 {
