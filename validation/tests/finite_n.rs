@@ -69,13 +69,19 @@ fn gaussian_paramagnetic_first_step_crosses_at_the_median_norm() {
     assert!(p < 0.5 - TOLERANCE, "P(retrieved) = {p} at alpha_1");
 }
 
+/// Gaussian patterns at `lambda = 2` (frozen), `N = 24`. At `N = 16` the
+/// prediction (0.5669) lies about 0.005 below the sampled crossing (about
+/// 0.572, from 4000 trials at each of 0.564, 0.567, 0.575 and 0.585): the
+/// orders it neglects move the probability there by about 0.015, half the
+/// tolerance, so the check runs at `N = 24`, where the sampled probability
+/// at the prediction is 0.51.
 #[test]
 fn gaussian_frozen_first_step_crosses_at_the_extreme_value() {
     let g = by_name("gaussian").unwrap();
-    check_typical(g.as_ref(), 2.0, 16);
+    check_typical(g.as_ref(), 2.0, 24);
     let p = retrieval_probability(
         PatternLaw::Gaussian,
-        16,
+        24,
         alpha_1(g.as_ref(), 2.0).unwrap(),
         2.0,
         Start::Pattern,
