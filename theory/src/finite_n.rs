@@ -9,8 +9,8 @@
 //!   frozen at the crossing, the extreme value of `e^{alpha N}` overlaps
 //!   (Bahadur–Rao prefactor) with the stable law of the sum of the top
 //!   scores;
-//! - several-step dynamics ([`alpha_1_dynamics_n`]): the saddle-node of the
-//!   map `q -> F(q)` of the state's scale along `xi^1` (paramagnetic),
+//! - several-step dynamics ([`alpha_1_dynamics_n`]): the largest load at
+//!   which a state `q xi^1` of the map `q -> F(q)` holds (paramagnetic),
 //!   or of the two-pattern competition with the median top competitor
 //!   (frozen), and the capture by one close competitor (jointly with the
 //!   bulk for ternary laws);

@@ -545,33 +545,68 @@ fn frozen_first_step_is_the_median_of_the_stable_sum() {
     }
 }
 
-/// Paramagnetic several-step crossing, gaussian patterns. With
-/// `Lambda(t) = t^2/2` the map's pull is `lambda q`, and "some `q` with
-/// `w > 1/2` has `F(q) >= q`" is `alpha < m(q) + min(0, ln(1/r - 1))/N`
-/// for some `q`, with `m(q) = lambda q s - (lambda q)^2 s / 2` and
-/// `r(q) = q (1 - lambda) / (1 - lambda q)`. The crossing is the largest
-/// such load, found here on a grid of 10^6 values of `q` instead of the
-/// code's grid of 2000 refined by Brent's method, and capped by the first
-/// step `(lambda - lambda^2/2) s`. The cases put the optimum at the kink
-/// `r = 1/2` (`N = 12`; `lambda = 0.8`) and beside it.
+/// Paramagnetic several-step crossing: the largest load at which some
+/// `q` on a grid of 10^6 has `w(q) > 1/2` and `F(q) = w + (1 - w) p(q) >= q`
+/// (the condition as docs/theory.md §9 states it, not the code's
+/// rearrangement into a load per `q`), found by bisection in `alpha`, and
+/// capped by the first step. Closed forms: gaussian, `m(q) = lambda q s -
+/// (lambda q)^2 s / 2`, pull `lambda q`, first step `(lambda -
+/// lambda^2/2) s`; `+-1` at `lambda = 2`, `m(q) = lambda q - ln cosh(lambda
+/// q)`, pull `tanh(lambda q)`, which exceeds `q` below `q = 0.96` (there
+/// any `w > 1/2` holds), first step `lambda - ln cosh lambda`. The gaussian
+/// cases put the optimum at the kink `w = r` with `r = 1/2` (`N = 12`;
+/// `lambda = 0.8`) and beside it.
 #[test]
 fn paramagnetic_dynamics_is_the_largest_fixed_point() {
+    let oracle = |n: f64, margin: &dyn Fn(f64) -> f64, pull: &dyn Fn(f64) -> f64| {
+        let steps = 1_000_000;
+        let grid: Vec<(f64, f64, f64)> = (1..=steps)
+            .map(|k| {
+                let q = k as f64 / steps as f64;
+                (q, margin(q), pull(q))
+            })
+            .collect();
+        let holds = |alpha: f64| {
+            grid.iter().any(|&(q, m, p)| {
+                let w = 1.0 / (1.0 + (n * (alpha - m)).exp());
+                w > 0.5 && w + (1.0 - w) * p >= q
+            })
+        };
+        let (mut lo, mut hi) = (0.0, 2.0);
+        assert!(holds(lo) && !holds(hi));
+        for _ in 0..60 {
+            let mid = 0.5 * (lo + hi);
+            if holds(mid) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    };
     let g = by_name("gaussian").unwrap();
     for (lambda, n) in [(0.5, 12.0), (0.5, 16.0), (0.5, 100.0), (0.8, 24.0)] {
         let s = 1.0 - 2.0 / (3.0 * n);
-        let bound = |q: f64| {
-            let m = lambda * q * s - (lambda * q).powi(2) * s / 2.0;
-            let r = q * (1.0 - lambda) / (1.0 - lambda * q);
-            m + (1.0 / r - 1.0).ln().min(0.0) / n
-        };
-        let steps = 1_000_000;
-        let best = (1..=steps)
-            .map(|k| bound(k as f64 / steps as f64))
-            .fold(f64::NEG_INFINITY, f64::max);
-        let expected = best.min((lambda - lambda * lambda / 2.0) * s);
+        let margin = |q: f64| lambda * q * s - (lambda * q).powi(2) * s / 2.0;
+        let expected =
+            oracle(n, &margin, &|q| lambda * q).min((lambda - lambda * lambda / 2.0) * s);
         let got = bulk_dynamics_n(g.as_ref(), lambda, n).unwrap();
         // The oracle's grid is below the supremum by at most 0.3 dq = 3e-7.
-        close(got, expected, 1e-6, &format!("lambda = {lambda}, N = {n}"));
+        close(
+            got,
+            expected,
+            1e-6,
+            &format!("gaussian, lambda = {lambda}, N = {n}"),
+        );
+    }
+    let b = by_name("binary").unwrap();
+    let lambda = 2.0f64;
+    for n in [12.0, 40.0] {
+        let margin = |q: f64| lambda * q - (lambda * q).cosh().ln();
+        let expected =
+            oracle(n, &margin, &|q| (lambda * q).tanh()).min(lambda - lambda.cosh().ln());
+        let got = bulk_dynamics_n(b.as_ref(), lambda, n).unwrap();
+        close(got, expected, 1e-6, &format!("+-1, N = {n}"));
     }
 }
 
