@@ -11,9 +11,9 @@
 //!   scores;
 //! - several-step dynamics ([`alpha_1_dynamics_n`]): the largest load at
 //!   which a state `q xi^1` of the map `q -> F(q)` holds (paramagnetic),
-//!   or of the two-pattern competition with the median top competitor
-//!   (frozen), and the capture by one close competitor (jointly with the
-//!   bulk for ternary laws);
+//!   or the saddle-node of the two-pattern competition with the median
+//!   top competitor (frozen), and the capture by one close competitor
+//!   (jointly with the bulk for ternary laws);
 //! - basins ([`rho_min_n`]): the extreme value of the `e^{alpha N}`
 //!   overlaps when frozen, the finite-`N` cgf when paramagnetic;
 //! - all patterns ([`alpha_c_n`]): the Poisson approximation
