@@ -36,6 +36,12 @@ fn gaussian_ln_tail(t: f64, n: f64) -> f64 {
     -n * t * t / 2.0 - (t * (2.0 * PI * n).sqrt()).ln()
 }
 
+/// The tilt `t` at which the largest of `e^{alpha N}` gaussian overlaps
+/// sits: `-gaussian_ln_tail(t, N) / N = alpha`, by bisection.
+fn gaussian_top_tilt(alpha: f64, n: f64) -> f64 {
+    bisect(|t| -gaussian_ln_tail(t, n) / n - alpha, 1e-3, 10.0)
+}
+
 /// The sparse binary law of density 0.1, standardised: `-1/3` with
 /// probability 0.9, `3` with probability 0.1.
 fn sparse() -> Iid {
@@ -622,7 +628,7 @@ fn frozen_dynamics_is_the_two_pattern_saddle_node() {
     let g = by_name("gaussian").unwrap();
     for (lambda, n) in [(2.0, 16.0), (3.0, 40.0)] {
         let alpha = bulk_dynamics_n(g.as_ref(), lambda, n).unwrap();
-        let t = bisect(|t| -gaussian_ln_tail(t, n) / n - alpha, 1e-3, 10.0);
+        let t = gaussian_top_tilt(alpha, n);
         let root_s = median_self_overlap(g.as_ref(), n).sqrt();
         let l = lambda * root_s;
         let excess = |t: f64| {
@@ -665,7 +671,7 @@ fn basin_edge_in_both_phases() {
     // bracket ending at 2 / sqrt(2 alpha) instead of 2 sqrt(2 alpha)
     // would miss it.
     for (alpha, lambda) in [(alpha, 2.0), (2.0, 5.0)] {
-        let t = bisect(|t| -gaussian_ln_tail(t, n) / n - alpha, 1e-3, 10.0);
+        let t = gaussian_top_tilt(alpha, n);
         let edge = t + median_ln_stable_sum(t / lambda).unwrap() / (lambda * n);
         close(
             rho_min_n(g.as_ref(), alpha, lambda, n).unwrap(),
