@@ -240,15 +240,19 @@ pub fn median_ln_stable_sum(gamma: f64) -> Result<f64, TheoryError> {
 /// extreme-value equations are negative at both ends (a tiny `t` is a
 /// sum dominated by one term, `t -> upper` a stable law of index 1), so
 /// the bracket is found on a grid from the top down, then refined.
-fn tilt_root<F: Fn(f64) -> f64>(f: F, upper: f64, what: &str) -> Result<f64, TheoryError> {
+///
+/// # Errors
+/// [`TheoryError::NoCrossingAtN`] when `f` is positive at no grid point:
+/// at very small `N` the prediction `what` has no solution.
+fn tilt_root<F: Fn(f64) -> f64>(f: F, upper: f64, what: &str, n: f64) -> Result<f64, TheoryError> {
     const STEPS: usize = 400;
     let at = |k: usize| upper * k as f64 / STEPS as f64;
     (1..STEPS)
         .rev()
         .find(|&k| f(at(k)) > 0.0)
-        .ok_or_else(|| TheoryError::NoSignChange {
+        .ok_or_else(|| TheoryError::NoCrossingAtN {
             what: what.to_string(),
-            interval: (at(1), at(STEPS - 1)),
+            n,
         })
         .and_then(|k| root(&f, at(k), at(k + 1), what))
 }
@@ -262,7 +266,9 @@ fn frozen_at_alpha_1<E: Ensemble + ?Sized>(ensemble: &E, lambda: f64) -> bool {
 /// (docs/theory.md §9, "First step").
 ///
 /// # Errors
-/// [`TheoryError::InvalidLambda`], [`TheoryError::InvalidDimension`], solver errors.
+/// [`TheoryError::InvalidLambda`], [`TheoryError::InvalidDimension`],
+/// [`TheoryError::NoCrossingAtN`] in the frozen phase at very small `N`
+/// (gaussian `lambda = 2`: `N = 2`), solver errors.
 pub fn alpha_1_first_step_n<E: Ensemble + ?Sized>(
     ensemble: &E,
     lambda: f64,
@@ -292,7 +298,7 @@ pub fn alpha_1_first_step_n<E: Ensemble + ?Sized>(
             .sum();
         p - 0.5
     };
-    let t = tilt_root(excess, l, "first-step extreme value")?;
+    let t = tilt_root(excess, l, "frozen first-step crossing", n)?;
     Ok(load_of_top_overlap(ensemble, t, n))
 }
 
@@ -376,7 +382,9 @@ fn competitor_norm<E: Ensemble + ?Sized>(ensemble: &E, t: f64) -> f64 {
 /// capture table).
 ///
 /// # Errors
-/// [`TheoryError::InvalidLambda`], [`TheoryError::InvalidDimension`], solver errors.
+/// [`TheoryError::InvalidLambda`], [`TheoryError::InvalidDimension`],
+/// [`TheoryError::NoCrossingAtN`] in the frozen phase at very small `N`
+/// (gaussian `lambda = 2`: `N = 3, 4`), solver errors.
 pub fn alpha_1_dynamics_n<E: Ensemble + ?Sized>(
     ensemble: &E,
     lambda: f64,
@@ -422,7 +430,7 @@ pub fn bulk_dynamics_n<E: Ensemble + ?Sized>(
                 a - 1.0 - (a + b).ln()
             }
         };
-        let t = tilt_root(excess, l, "two-pattern saddle-node")?;
+        let t = tilt_root(excess, l, "two-pattern saddle-node", n)?;
         return Ok(load_of_top_overlap(ensemble, t, n));
     }
     // Paramagnetic: the largest load at which some state q xi^1 holds.

@@ -96,6 +96,14 @@ pub enum TheoryError {
         /// The interval searched.
         interval: (f64, f64),
     },
+    /// A finite-`N` prediction whose condition fails at every load: its
+    /// asymptotic form does not reach down to this `N`.
+    NoCrossingAtN {
+        /// The prediction.
+        what: String,
+        /// The dimension.
+        n: f64,
+    },
     /// No bracket of a root was found by doubling up to `limit`.
     NoBracket {
         /// What was being solved.
@@ -160,6 +168,11 @@ impl std::fmt::Display for TheoryError {
                 f,
                 "numerical solver failed: {what}: no sign change on [{:e}, {:e}]",
                 interval.0, interval.1
+            ),
+            TheoryError::NoCrossingAtN { what, n } => write!(
+                f,
+                "no {what} at N = {}: its condition fails at every load, so this finite-N prediction needs a larger N",
+                short(*n)
             ),
             TheoryError::NoBracket { what, limit } => write!(
                 f,
@@ -257,6 +270,13 @@ mod tests {
                     interval: (0.5, 2.0),
                 },
                 "alpha_1: no sign change on [5e-1, 2e0]",
+            ),
+            (
+                TheoryError::NoCrossingAtN {
+                    what: "saddle-node".into(),
+                    n: 3.0,
+                },
+                "no saddle-node at N = 3: its condition fails at every load, so this finite-N prediction needs a larger N",
             ),
             (
                 TheoryError::NoBracket {

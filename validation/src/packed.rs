@@ -777,6 +777,15 @@ mod tests {
         }
     }
 
+    /// A state or an output of the wrong length is refused, each alone.
+    #[test]
+    fn packed_scores_check_both_lengths() {
+        let (_, packed) = both(&PatternLaw::Binary, 8, 10, 1);
+        assert!(packed_scores(&packed, &[0.5; 7], &mut [0.0; 10]).is_err());
+        assert!(packed_scores(&packed, &[0.5; 8], &mut [0.0; 9]).is_err());
+        assert!(packed_scores(&packed, &[0.5; 8], &mut [0.0; 10]).is_ok());
+    }
+
     /// The dynamics on packed patterns against the same dynamics on the
     /// `f32` rows of the same seeds, full and pruned, on 5 laws x 3 lambda
     /// x 2 starts x 10 seeds = 300 runs (P over a block of rows; lambda = 1

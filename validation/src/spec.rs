@@ -672,4 +672,63 @@ mod tests {
             assert!(error.contains(fix), "{spec:?}: {error}");
         }
     }
+
+    /// Study names hash by 64-bit FNV-1a: the published test vectors of
+    /// the FNV specification (offset basis for the empty string).
+    #[test]
+    fn study_names_hash_by_fnv_1a() {
+        assert_eq!(name_hash(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(name_hash("a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(name_hash("foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    /// The work of a binary first-step study is `N` level counts per
+    /// trial (the cost model of `StudyParams::trial_cost`), so a point
+    /// costs `N trials` and the study the sum over its grid; the plan
+    /// keeps the master seed it was given.
+    #[test]
+    fn binary_first_step_work_counts_levels() {
+        let spec: StudySpec = toml::from_str(
+            "name = \"b\"\nobservable = \"alpha_1\"\nlambda = 0.5\nsizes = [8, 10, 12]\n\
+             grid = { min = 0.1, max = 0.3, points = 3 }\ntrials = 25\nmethod = \"first-step\"\n",
+        )
+        .expect("parses");
+        let e = by_name("binary").expect("built-in");
+        let plan = Plan::new(&spec, e.as_ref(), 987_654_321, 1 << 30).expect("valid");
+        assert_eq!(plan.master_seed(), 987_654_321);
+        for n in [8, 10, 12] {
+            for k in 0..3 {
+                assert_eq!(plan.point_work(n, k), (n * 25) as f64, "N {n}, k {k}");
+            }
+        }
+        assert_eq!(plan.work(), ((8 + 10 + 12) * 3 * 25) as f64);
+    }
+
+    /// Under attention scaling the prediction of `a = ln P / sqrt N` at
+    /// `N` is `sqrt N` times the first-step crossing at `lambda = beta /
+    /// sqrt N`. It must approach the REM value `sqrt N alpha_1(beta /
+    /// sqrt N)` (the theory crate's attention thresholds at that `N`) as
+    /// the finite-N correction vanishes: at `beta = 1` the gap is 6e-3 at
+    /// `N = 100` and 4e-4 at `N = 1600`, close to `1/N`. A wrong scaling
+    /// (`lambda = beta sqrt N`, `a = sqrt N + alpha`) misses by order 1.
+    #[test]
+    fn attention_prediction_approaches_the_scaled_rem_threshold() {
+        let e = by_name("gaussian").expect("built-in");
+        let kind = StudyKind::Attention { beta: 1.0 };
+        let gap = |n: usize| {
+            let predicted = predicted_crossing(&kind, Method::FirstStep, e.as_ref(), n)
+                .expect("solves")
+                .expect("derived");
+            let rem = attention_thresholds(e.as_ref(), 1.0, Some(n as f64))
+                .expect("solves")
+                .a_1;
+            (predicted - rem).abs()
+        };
+        let (near, far) = (gap(100), gap(1600));
+        assert!(far < 2e-3, "gap at N = 1600: {far}");
+        assert!(
+            far < near / 4.0,
+            "gaps {near} at N = 100, {far} at N = 1600"
+        );
+    }
 }

@@ -437,18 +437,22 @@ fn stable_sum_law_at_index_one_half_is_levy() {
 
 /// `tilt_root` finds the largest root where `f` falls through zero, also
 /// in the top cell of its grid and for an interval other than `(0, 1)`,
-/// and says where it looked when `f` is never positive.
+/// and names the prediction and N when `f` is never positive.
 #[test]
 fn tilt_root_takes_the_largest_downward_root() {
     let cases: [(f64, f64, f64); 3] = [(0.2, 0.6, 1.0), (0.1, 0.999, 1.0), (0.5, 1.5, 2.0)];
     for (low, high, upper) in cases {
         let f = |t: f64| -(t - low) * (t - high);
-        close(tilt_root(f, upper, "test").unwrap(), high, 1e-9, "root");
+        close(
+            tilt_root(f, upper, "test", 8.0).unwrap(),
+            high,
+            1e-9,
+            "root",
+        );
     }
-    match tilt_root(|_| -1.0, 2.0, "nothing") {
-        Err(TheoryError::NoSignChange { what, interval }) => {
-            assert_eq!(what, "nothing");
-            assert_eq!(interval, (0.005, 1.995));
+    match tilt_root(|_| -1.0, 2.0, "nothing", 3.0) {
+        Err(TheoryError::NoCrossingAtN { what, n }) => {
+            assert_eq!((what.as_str(), n), ("nothing", 3.0))
         }
         other => panic!("{other:?}"),
     }
