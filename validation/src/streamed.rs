@@ -803,6 +803,26 @@ mod tests {
                 / p as f64;
             assert!((mean_sq - 1.0).abs() < 0.05, "{law:?}: {mean_sq}");
         }
+        // The stored copy takes 4 N P bytes: a limit of exactly that
+        // allows it, one byte less refuses it.
+        let src = StreamedPatterns::new(&PatternLaw::Binary, n, p, 41).unwrap();
+        assert_eq!((src.n(), src.p()), (n, p));
+        let bytes = 4 * (n * p) as u64;
+        assert!(src.to_stored(bytes).is_ok());
+        assert!(matches!(
+            src.to_stored(bytes - 1),
+            Err(ValidationError::TooLarge { .. })
+        ));
+    }
+
+    /// A state or a next state of the wrong length is refused, each alone.
+    #[test]
+    fn streamed_step_checks_both_lengths() {
+        let src = StreamedPatterns::new(&PatternLaw::Binary, 6, 50, 3).unwrap();
+        let x = [0.5; 6];
+        assert!(streamed_step(&src, &x[..5], 1.0, &mut [0.0; 6]).is_err());
+        assert!(streamed_step(&src, &x, 1.0, &mut [0.0; 5]).is_err());
+        assert!(streamed_step(&src, &x, 1.0, &mut [0.0; 6]).is_ok());
     }
 
     /// The fused chunked pass equals the textbook softmax step over the
