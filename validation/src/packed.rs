@@ -569,7 +569,7 @@ impl Store for PackedPatterns {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dynamics::{run_to_state, DynamicsParams};
+    use crate::dynamics::{run_to_state, DynamicsParams, Store};
     use crate::patterns::{initial_state, DEFAULT_MEMORY_LIMIT};
     use crate::seeds::trial_rng;
     use damcap_theory::law::{EntryLaw, Family};
@@ -634,6 +634,8 @@ mod tests {
                 );
                 let (a, b) = (packed.max_norm(), rows.max_norm());
                 assert!((a - b).abs() <= 1e-15 * b, "{a} vs {b}");
+                // The dynamics' pruning bound reads it through the store.
+                assert_eq!(Store::max_norm(&packed), a);
                 assert_eq!(packed.xi1(), rows.xi1());
             }
         }
