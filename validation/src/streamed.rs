@@ -169,10 +169,6 @@ struct Partial {
     z1: Option<f64>,
     /// Largest score of the other rows.
     best_other: f64,
-    /// Sum and sum of squares of the scores, and their count.
-    z_sum: f64,
-    z_squares: f64,
-    rows: usize,
     /// Integer at least `top`; row `mu` counts in bin
     /// `min(floor(reference - z_mu), GAP_BINS)`.
     reference: f64,
@@ -247,9 +243,6 @@ impl Partial {
             weighted: vec![0.0; n],
             z1: (first == 0).then(|| z[0]),
             best_other: block_max(if first == 0 { &z[1..] } else { &z }),
-            z_sum: z.iter().sum(),
-            z_squares: z.iter().map(|v| v * v).sum(),
-            rows: z.len(),
             reference,
             bins: vec![0; GAP_BINS + 1],
             max_norm_sq: 0.0,
@@ -284,9 +277,6 @@ impl Partial {
         self.top = top;
         self.z1 = self.z1.or(other.z1);
         self.best_other = self.best_other.max(other.best_other);
-        self.z_sum += other.z_sum;
-        self.z_squares += other.z_squares;
-        self.rows += other.rows;
         let reference = self.reference.max(other.reference);
         let mut bins = vec![0; GAP_BINS + 1];
         for (part_ref, part_bins) in [(self.reference, &self.bins), (other.reference, &other.bins)]
@@ -826,8 +816,9 @@ mod tests {
     }
 
     /// The fused chunked pass equals the textbook softmax step over the
-    /// stored rows (to rounding), and its gap bins count every row in the
-    /// right unit bin below the reference.
+    /// stored rows (to rounding), its gap bins count every row in the
+    /// right unit bin below the reference, and xi^1's top-score flag is
+    /// right both ways.
     #[test]
     fn fused_pass_matches_direct_softmax() {
         let (n, p, lambda) = (7, 5 * CHUNK + 3, 0.8);
@@ -854,9 +845,16 @@ mod tests {
         let mut bins = vec![0u64; GAP_BINS + 1];
         z.iter().for_each(|&v| bins[gap_bin(top.ceil(), v)] += 1);
         assert_eq!(pass.bins, bins);
-        assert_eq!(pass.rows, p);
         let norm = stored.max_norm();
         assert!((pass.max_norm_sq.sqrt() - norm).abs() < 1e-12);
+        // Where xi^1 does have the top score (three rows, at x = xi^1),
+        // the flag says so.
+        let few = StreamedPatterns::new(&PatternLaw::Gaussian, n, 3, 43).unwrap();
+        let at: Vec<f64> = few.row(0).iter().map(|&v| f64::from(v)).collect();
+        let z: Vec<f64> = (0..3).map(|mu| score(&few.row(mu), &at, lambda)).collect();
+        assert!(z[1..].iter().all(|&v| z[0] > v), "{z:?}");
+        let pass = full_pass(&few, &at, lambda, false, f64::NEG_INFINITY, None).unwrap();
+        assert!(pass.xi1_observed().xi1_largest);
     }
 
     /// Streamed against stored dynamics on the same patterns, 120 runs:
