@@ -16,11 +16,15 @@ fn close(got: f64, expected: f64, tol: f64, what: &str) {
 }
 
 /// The root of an increasing `f` on `(lo, hi)` by bisection: an oracle
-/// independent of the Brent solver and of `tilt_root`'s grid.
+/// independent of the Brent solver and of `tilt_root`'s grid. It stops
+/// once the midpoint is no longer strictly inside (adjacent doubles).
 fn bisect(f: impl Fn(f64) -> f64, mut lo: f64, mut hi: f64) -> f64 {
     assert!(f(lo) < 0.0 && f(hi) > 0.0, "no sign change on ({lo}, {hi})");
     for _ in 0..200 {
         let mid = 0.5 * (lo + hi);
+        if mid <= lo || mid >= hi {
+            break;
+        }
         if f(mid) < 0.0 {
             lo = mid;
         } else {
@@ -582,17 +586,7 @@ fn paramagnetic_dynamics_is_the_largest_fixed_point() {
                 w > 0.5 && w + (1.0 - w) * p >= q
             })
         };
-        let (mut lo, mut hi) = (0.0, 2.0);
-        assert!(holds(lo) && !holds(hi));
-        for _ in 0..60 {
-            let mid = 0.5 * (lo + hi);
-            if holds(mid) {
-                lo = mid;
-            } else {
-                hi = mid;
-            }
-        }
-        lo
+        bisect(|alpha| if holds(alpha) { -1.0 } else { 1.0 }, 0.0, 2.0)
     };
     let g = by_name("gaussian").unwrap();
     for (lambda, n) in [(0.5, 12.0), (0.5, 16.0), (0.5, 100.0), (0.8, 24.0)] {
