@@ -1062,7 +1062,7 @@ fn distance(a: &[f64], b: &[f64]) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::patterns::DEFAULT_MEMORY_LIMIT;
     use crate::seeds::trial_rng;
@@ -1666,43 +1666,45 @@ mod tests {
         top + z.iter().map(|v| (v - top).exp()).sum::<f64>().ln()
     }
 
-    /// The pruning rule, checked against brute force. After a full pass at
-    /// the anchor `a` (a frozen state: gaussian patterns, lambda = 4, at
-    /// xi^1), the state moves by `d` towards the excluded pattern with the
-    /// largest score, which is the direction in which the excluded mass
-    /// grows fastest (Cauchy-Schwarz is then an equality for that
-    /// pattern). A step is pruned exactly when `ln S + lambda max|xi| d +
-    /// ROUNDING_SLACK - ln Z_candidates(x) <= ln prune_tolerance` (module
-    /// doc); whenever it is, the excluded patterns really weigh at most
-    /// `prune_tolerance` of the candidates. Along the sweep some steps are
-    /// pruned (at the anchor itself in particular) and some are refused
-    /// where pruning would break the tolerance.
-    #[test]
-    fn pruning_rule_keeps_its_bound() {
-        let (lambda, tolerance) = (4.0, 1e-9);
-        let pats = sample(PatternLaw::Gaussian, 16, 600, 31);
-        let params = DynamicsParams {
-            prune_tolerance: tolerance,
-            prune_headroom: 0.0,
-            ..DynamicsParams::default()
-        };
-        let anchor: Vec<f64> = pats.xi1().iter().map(|&v| f64::from(v)).collect();
-        let first = stepper_after_pass(&pats, lambda, &params, &anchor);
-        let drawn = first
-            .candidates
-            .as_ref()
-            .expect("a frozen state draws candidates");
-        assert_eq!(drawn.anchor, anchor);
-        let mut kept = vec![false; pats.p()];
-        drawn.rows.iter().for_each(|&mu| kept[mu] = true);
-        let excluded_now = ln_sum(&pats, lambda, &anchor, |mu| !kept[mu]);
+    /// A candidate set drawn by a full pass at `anchor`, for
+    /// [`check_pruning_bound`]: which rows it kept, and its bound
+    /// `ln_excluded` on the excluded mass at the anchor.
+    pub(crate) struct Drawn<'a> {
+        pub(crate) anchor: &'a [f64],
+        pub(crate) kept: &'a [bool],
+        pub(crate) ln_excluded: f64,
+    }
+
+    /// The pruning rule, checked against brute force, for the stored and
+    /// the streamed stepper alike. `drawn` was drawn at a frozen anchor
+    /// from `pats`; `pruned_at(x)` makes one step at `x` with a stepper
+    /// whose only full pass was at the anchor, and says whether that step
+    /// was pruned. The state moves by `d` from the anchor towards the
+    /// excluded pattern with the largest score, which is the direction in
+    /// which the excluded mass grows fastest (Cauchy-Schwarz is then an
+    /// equality for that pattern). A step must be pruned exactly when `ln
+    /// S + lambda max|xi| d + ROUNDING_SLACK - ln Z_candidates(x) <= ln
+    /// prune_tolerance` (module doc), and whenever it is, the excluded
+    /// patterns must really weigh at most `prune_tolerance` of the
+    /// candidates. Along the sweep some steps are pruned (at the anchor
+    /// itself in particular) and some are refused where pruning would
+    /// break the tolerance.
+    pub(crate) fn check_pruning_bound(
+        pats: &Patterns,
+        lambda: f64,
+        tolerance: f64,
+        drawn: &Drawn,
+        pruned_at: impl Fn(&[f64]) -> bool,
+    ) {
+        let (anchor, kept) = (drawn.anchor, drawn.kept);
+        let excluded_now = ln_sum(pats, lambda, anchor, |mu| !kept[mu]);
         assert!(
             excluded_now <= drawn.ln_excluded + 1e-9,
             "S bounds the excluded mass"
         );
         let nu = (0..pats.p())
             .filter(|&mu| !kept[mu])
-            .max_by(|&a, &b| dot(pats.row(a), &anchor).total_cmp(&dot(pats.row(b), &anchor)))
+            .max_by(|&a, &b| dot(pats.row(a), anchor).total_cmp(&dot(pats.row(b), anchor)))
             .expect("some pattern is excluded");
         let row: Vec<f64> = pats.row(nu).iter().map(|&v| f64::from(v)).collect();
         let length = row.iter().map(|v| v * v).sum::<f64>().sqrt();
@@ -1714,36 +1716,62 @@ mod tests {
                 .zip(&row)
                 .map(|(a, r)| a + d * r / length)
                 .collect();
-            let mut stepper = stepper_after_pass(&pats, lambda, &params, &anchor);
-            stepper.step(&x, &mut vec![0.0; x.len()]);
-            let ln_candidates = ln_sum(&pats, lambda, &x, |mu| kept[mu]);
-            let margin = drawn.ln_excluded
-                + lambda * pats.max_norm() * distance(&x, &anchor)
-                + ROUNDING_SLACK
+            let was_pruned = pruned_at(&x);
+            let ln_candidates = ln_sum(pats, lambda, &x, |mu| kept[mu]);
+            let margin = drawn.ln_excluded + lambda * pats.max_norm() * d + ROUNDING_SLACK
                 - ln_candidates
                 - tolerance.ln();
-            let ratio = (ln_sum(&pats, lambda, &x, |mu| !kept[mu]) - ln_candidates).exp();
+            let ratio = (ln_sum(pats, lambda, &x, |mu| !kept[mu]) - ln_candidates).exp();
             if margin.abs() > 1e-6 {
-                assert_eq!(
-                    stepper.pruned,
-                    usize::from(margin <= 0.0),
-                    "d = {d}, margin {margin}"
-                );
+                assert_eq!(was_pruned, margin <= 0.0, "d = {d}, margin {margin}");
             }
-            if stepper.pruned == 1 {
+            if was_pruned {
                 assert!(ratio <= tolerance, "d = {d}: {ratio}");
                 pruned += 1;
             } else if ratio > tolerance {
                 refused_unsafe += 1;
             }
             if j == 0 {
-                assert_eq!(stepper.pruned, 1, "a step at the anchor is pruned");
+                assert!(was_pruned, "a step at the anchor is pruned");
             }
         }
         assert!(
             pruned >= 3 && refused_unsafe >= 3,
             "{pruned} pruned, {refused_unsafe} refused"
         );
+    }
+
+    /// The stored stepper's pruning rule against brute force
+    /// ([`check_pruning_bound`]): gaussian patterns, lambda = 4, anchored
+    /// at xi^1; each step is pruned or makes one full pass.
+    #[test]
+    fn pruning_rule_keeps_its_bound() {
+        let (lambda, tolerance) = (4.0, 1e-9);
+        let pats = sample(PatternLaw::Gaussian, 16, 600, 31);
+        let params = DynamicsParams {
+            prune_tolerance: tolerance,
+            prune_headroom: 0.0,
+            ..DynamicsParams::default()
+        };
+        let anchor: Vec<f64> = pats.xi1().iter().map(|&v| f64::from(v)).collect();
+        let first = stepper_after_pass(&pats, lambda, &params, &anchor);
+        let candidates = first
+            .candidates
+            .as_ref()
+            .expect("a frozen state draws candidates");
+        assert_eq!(candidates.anchor, anchor);
+        let mut kept = vec![false; pats.p()];
+        candidates.rows.iter().for_each(|&mu| kept[mu] = true);
+        let drawn = Drawn {
+            anchor: &anchor,
+            kept: &kept,
+            ln_excluded: candidates.ln_excluded,
+        };
+        check_pruning_bound(&pats, lambda, tolerance, &drawn, |x| {
+            let mut stepper = stepper_after_pass(&pats, lambda, &params, &anchor);
+            stepper.step(x, &mut vec![0.0; x.len()]);
+            stepper.pruned == 1
+        });
     }
 
     /// Candidate sets are drawn only when the pass suggests they can be:

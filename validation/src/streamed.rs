@@ -45,6 +45,7 @@
 use damcap_theory::ensemble::PatternLaw;
 use rand::SeedableRng;
 use rayon::prelude::*;
+use std::ops::Range;
 
 use crate::dynamics::{
     below_floor, check_dimension, dot, iterate, DynamicsParams, Outcome, Stepped, GAP_BINS,
@@ -323,6 +324,37 @@ impl Partial {
     }
 }
 
+/// The chunks of `chunks` in groups of [`GROUP`], in order: each group is
+/// handed to rayon at once, and the next starts when it is done.
+fn groups(chunks: usize) -> impl Iterator<Item = Range<usize>> {
+    (0..chunks)
+        .step_by(GROUP)
+        .map(move |first| first..chunks.min(first + GROUP))
+}
+
+/// The partials of consecutive blocks of rows, combined in their order
+/// (`None` for none), so that the result does not depend on the threads
+/// that computed them.
+fn combine(parts: impl IntoIterator<Item = Partial>) -> Option<Partial> {
+    parts.into_iter().reduce(|mut total, part| {
+        total.merge(part);
+        total
+    })
+}
+
+/// The softmax partial of stored `rows` (row-major, xi^1 first) at `x`:
+/// blocks of [`CHUNK`] rows in parallel, combined in order, exactly as a
+/// full pass chunks the patterns (so over every row it is the full pass,
+/// bit for bit).
+fn rows_pass(rows: &[f32], n: usize, x: &[f64], lambda: f64) -> Partial {
+    let parts: Vec<Partial> = rows
+        .par_chunks(CHUNK * n)
+        .enumerate()
+        .map(|(k, block)| Partial::of_rows(block, n, k * CHUNK, x, lambda, false, None))
+        .collect();
+    combine(parts).expect("xi^1 is among the rows")
+}
+
 /// One full pass over the streamed patterns at state `x`: the chunks in
 /// parallel, their partials combined in chunk order (with the largest row
 /// norm when `norms` is set, and the rows `keep` asks for). `Err` when the
@@ -340,13 +372,14 @@ fn full_pass(
     let n = src.n;
     let chunks = src.p.div_ceil(CHUNK);
     let mut total: Option<Partial> = None;
-    for group in (0..chunks).step_by(GROUP) {
+    for group in groups(chunks) {
+        let last = group.end == chunks;
         let keep = keep.map(|k| Keep {
             collect: total.as_ref().is_none_or(|t| t.kept.is_some()),
             ..*k
         });
         let keep = keep.as_ref();
-        let parts: Vec<Partial> = (group..chunks.min(group + GROUP))
+        let parts: Vec<Partial> = group
             .into_par_iter()
             .map(|c| {
                 let first = c * CHUNK;
@@ -356,12 +389,7 @@ fn full_pass(
                 Partial::of_rows(&block, n, first, x, lambda, norms, keep)
             })
             .collect();
-        for part in parts {
-            match total.as_mut() {
-                Some(t) => t.merge(part),
-                None => total = Some(part),
-            }
-        }
+        total = combine(total.into_iter().chain(parts));
         // The kept count only grows, and its order of summation does not
         // matter: whether the cap is passed does not depend on the threads.
         let t = total.as_mut().expect("a group");
@@ -371,7 +399,7 @@ fn full_pass(
         // The first group holds row 0, xi^1; after the last one the pass is
         // whole, and the caller judges it.
         let bound = total.as_ref().expect("a group").xi1_observed();
-        if group + GROUP < chunks && below_floor(bound.w1, floor) {
+        if !last && below_floor(bound.w1, floor) {
             return Err(bound);
         }
     }
@@ -479,10 +507,9 @@ fn collect_candidates(
     limit: f64,
 ) -> Vec<f32> {
     let n = src.n;
-    let chunks = src.p.div_ceil(CHUNK);
     let mut rows = Vec::new();
-    for group in (0..chunks).step_by(GROUP) {
-        let parts: Vec<Vec<f32>> = (group..chunks.min(group + GROUP))
+    for group in groups(src.p.div_ceil(CHUNK)) {
+        let parts: Vec<Vec<f32>> = group
             .into_par_iter()
             .map(|c| {
                 let first = c * CHUNK;
@@ -552,18 +579,9 @@ impl<'a> StreamedStepper<'a> {
     /// One step from `x` into `next`; returns xi^1's observables at `x`,
     /// or abandons a full pass once its rows so far prove `ln w1 < floor`.
     fn step(&mut self, x: &[f64], next: &mut [f64], floor: f64) -> Stepped {
-        let n = self.src.n;
         if let Some(c) = &self.candidates {
             let drift = self.lambda * self.max_norm * distance(x, &c.anchor);
-            let mut pass: Option<Partial> = None;
-            for (k, block) in c.rows.chunks(CHUNK * n).enumerate() {
-                let part = Partial::of_rows(block, n, k * CHUNK, x, self.lambda, false, None);
-                match pass.as_mut() {
-                    Some(t) => t.merge(part),
-                    None => pass = Some(part),
-                }
-            }
-            let pass = pass.expect("xi^1 is a candidate");
+            let pass = rows_pass(&c.rows, self.src.n, x, self.lambda);
             if c.ln_excluded + drift + ROUNDING_SLACK - pass.ln_z() <= self.ln_tolerance {
                 self.pruned += 1;
                 return Stepped::Whole(pass.finish(next));
@@ -699,8 +717,10 @@ pub fn streams(setup: &Setup, memory_limit: u64) -> Result<bool, ValidationError
 /// `trials` independent trials of the full dynamics, returned in trial
 /// order, stored or streamed as [`streams`] decides. Stored matrices that
 /// fit one at a time but not one per worker thread are run one trial at a
-/// time; streamed trials run in parallel, each storing candidate rows of
-/// at most `memory_limit` divided by the number of concurrent trials.
+/// time. Streamed trials run one after another, each storing candidate
+/// rows of at most `memory_limit` (their passes are parallel within): a
+/// share of the budget per worker thread would make the candidates, and
+/// so the last bits of the pruned steps, depend on the thread count.
 /// Trial `t` is seeded with `key.trial(t)` either way, so the output does
 /// not depend on the number of threads.
 ///
@@ -714,11 +734,9 @@ pub fn run_dynamics_trials(
     trials: u64,
 ) -> Result<Vec<Trial>, ValidationError> {
     params.validate()?;
-    let concurrent = (rayon::current_num_threads() as u64).clamp(1, trials.max(1));
     if streams(setup, memory_limit)? {
         return (0..trials)
-            .into_par_iter()
-            .map(|t| run_streamed_trial(setup, params, memory_limit / concurrent, key, t))
+            .map(|t| run_streamed_trial(setup, params, memory_limit, key, t))
             .collect();
     }
     let buffers = crate::dynamics_buffer_bytes(setup, params);
@@ -734,6 +752,7 @@ pub fn run_dynamics_trials(
 mod tests {
     use super::*;
     use crate::dynamics::run_to_state;
+    use crate::dynamics::tests::{check_pruning_bound, Drawn};
     use crate::patterns::initial_state;
     use crate::patterns::DEFAULT_MEMORY_LIMIT;
     use crate::Start;
@@ -1008,8 +1027,8 @@ mod tests {
     }
 
     /// A draw's guards: a candidate set larger than the budget is not
-    /// drawn (room for the bins' count of candidate rows draws them, one
-    /// row less does not), and rows kept to a depth shallower than the cut
+    /// drawn (room for the candidate rows, counted row by row, draws them;
+    /// one row less does not), and rows kept to a depth shallower than the cut
     /// are not used: the second pass collects the candidates instead.
     #[test]
     fn draws_respect_the_budget_and_the_kept_depth() {
@@ -1029,6 +1048,14 @@ mod tests {
         };
         let probe = StreamedStepper::new(&src, lambda, &params, 1 << 30);
         let (cut, count, _) = choose_cut(&pass(&probe, None), budget).unwrap();
+        // The count, row by row: the rows less than `cut` below the integer
+        // reference above the top score, and xi^1 once more (a candidate
+        // wherever its score lies).
+        let stored = src.to_stored(DEFAULT_MEMORY_LIMIT).unwrap();
+        let z: Vec<f64> = stored.rows().map(|r| score(r, &x, lambda)).collect();
+        let reference = block_max(&z).ceil();
+        let above = z.iter().filter(|&&v| reference - v < cut as f64).count();
+        assert_eq!(count, above as u64 + 1);
         assert!(count < p as u64 / 8);
         for (rows, drawn) in [(count, true), (count - 1, false)] {
             let mut stepper = StreamedStepper::new(&src, lambda, &params, rows * row_bytes);
@@ -1164,5 +1191,124 @@ mod tests {
         // with the same results.
         assert_eq!(run(2, 3000), stored);
         assert_eq!(run(1, 3000), stored);
+    }
+
+    /// The streamed stepper's pruning rule against brute force
+    /// ([`check_pruning_bound`]): gaussian patterns, N = 16, P = 600,
+    /// lambda = 4, anchored at xi^1. The first step is the run's one full
+    /// pass so far: it finds the largest row norm and draws the candidates,
+    /// rows of the matrix in row order. A later step is either pruned, with
+    /// no pass, or makes another full pass (and perhaps a second one to
+    /// collect its candidates).
+    #[test]
+    fn pruning_rule_keeps_its_bound() {
+        let (n, p, lambda, tolerance) = (16, 600, 4.0, 1e-9);
+        let src = StreamedPatterns::new(&PatternLaw::Gaussian, n, p, 30).unwrap();
+        let stored = src.to_stored(DEFAULT_MEMORY_LIMIT).unwrap();
+        let params = DynamicsParams {
+            prune_tolerance: tolerance,
+            prune_headroom: 0.0,
+            ..DynamicsParams::default()
+        };
+        let anchor: Vec<f64> = src.row(0).iter().map(|&v| f64::from(v)).collect();
+        let after_pass = || {
+            let mut stepper = StreamedStepper::new(&src, lambda, &params, 1 << 30);
+            stepper.step(&anchor, &mut vec![0.0; n], f64::NEG_INFINITY);
+            stepper
+        };
+        let first = after_pass();
+        assert_eq!((first.full_passes, first.pruned), (1, 0));
+        assert!((first.max_norm - stored.max_norm()).abs() < 1e-12);
+        let candidates = first
+            .candidates
+            .as_ref()
+            .expect("a frozen state draws candidates");
+        assert_eq!(candidates.anchor, anchor);
+        let mut kept = vec![false; p];
+        let mut rows = candidates.rows.chunks_exact(n).peekable();
+        for (mu, row) in stored.rows().enumerate() {
+            if rows.next_if(|&r| r == row).is_some() {
+                kept[mu] = true;
+            }
+        }
+        assert!(rows.next().is_none(), "the candidates are rows, in order");
+        let drawn = Drawn {
+            anchor: &anchor,
+            kept: &kept,
+            ln_excluded: candidates.ln_excluded,
+        };
+        check_pruning_bound(&stored, lambda, tolerance, &drawn, |x| {
+            let mut stepper = after_pass();
+            stepper.step(x, &mut vec![0.0; n], f64::NEG_INFINITY);
+            let passes = stepper.full_passes;
+            match stepper.pruned {
+                1 => assert_eq!(passes, 1, "a pruned step makes no pass"),
+                0 => assert!(passes == 2 || passes == 3, "{passes} passes"),
+                other => panic!("{other} pruned steps of one"),
+            }
+            stepper.pruned == 1
+        });
+    }
+
+    /// The candidates' pass, over a candidate set that holds every row, is
+    /// the full pass bit for bit (the same blocks, combined in the same
+    /// order): three chunks and a part, at a state where a row opening the
+    /// second chunk outscores xi^1 (so xi^1's top-score flag is false
+    /// only if that row is counted).
+    #[test]
+    fn rows_pass_over_every_row_is_the_full_pass() {
+        let (n, p, lambda) = (64, 3 * CHUNK + 5, 0.5);
+        let src = StreamedPatterns::new(&PatternLaw::Gaussian, n, p, 44).unwrap();
+        let stored = src.to_stored(DEFAULT_MEMORY_LIMIT).unwrap();
+        let (xi1, rival) = (src.row(0), src.row(CHUNK));
+        let x: Vec<f64> = xi1
+            .iter()
+            .zip(&rival)
+            .map(|(&a, &b)| f64::from(a) + 1.2 * f64::from(b))
+            .collect();
+        let z: Vec<f64> = stored.rows().map(|r| score(r, &x, lambda)).collect();
+        let others = block_max(&z[1..CHUNK]).max(block_max(&z[CHUNK + 1..]));
+        assert!(z[CHUNK] > z[0] && z[0] > others, "{z:?}");
+        let full = full_pass(&src, &x, lambda, false, f64::NEG_INFINITY, None).unwrap();
+        let all = rows_pass(stored.as_slice(), n, &x, lambda);
+        let (mut a, mut b) = (vec![0.0; n], vec![0.0; n]);
+        let (fa, fb) = (full.finish(&mut a), all.finish(&mut b));
+        assert_eq!(fa, fb);
+        assert!(!fb.xi1_largest);
+        assert_eq!(full.ln_z().to_bits(), all.ln_z().to_bits());
+        let bits = |v: &[f64]| v.iter().map(|a| a.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&a), bits(&b));
+    }
+
+    /// Streamed trials get the same candidate budget whatever the thread
+    /// count. Gaussian patterns, N = 16, P = e^{6.4} = 602, lambda = 4,
+    /// pruning to 1e-9 (so that pruned steps differ from full ones in their
+    /// last bits), and room for 15 candidate rows: with a share of the
+    /// budget per worker thread, two threads gave other bits than one.
+    #[test]
+    fn streamed_trials_do_not_depend_on_the_thread_count() {
+        let setup = Setup {
+            law: PatternLaw::Gaussian,
+            n: 16,
+            alpha: 0.4,
+            lambda: 4.0,
+            start: Start::Overlap(0.8),
+        };
+        let params = DynamicsParams {
+            prune_tolerance: 1e-9,
+            prune_headroom: 0.0,
+            ..DynamicsParams::default()
+        };
+        let key = SeedKey::new(5, &[3]);
+        let run = |threads, limit| {
+            pool(threads)
+                .install(|| run_dynamics_trials(&setup, &params, limit, &key, 12))
+                .unwrap()
+        };
+        let limit = 15 * 64;
+        assert!(streams(&setup, limit).unwrap());
+        let one = run(1, limit);
+        assert_eq!(run(2, limit), one);
+        assert_ne!(run(1, 0), one, "some steps are pruned");
     }
 }
