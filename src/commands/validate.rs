@@ -112,6 +112,15 @@ fn plan(config: &Validate, path: &Path, raw: &Path) -> Result<(Box<dyn Ensemble>
         .map(|s| Plan::new(s, ensemble.as_ref(), config.seed, limit))
         .collect::<Result<_, _>>()?;
     check_unique_names(&plans)?;
+    for plan in &plans {
+        for (n, why) in &plan.unpredicted {
+            eprintln!(
+                "note: study {}, N = {n}: no finite-N prediction ({why}); that size is \
+                 compared with nothing, and an adaptive grid there centres on the N -> infinity value",
+                plan.spec.name
+            );
+        }
+    }
     let work: f64 = plans.iter().map(Plan::work).sum();
     if work > MAX_WORK {
         bail!(

@@ -386,6 +386,11 @@ pub struct Plan {
     /// The finite-`N` prediction of the crossing at each size, in size
     /// order ([`predicted_crossing`]).
     pub predictions: Vec<Option<f64>>,
+    /// The sizes whose prediction the theory could not give, each with the
+    /// reason (in the frozen phase at very small `N` there is no crossing
+    /// at all): their grids centre on the theory value instead, and the
+    /// caller should say so.
+    pub unpredicted: Vec<(usize, String)>,
     master_seed: u64,
 }
 
@@ -417,12 +422,19 @@ impl Plan {
             },
             memory_limit,
         };
-        // A size where the finite-N theory finds no crossing (the frozen
-        // saddle-node at very small N) has no prediction: the run goes on.
+        // A size where the finite-N theory gives no crossing (the frozen
+        // saddle-node at very small N) has no prediction, and the reason is
+        // kept: the run goes on.
+        let mut unpredicted = Vec::new();
         let predictions: Vec<Option<f64>> = spec
             .sizes
             .iter()
-            .map(|&n| predicted_crossing(&kind, spec.method, ensemble, n).unwrap_or(None))
+            .map(|&n| {
+                predicted_crossing(&kind, spec.method, ensemble, n).unwrap_or_else(|e| {
+                    unpredicted.push((n, e.to_string()));
+                    None
+                })
+            })
             .collect();
         // An adaptive window centres on the prediction, or on the limit
         // where there is none.
@@ -451,6 +463,7 @@ impl Plan {
             grids,
             theory,
             predictions,
+            unpredicted,
             master_seed,
         })
     }
@@ -530,6 +543,30 @@ mod tests {
             assert!((g[1] - 0.2).abs() < 1e-15, "uniform spacing, got {g:?}");
         }
         assert!(p.grid(9).is_empty(), "no grid at a size outside the study");
+    }
+
+    /// A size with no finite-N prediction (gaussian, lambda = 2, the
+    /// frozen first step at N = 2, whose condition fails at every load) is
+    /// planned without one, and the reason is kept for the caller; the
+    /// other sizes have theirs.
+    #[test]
+    fn sizes_without_a_prediction_keep_the_reason() {
+        let spec: StudySpec = toml::from_str(
+            "name = \"s\"\nobservable = \"alpha_1\"\nlambda = 2.0\nsizes = [2, 4, 6]\n\
+             grid = { min = 0.2, max = 1.2, points = 4 }\ntrials = 20\nmethod = \"first-step\"\n",
+        )
+        .expect("parses");
+        let e = by_name("gaussian").expect("built-in");
+        let plan = Plan::new(&spec, e.as_ref(), 1, 1 << 30).expect("valid");
+        assert_eq!(plan.predictions[0], None);
+        assert!(plan.predictions[1..].iter().all(Option::is_some));
+        assert_eq!(plan.unpredicted.len(), 1);
+        let (n, why) = &plan.unpredicted[0];
+        assert_eq!(*n, 2);
+        assert!(
+            why.contains("no frozen first-step crossing at N = 2"),
+            "{why}"
+        );
     }
 
     /// An adaptive window is centred on the finite-N prediction at each
