@@ -1709,8 +1709,8 @@ pub(crate) mod tests {
         let row: Vec<f64> = pats.row(nu).iter().map(|&v| f64::from(v)).collect();
         let length = row.iter().map(|v| v * v).sum::<f64>().sqrt();
         let (mut pruned, mut refused_unsafe) = (0, 0);
-        for j in 0..=60 {
-            let d = if j == 0 { 0.0 } else { 1e-4 * 1.25f64.powi(j) };
+        for j in 0..=600 {
+            let d = if j == 0 { 0.0 } else { 1e-4 * 1.02f64.powi(j) };
             let x: Vec<f64> = anchor
                 .iter()
                 .zip(&row)
