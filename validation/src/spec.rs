@@ -532,6 +532,24 @@ mod tests {
         Plan::new(&study(grid).expect("parses"), e.as_ref(), 1, 1 << 30)
     }
 
+    /// The plan of a first-step study of 25 trials a point: `ensemble` at
+    /// `lambda`, over `sizes` and `grid` (TOML), with `seed`.
+    fn first_step_plan(
+        ensemble: &str,
+        lambda: f64,
+        sizes: &[usize],
+        grid: &str,
+        seed: u64,
+    ) -> Plan {
+        let spec: StudySpec = toml::from_str(&format!(
+            "name = \"s\"\nobservable = \"alpha_1\"\nlambda = {lambda:?}\nsizes = {sizes:?}\n\
+             grid = {grid}\ntrials = 25\nmethod = \"first-step\"\n"
+        ))
+        .expect("parses");
+        let e = by_name(ensemble).expect("built-in");
+        Plan::new(&spec, e.as_ref(), seed, 1 << 30).expect("valid")
+    }
+
     /// A uniform grid is the same at every size, ends included.
     #[test]
     fn uniform_grid_is_shared_by_sizes() {
@@ -551,13 +569,8 @@ mod tests {
     /// other sizes have theirs.
     #[test]
     fn sizes_without_a_prediction_keep_the_reason() {
-        let spec: StudySpec = toml::from_str(
-            "name = \"s\"\nobservable = \"alpha_1\"\nlambda = 2.0\nsizes = [2, 4, 6]\n\
-             grid = { min = 0.2, max = 1.2, points = 4 }\ntrials = 20\nmethod = \"first-step\"\n",
-        )
-        .expect("parses");
-        let e = by_name("gaussian").expect("built-in");
-        let plan = Plan::new(&spec, e.as_ref(), 1, 1 << 30).expect("valid");
+        let grid = "{ min = 0.2, max = 1.2, points = 4 }";
+        let plan = first_step_plan("gaussian", 2.0, &[2, 4, 6], grid, 1);
         assert_eq!(plan.predictions[0], None);
         assert!(plan.predictions[1..].iter().all(Option::is_some));
         assert_eq!(plan.unpredicted.len(), 1);
@@ -725,13 +738,8 @@ mod tests {
     /// keeps the master seed it was given.
     #[test]
     fn binary_first_step_work_counts_levels() {
-        let spec: StudySpec = toml::from_str(
-            "name = \"b\"\nobservable = \"alpha_1\"\nlambda = 0.5\nsizes = [8, 10, 12]\n\
-             grid = { min = 0.1, max = 0.3, points = 3 }\ntrials = 25\nmethod = \"first-step\"\n",
-        )
-        .expect("parses");
-        let e = by_name("binary").expect("built-in");
-        let plan = Plan::new(&spec, e.as_ref(), 987_654_321, 1 << 30).expect("valid");
+        let grid = "{ min = 0.1, max = 0.3, points = 3 }";
+        let plan = first_step_plan("binary", 0.5, &[8, 10, 12], grid, 987_654_321);
         assert_eq!(plan.master_seed(), 987_654_321);
         for n in [8, 10, 12] {
             for k in 0..3 {
