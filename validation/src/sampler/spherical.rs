@@ -148,7 +148,8 @@ impl SphericalOverlap {
     /// its root, with the number of iterations. `G` is increasing and
     /// concave, so from above the root the first step lands at or below it
     /// (the tangent lies above `G`), and from below the root the iterates
-    /// rise to it monotonically. They stop once a step moves `v` by at most
+    /// rise to it monotonically: no iterate passes the root, so none passes
+    /// `ln 1/2` (`q <= 1/2`). They stop once a step moves `v` by at most
     /// `1e-15 max(|v|, 1)`, or by no less than the step before: at large
     /// `a` the rounding noise of `ln I_x` (about 1e-13 at `N = 10^4`) keeps
     /// the steps from shrinking further. A root below the smallest positive
@@ -165,7 +166,7 @@ impl SphericalOverlap {
             }
             let ln_i = beta_reg(a, a, x).ln();
             let slope = (a * v + (a - 1.0) * (-x).ln_1p() - ln_b - ln_i).exp();
-            let next = (v - (ln_i - ln_q) / slope).min(-std::f64::consts::LN_2);
+            let next = v - (ln_i - ln_q) / slope;
             let step = (next - v).abs();
             v = next;
             if step <= 1e-15 * v.abs().max(1.0) || step >= last_step {
