@@ -334,6 +334,61 @@ fn attention_scan_and_missing_flags() {
     assert_clean_failure(&out, "belong to --scaling attention");
 }
 
+/// Where a finite-N crossing does not exist (gaussian lambda = 2: the
+/// two-pattern saddle-node at N = 3 and 4, frozen crossings needing a
+/// larger N), it is null in the JSON, blank in a scan's CSV and named in
+/// the text, and the other crossings are still given; a scan over lambda
+/// at N = 4 runs through (before, the first such point failed it).
+#[test]
+fn missing_finite_n_crossings_leave_the_others() {
+    let args = [
+        "thresholds",
+        "--ensemble",
+        "gaussian",
+        "--lambda",
+        "2",
+        "--n",
+        "3",
+    ];
+    let v = json(&damcap(&[&args[..], &["--json"]].concat()));
+    assert!(v["alpha_1_dynamics_n"].is_null(), "{v}");
+    assert!(v["alpha_1_first_step_n"].as_f64().unwrap() < 0.5, "{v}");
+    assert!(v["alpha_c_n"].as_f64().is_some(), "{v}");
+    let out = damcap(&args);
+    assert_success(&out);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("alpha_1_dynamics_n    none at this N"),
+        "{text}"
+    );
+    let out = damcap(&[
+        "scan",
+        "--ensemble",
+        "gaussian",
+        "--lambda-min",
+        "0.1",
+        "--lambda-max",
+        "10",
+        "--points",
+        "5",
+        "--n",
+        "4",
+    ]);
+    assert_success(&out);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let dynamics: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map(|line| line.split(',').nth(7).unwrap())
+        .collect();
+    assert_eq!(dynamics.len(), 5, "{text}");
+    assert!(dynamics.contains(&""), "{text}");
+    assert!(
+        dynamics.iter().filter(|d| d.parse::<f64>().is_ok()).count() >= 3,
+        "{text}"
+    );
+}
+
 /// `--n` adds the finite-N crossings next to the N -> infinity values
 /// (docs/theory.md §9): gaussian first step at lambda = 1/2 is
 /// `alpha_1 (1 - 2/(3N))`; the dynamics lags it; binary duplicates give

@@ -194,7 +194,8 @@ fn lambda_star<'py>(
 ///     shape) and "route" (str or array of str: what sets a_c), the keys
 ///     of the CLI's JSON; with `n`, also the finite-N crossings
 ///     "a_1_first_step_n", "a_1_dynamics_n" and "a_c_n" (NaN where not
-///     derived, the CLI's null; docs/theory.md §9).
+///     derived or where there is no crossing at this N, the CLI's null;
+///     docs/theory.md §9).
 ///
 /// Raises
 /// ------
@@ -253,8 +254,14 @@ fn attention<'py>(
         let column = |f: fn(&AttentionFiniteN) -> f64| {
             points::floats(py, finite.iter().map(f).collect(), &p.shape, p.scalar)
         };
-        dict.set_item("a_1_first_step_n", column(|t| t.a_1_first_step_n))?;
-        dict.set_item("a_1_dynamics_n", column(|t| t.a_1_dynamics_n))?;
+        dict.set_item(
+            "a_1_first_step_n",
+            column(|t| t.a_1_first_step_n.unwrap_or(f64::NAN)),
+        )?;
+        dict.set_item(
+            "a_1_dynamics_n",
+            column(|t| t.a_1_dynamics_n.unwrap_or(f64::NAN)),
+        )?;
         dict.set_item("a_c_n", column(|t| t.a_c_n.unwrap_or(f64::NAN)))?;
     }
     Ok(dict)

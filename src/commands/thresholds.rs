@@ -124,8 +124,8 @@ fn finite_n_csv(ensemble: &dyn Ensemble, rows: &[Thresholds], n: f64) -> Result<
             output::number(r.alpha_c_lower),
             r.alpha_c_route.to_string(),
             output::number(n),
-            output::number(f.alpha_1_first_step_n),
-            output::number(f.alpha_1_dynamics_n),
+            f.alpha_1_first_step_n.map_or(String::new(), output::number),
+            f.alpha_1_dynamics_n.map_or(String::new(), output::number),
             f.alpha_c_n.map_or(String::new(), output::number),
         ]);
     }
@@ -243,16 +243,33 @@ fn print_finite_n(f: &FiniteN) {
     println!("N              {}", output::number(f.n));
     println!(
         "alpha_1_first_step_n  {}   predicted crossing of one step from xi^1",
-        output::fixed(f.alpha_1_first_step_n, 12)
+        crossing_text(f.alpha_1_first_step_n, NO_CROSSING)
     );
     println!(
         "alpha_1_dynamics_n    {}   predicted crossing of the several-step dynamics",
-        output::fixed(f.alpha_1_dynamics_n, 12)
+        crossing_text(f.alpha_1_dynamics_n, NO_CROSSING)
     );
-    let c = f
-        .alpha_c_n
-        .map_or("not derived".to_string(), |c| output::fixed(c, 12));
+    let c = crossing_text(f.alpha_c_n, all_patterns_gap(f.alpha_1_first_step_n));
     println!("alpha_c_n             {c}   predicted all-patterns crossing");
+}
+
+/// Why a finite-N crossing of one step or of the dynamics is missing.
+const NO_CROSSING: &str = "none at this N (its frozen crossing needs a larger N)";
+
+/// A finite-N crossing to 12 decimals, or why there is none.
+fn crossing_text(crossing: Option<f64>, why_none: &str) -> String {
+    crossing.map_or(why_none.to_string(), |c| output::fixed(c, 12))
+}
+
+/// Why the all-patterns crossing is missing: it is capped by the first
+/// step's, so it has none where that has none; otherwise it is not
+/// derived for this ensemble.
+fn all_patterns_gap(first_step: Option<f64>) -> &'static str {
+    if first_step.is_none() {
+        NO_CROSSING
+    } else {
+        "not derived"
+    }
 }
 
 /// Standard-scaling thresholds, with the finite-N crossings when `--n` is given.
@@ -311,15 +328,13 @@ fn run_attention(ensemble: &dyn Ensemble, beta: f64, n: Option<f64>, json: bool)
     if let Some(f) = finite {
         println!(
             "a_1_first_step_n  {}   predicted crossing of one step from the key",
-            output::fixed(f.a_1_first_step_n, 12)
+            crossing_text(f.a_1_first_step_n, NO_CROSSING)
         );
         println!(
             "a_1_dynamics_n    {}   predicted crossing of the several-step dynamics",
-            output::fixed(f.a_1_dynamics_n, 12)
+            crossing_text(f.a_1_dynamics_n, NO_CROSSING)
         );
-        let c = f
-            .a_c_n
-            .map_or("not derived".to_string(), |c| output::fixed(c, 12));
+        let c = crossing_text(f.a_c_n, all_patterns_gap(f.a_1_first_step_n));
         println!("a_c_n             {c}   predicted all-keys crossing");
     }
     Ok(())

@@ -38,17 +38,20 @@ use crate::TheoryError;
 /// smooth in `q` but for one kink, where `w = 1/2` starts to bind).
 const Q_GRID: usize = 2000;
 
-/// The finite-`N` crossings of one ensemble at one `lambda`.
+/// The finite-`N` crossings of one ensemble at one `lambda`. Each is
+/// `None` where there is no crossing at this `N` (the frozen phase at very
+/// small `N`, [`TheoryError::NoCrossingAtN`]), so that the others are still
+/// given.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct FiniteN {
     /// The dimension.
     pub n: f64,
     /// Crossing of one step from `xi^1`.
-    pub alpha_1_first_step_n: f64,
+    pub alpha_1_first_step_n: Option<f64>,
     /// Crossing of the several-step dynamics from `xi^1`.
-    pub alpha_1_dynamics_n: f64,
-    /// Crossing of the all-patterns study; `None` where it is not derived
-    /// (law files, pinned continuous norms: docs/theory.md §9).
+    pub alpha_1_dynamics_n: Option<f64>,
+    /// Crossing of the all-patterns study; also `None` where it is not
+    /// derived (law files, pinned continuous norms: docs/theory.md §9).
     pub alpha_c_n: Option<f64>,
 }
 
@@ -57,11 +60,12 @@ pub struct FiniteN {
 /// `lambda = beta/sqrt(N)` (docs/theory.md §8, §9).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct AttentionFiniteN {
-    /// Crossing of one step from the matching key.
-    pub a_1_first_step_n: f64,
-    /// Crossing of the several-step dynamics.
-    pub a_1_dynamics_n: f64,
-    /// All-keys crossing, where derived.
+    /// Crossing of one step from the matching key, where there is one at
+    /// this `N`.
+    pub a_1_first_step_n: Option<f64>,
+    /// Crossing of the several-step dynamics, where there is one.
+    pub a_1_dynamics_n: Option<f64>,
+    /// All-keys crossing, where derived and where there is one.
     pub a_c_n: Option<f64>,
 }
 
@@ -80,10 +84,11 @@ pub fn attention_finite_n<E: Ensemble + ?Sized>(
     check_dimension(n)?;
     let root_n = n.sqrt();
     let f = finite_n(ensemble, beta / root_n, n)?;
+    let scaled = |a: Option<f64>| a.map(|a| root_n * a);
     Ok(AttentionFiniteN {
-        a_1_first_step_n: root_n * f.alpha_1_first_step_n,
-        a_1_dynamics_n: root_n * f.alpha_1_dynamics_n,
-        a_c_n: f.alpha_c_n.map(|a| root_n * a),
+        a_1_first_step_n: scaled(f.alpha_1_first_step_n),
+        a_1_dynamics_n: scaled(f.alpha_1_dynamics_n),
+        a_c_n: scaled(f.alpha_c_n),
     })
 }
 
@@ -99,11 +104,13 @@ pub fn check_dimension(n: f64) -> Result<(), TheoryError> {
     }
 }
 
-/// All finite-`N` crossings at `lambda` and dimension `n`.
+/// All finite-`N` crossings at `lambda` and dimension `n`, each `None`
+/// where there is none at this `N`.
 ///
 /// # Errors
 /// [`TheoryError::InvalidLambda`], [`TheoryError::InvalidDimension`], and
-/// the solver errors of the parts.
+/// the solver errors of the parts (other than
+/// [`TheoryError::NoCrossingAtN`], which gives `None`).
 pub fn finite_n<E: Ensemble + ?Sized>(
     ensemble: &E,
     lambda: f64,
@@ -111,10 +118,19 @@ pub fn finite_n<E: Ensemble + ?Sized>(
 ) -> Result<FiniteN, TheoryError> {
     Ok(FiniteN {
         n,
-        alpha_1_first_step_n: alpha_1_first_step_n(ensemble, lambda, n)?,
-        alpha_1_dynamics_n: alpha_1_dynamics_n(ensemble, lambda, n)?,
-        alpha_c_n: alpha_c_n(ensemble, lambda, n)?,
+        alpha_1_first_step_n: where_crossing(alpha_1_first_step_n(ensemble, lambda, n).map(Some))?,
+        alpha_1_dynamics_n: where_crossing(alpha_1_dynamics_n(ensemble, lambda, n).map(Some))?,
+        alpha_c_n: where_crossing(alpha_c_n(ensemble, lambda, n))?,
     })
+}
+
+/// A finite-`N` crossing, with [`TheoryError::NoCrossingAtN`] turned into
+/// `None`.
+fn where_crossing(crossing: Result<Option<f64>, TheoryError>) -> Result<Option<f64>, TheoryError> {
+    match crossing {
+        Err(TheoryError::NoCrossingAtN { .. }) => Ok(None),
+        other => other,
+    }
 }
 
 /// `(1/N) ln E e^{N t u}` at dimension `n`: the exact finite-`N` cgf for

@@ -845,17 +845,33 @@ fn crossings_gathered_and_scaled() {
     assert_eq!(all.n, n);
     assert_eq!(
         all.alpha_1_first_step_n,
-        alpha_1_first_step_n(g.as_ref(), 0.25, n).unwrap()
+        Some(alpha_1_first_step_n(g.as_ref(), 0.25, n).unwrap())
     );
     assert_eq!(
         all.alpha_1_dynamics_n,
-        alpha_1_dynamics_n(g.as_ref(), 0.25, n).unwrap()
+        Some(alpha_1_dynamics_n(g.as_ref(), 0.25, n).unwrap())
     );
     assert_eq!(all.alpha_c_n, alpha_c_n(g.as_ref(), 0.25, n).unwrap());
     let scaled = attention_finite_n(g.as_ref(), beta, n).unwrap();
-    assert_eq!(scaled.a_1_first_step_n, 6.0 * all.alpha_1_first_step_n);
-    assert_eq!(scaled.a_1_dynamics_n, 6.0 * all.alpha_1_dynamics_n);
-    assert_eq!(scaled.a_c_n, all.alpha_c_n.map(|a| 6.0 * a));
+    let times_six = |a: Option<f64>| a.map(|a| 6.0 * a);
+    assert_eq!(scaled.a_1_first_step_n, times_six(all.alpha_1_first_step_n));
+    assert_eq!(scaled.a_1_dynamics_n, times_six(all.alpha_1_dynamics_n));
+    assert_eq!(scaled.a_c_n, times_six(all.alpha_c_n));
+    // Where a crossing does not exist at this N (gaussian, lambda = 2: the
+    // first step at N = 2, the saddle-node at N = 3), it is None and the
+    // others are still given; a solver's real failure would be an error.
+    let small = finite_n(g.as_ref(), 2.0, 2.0).unwrap();
+    assert_eq!(small.alpha_1_first_step_n, None);
+    let three = finite_n(g.as_ref(), 2.0, 3.0).unwrap();
+    assert_eq!(
+        three.alpha_1_first_step_n,
+        Some(alpha_1_first_step_n(g.as_ref(), 2.0, 3.0).unwrap())
+    );
+    assert_eq!(three.alpha_1_dynamics_n, None);
+    assert!(matches!(
+        finite_n(g.as_ref(), 2.0, 2.5),
+        Err(TheoryError::InvalidDimension(_))
+    ));
     for beta in [0.0, -1.0, f64::NAN, f64::INFINITY] {
         assert!(matches!(
             attention_finite_n(g.as_ref(), beta, n),
