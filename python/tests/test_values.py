@@ -112,3 +112,15 @@ def test_law_matches_the_cli(path, lam):
             assert value == math.inf, key
         else:
             assert value == expected, key
+
+
+def test_missing_finite_n_crossing_is_nan():
+    """At beta = 4 and N = 4 (lambda = 2, gaussian keys) the several-step
+    crossing does not exist at this N: NaN, where the CLI gives null, while
+    the first step's crossing is still given and matches."""
+    got = damcap.attention("gaussian", [4.0], 4.0)
+    row = cli_json(
+        "thresholds", "--ensemble", "gaussian", "--scaling", "attention", "--beta", 4.0, "--n", 4.0
+    )
+    assert row["a_1_dynamics_n"] is None and math.isnan(got["a_1_dynamics_n"][0])
+    assert close(got["a_1_first_step_n"][0], row["a_1_first_step_n"])
