@@ -127,6 +127,15 @@ impl StreamedPatterns {
         }
     }
 
+    /// The rows of chunk `c` (rows `c CHUNK` up to the next chunk or `P`),
+    /// row-major, with the index of its first row.
+    fn chunk(&self, c: usize) -> (usize, Vec<f32>) {
+        let first = c * CHUNK;
+        let mut block = vec![0.0; CHUNK.min(self.p - first) * self.n];
+        self.fill_rows(first, &mut block);
+        (first, block)
+    }
+
     /// Row `mu`.
     pub fn row(&self, mu: usize) -> Vec<f32> {
         let mut row = vec![0.0; self.n];
@@ -382,10 +391,7 @@ fn full_pass(
         let parts: Vec<Partial> = group
             .into_par_iter()
             .map(|c| {
-                let first = c * CHUNK;
-                let rows = CHUNK.min(src.p - first);
-                let mut block = vec![0.0; rows * n];
-                src.fill_rows(first, &mut block);
+                let (first, block) = src.chunk(c);
                 Partial::of_rows(&block, n, first, x, lambda, norms, keep)
             })
             .collect();
@@ -512,9 +518,7 @@ fn collect_candidates(
         let parts: Vec<Vec<f32>> = group
             .into_par_iter()
             .map(|c| {
-                let first = c * CHUNK;
-                let mut block = vec![0.0; CHUNK.min(src.p - first) * n];
-                src.fill_rows(first, &mut block);
+                let (first, block) = src.chunk(c);
                 block
                     .chunks_exact(n)
                     .zip(first..)

@@ -104,13 +104,22 @@ pub(crate) struct SphericalOverlap {
     beta: Beta<f64>,
     /// `a = (N - 1)/2`.
     a: f64,
+    /// `ln B(a, a)`, the normaliser of `I_x(a, a)`'s density.
+    ln_b: f64,
+    /// `ln B(1/2, a)`, the normaliser of the density of `u`.
+    ln_b_half: f64,
 }
 
 impl SphericalOverlap {
     pub(crate) fn new(n: usize) -> Result<Self, ValidationError> {
         let a = (n as f64 - 1.0) / 2.0;
         let beta = Beta::new(a, a).map_err(invalid)?;
-        Ok(Self { beta, a })
+        Ok(Self {
+            beta,
+            a,
+            ln_b: ln_beta(a, a),
+            ln_b_half: ln_beta(0.5, a),
+        })
     }
 
     pub(crate) fn sample(&self, rng: &mut TrialRng) -> f64 {
@@ -139,7 +148,7 @@ impl SphericalOverlap {
         }
         let a = self.a;
         // x (1 - x) = y, the smaller root x = 2y / (1 + sqrt(1 - 4y)).
-        let ln_y = (ln_q + a.ln() + ln_beta(a, a)) / a;
+        let ln_y = (ln_q + a.ln() + self.ln_b) / a;
         let root = (1.0 - 4.0 * ln_y.exp()).max(0.0).sqrt();
         (std::f64::consts::LN_2 + ln_y - root.ln_1p()).min(-std::f64::consts::LN_2)
     }
@@ -153,11 +162,10 @@ impl SphericalOverlap {
     /// `1e-15 max(|v|, 1)`, or by no less than the step before: at large
     /// `a` the rounding noise of `ln I_x` (about 1e-13 at `N = 10^4`) keeps
     /// the steps from shrinking further. A root below the smallest positive
-    /// double (`N = 2` and `q < e^{-745}`) is returned as soon as `x`
+    /// double (`N = 2` and `q` below about `e^{-372}`) is returned as soon as `x`
     /// underflows: `u = 1 - 2x` is 1 either way.
     fn newton(&self, ln_q: f64, mut v: f64) -> (f64, usize) {
-        let a = self.a;
-        let ln_b = ln_beta(a, a);
+        let (a, ln_b) = (self.a, self.ln_b);
         let mut last_step = f64::INFINITY;
         for iteration in 1..=MAX_NEWTON {
             let x = v.exp();
@@ -222,7 +230,7 @@ impl TailLaw for SphericalOverlap {
         if peak < c {
             integral += piece(peak, c);
         }
-        h_peak + integral.ln() - ln_beta(0.5, self.a)
+        h_peak + integral.ln() - self.ln_b_half
     }
 }
 
