@@ -503,10 +503,14 @@ impl StepKernel for PackedKernel<'_> {
         self.weights.iter_mut().for_each(|w| *w *= factor);
     }
 
-    fn add(&mut self, w: f64, mu: usize) {
-        let row = self.patterns.packed_row(mu);
-        for (acc, &b) in self.weights.chunks_exact_mut(BYTE_VALUES).zip(row) {
-            acc[usize::from(b)] += w;
+    fn add_block(&mut self, rows: Rows<'_>, weights: &[f64]) {
+        for (k, &w) in weights.iter().enumerate() {
+            if w > 0.0 {
+                let row = self.patterns.packed_row(rows.index(k));
+                for (acc, &b) in self.weights.chunks_exact_mut(BYTE_VALUES).zip(row) {
+                    acc[usize::from(b)] += w;
+                }
+            }
         }
     }
 
