@@ -565,7 +565,7 @@ impl<'a> Rows<'a> {
     }
 
     /// Matrix index of the row at position `k`.
-    pub(crate) fn index(self, k: usize) -> usize {
+    fn index(self, k: usize) -> usize {
         match self {
             Rows::Range(first, _) => first + k,
             Rows::List(list) => list[k],
@@ -603,9 +603,9 @@ pub(crate) trait StepKernel {
     fn scores(&self, rows: Rows<'_>, out: &mut [f64]);
     /// Multiplies the weighted sum by `factor`.
     fn rescale(&mut self, factor: f64);
-    /// Adds `weights[k] xi^mu` to the weighted sum for the `k`-th row `mu`
-    /// of `rows`, row after row, skipping the rows of weight 0.
-    fn add_block(&mut self, rows: Rows<'_>, weights: &[f64]);
+    /// Adds `w xi^mu` to the weighted sum for each `(w, mu)` of `terms`,
+    /// one after another.
+    fn add(&mut self, terms: &[(f64, usize)]);
     /// Adds the weighted sum of `other` (a kernel at the same state, over
     /// other rows, relative to the same reference) to this one's.
     fn absorb(&mut self, other: Self);
@@ -639,23 +639,13 @@ impl StepKernel for RowKernel<'_> {
         self.sum.iter_mut().for_each(|v| *v *= factor);
     }
 
-    /// Rows of positive weight are added [`ADD_TOGETHER`] at a time,
-    /// each entry of the sum updated by all of them in order, so the
-    /// bits are those of one [`axpy`] after another.
-    fn add_block(&mut self, rows: Rows<'_>, weights: &[f64]) {
-        let mut group = [(0.0, 0); ADD_TOGETHER];
-        let mut len = 0;
-        for (k, &w) in weights.iter().enumerate() {
-            if w > 0.0 {
-                group[len] = (w, rows.index(k));
-                len += 1;
-                if len == ADD_TOGETHER {
-                    add_rows(self.patterns, &group, &mut self.sum);
-                    len = 0;
-                }
-            }
+    /// [`ADD_TOGETHER`] rows at a time, each entry of the sum updated by
+    /// all of them in order, so the bits are those of one [`axpy`] after
+    /// another.
+    fn add(&mut self, terms: &[(f64, usize)]) {
+        for group in terms.chunks(ADD_TOGETHER) {
+            add_rows(self.patterns, group, &mut self.sum);
         }
-        add_rows(self.patterns, &group[..len], &mut self.sum);
     }
 
     fn absorb(&mut self, other: Self) {
@@ -790,6 +780,8 @@ fn part_sums<'a, S: Store>(
     let mut partition = Partition::new();
     let (mut z_sum, mut z_squares) = (0.0, 0.0);
     let (mut z, mut weights) = ([0.0_f64; BLOCK], [0.0_f64; BLOCK]);
+    // The block's rows of positive weight, with their weights.
+    let mut terms = [(0.0_f64, 0_usize); BLOCK];
     let mut z1 = f64::NEG_INFINITY;
     let mut best_other = f64::NEG_INFINITY;
     let total_rows = rows.len();
@@ -816,7 +808,14 @@ fn part_sums<'a, S: Store>(
         }
         let wb = &mut weights[..zb.len()];
         partition.add_weights(zb, wb);
-        kernel.add_block(block, wb);
+        let mut count = 0;
+        for (k, &w) in wb.iter().enumerate() {
+            if w > 0.0 {
+                terms[count] = (w, block.index(k));
+                count += 1;
+            }
+        }
+        kernel.add(&terms[..count]);
     }
     PartSums {
         kernel,
@@ -1073,8 +1072,7 @@ fn axpy(w: f64, row: &[f32], y: &mut [f64]) {
     }
 }
 
-/// Rows of positive weight that [`RowKernel::add_block`] adds in one
-/// sweep over the weighted sum (which then is loaded and stored once per
+/// Rows that [`RowKernel`] adds in one sweep over the weighted sum (which then is loaded and stored once per
 /// four rows instead of once per row).
 const ADD_TOGETHER: usize = 4;
 
@@ -1481,41 +1479,30 @@ pub(crate) mod tests {
     /// A compiled [`add_rows`].
     type AddRows = fn(&Patterns, &[(f64, usize)], &mut [f64]);
 
-    /// The grouped weighted sum of `RowKernel::add_block` gives the bits
-    /// of one `axpy` after another over the rows of positive weight, for
-    /// groups split by zero weights, remainders of 1-3 rows, ranges and
-    /// lists; and so does each compiled `add_rows` this processor runs.
+    /// The grouped weighted sum of `RowKernel::add` gives the bits of one
+    /// `axpy` after another, for whole groups and remainders of 1-3 rows
+    /// in any row order; and so does each compiled `add_rows` this
+    /// processor runs.
     #[test]
-    fn add_block_is_one_axpy_after_another_bit_for_bit() {
+    fn grouped_add_is_one_axpy_after_another_bit_for_bit() {
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         let p = 23;
-        let list: Vec<usize> = (0..p).step_by(2).collect();
+        let all: Vec<(f64, usize)> = (0..p)
+            .map(|mu| (0.1 + (mu as f64 * 0.7).sin().abs(), (mu * 7) % p))
+            .collect();
         for n in [1, 3, 4, 5, 8, 33, 64] {
             let pats = sample(PatternLaw::Gaussian, n, p, 50 + n as u64);
-            let weights: Vec<f64> = (0..p)
-                .map(|k| match k % 5 {
-                    1 => 0.0,
-                    _ => 0.1 + (k as f64 * 0.7).sin().abs(),
-                })
-                .collect();
             let start: Vec<f64> = (0..n).map(|i| (i as f64).cos()).collect();
-            let cases = [
-                (Rows::Range(0, p), &weights[..]),
-                (Rows::Range(3, p), &weights[3..]),
-                (Rows::Range(5, 8), &weights[5..8]),
-                (Rows::List(&list), &weights[..list.len()]),
-            ];
-            for (rows, w) in cases {
+            for len in [0, 1, 2, 3, 4, 5, 11, p] {
+                let terms = &all[..len];
                 let mut expected = start.clone();
-                for (k, &wk) in w.iter().enumerate() {
-                    if wk > 0.0 {
-                        axpy(wk, pats.row(rows.index(k)), &mut expected);
-                    }
+                for &(w, mu) in terms {
+                    axpy(w, pats.row(mu), &mut expected);
                 }
                 let mut kernel = pats.kernel(&start);
                 kernel.sum.copy_from_slice(&start);
-                kernel.add_block(rows, w);
-                assert_eq!(bits(&kernel.sum), bits(&expected), "N = {n}, {rows:?}");
+                kernel.add(terms);
+                assert_eq!(bits(&kernel.sum), bits(&expected), "N = {n}, {len} terms");
             }
             let group: Vec<(f64, usize)> = [(0.3, 4), (1.7, 0), (0.9, 11), (2.5, 7)].into();
             let mut expected = start.clone();

@@ -503,13 +503,11 @@ impl StepKernel for PackedKernel<'_> {
         self.weights.iter_mut().for_each(|w| *w *= factor);
     }
 
-    fn add_block(&mut self, rows: Rows<'_>, weights: &[f64]) {
-        for (k, &w) in weights.iter().enumerate() {
-            if w > 0.0 {
-                let row = self.patterns.packed_row(rows.index(k));
-                for (acc, &b) in self.weights.chunks_exact_mut(BYTE_VALUES).zip(row) {
-                    acc[usize::from(b)] += w;
-                }
+    fn add(&mut self, terms: &[(f64, usize)]) {
+        for &(w, mu) in terms {
+            let row = self.patterns.packed_row(mu);
+            for (acc, &b) in self.weights.chunks_exact_mut(BYTE_VALUES).zip(row) {
+                acc[usize::from(b)] += w;
             }
         }
     }
