@@ -927,9 +927,9 @@ const PREFETCH_AHEAD: usize = 384;
 
 /// Entries at the start of the next block's second half (3 KiB) that the
 /// AVX2 kernel asks for before it scores a block ([`dot_rows_avx2`]):
-/// on the development machine this lifts a pass at N = 64 from 87-90% to
-/// 91-96% of the streaming-read bandwidth, and at N = 32 from 76-86% to
-/// about 80% (`damcap bench`); 6 KiB was no better.
+/// on the development machine, old and new builds timed in turn, this
+/// lifted a pass from 88% to 91% of the streaming-read bandwidth at
+/// N = 64 and from 76% to 81% at N = 32; 1.5 and 4.5 KiB did no better.
 const NEXT_STREAM_AHEAD: usize = 2 * PREFETCH_AHEAD;
 
 /// The tail of [`dot`]: the entries past the last whole group of lanes.
@@ -1072,8 +1072,9 @@ fn axpy(w: f64, row: &[f32], y: &mut [f64]) {
     }
 }
 
-/// Rows that [`RowKernel`] adds in one sweep over the weighted sum (which then is loaded and stored once per
-/// four rows instead of once per row).
+/// Rows that [`RowKernel`] adds in one sweep over the weighted sum (which
+/// then is loaded and stored once per four rows instead of once per row;
+/// eight were slower).
 const ADD_TOGETHER: usize = 4;
 
 /// `y += w_mu xi^mu` for the `(w_mu, mu)` of `group` in order: each entry
@@ -1470,12 +1471,6 @@ pub(crate) mod tests {
         assert!(scores(&pats, &x, &mut out[..39]).is_err());
     }
 
-    /// The score kernel (the AVX2 one, four rows at a time, when the
-    /// processor has it) gives each row exactly the bits of `dot` on it
-    /// alone, for every N mod 8 and row counts off the group of four and
-    /// off the two halves scored side by side (P = 20: one group of the
-    /// second half scored alone, 23: and three rows past the groups); `dot`
-    /// agrees with a plain sum; `max_score` is the largest of `scores`.
     /// A compiled [`add_rows`].
     type AddRows = fn(&Patterns, &[(f64, usize)], &mut [f64]);
 
@@ -1530,6 +1525,12 @@ pub(crate) mod tests {
         }
     }
 
+    /// The score kernel (the AVX2 one, four rows at a time, when the
+    /// processor has it) gives each row exactly the bits of `dot` on it
+    /// alone, for every N mod 8 and row counts off the group of four and
+    /// off the two halves scored side by side (P = 20: one group of the
+    /// second half scored alone, 23: and three rows past the groups); `dot`
+    /// agrees with a plain sum; `max_score` is the largest of `scores`.
     #[test]
     fn kernel_is_dot_bit_for_bit() {
         for n in (1..=20).chain([31, 32, 33, 36, 48, 64, 67]) {
