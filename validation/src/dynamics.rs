@@ -925,12 +925,13 @@ const ROWS_TOGETHER: usize = 4;
 /// 64); 2.5 KiB and farther ahead were slower.
 const PREFETCH_AHEAD: usize = 384;
 
-/// Entries at the start of the next block's second half (3 KiB) that the
-/// AVX2 kernel asks for before it scores a block ([`dot_rows_avx2`]):
-/// on the development machine, old and new builds timed in turn, this
-/// lifted a pass from 88% to 91% of the streaming-read bandwidth at
-/// N = 64 and from 76% to 81% at N = 32; 1.5 and 4.5 KiB did no better.
-const NEXT_STREAM_AHEAD: usize = 2 * PREFETCH_AHEAD;
+/// How many entries (3 KiB) of the next block's second half, from its
+/// start, the AVX2 kernel asks for before it scores a block
+/// ([`dot_rows_avx2`]). On the development machine, old and new builds
+/// timed in turn by a harness, this lifted a pass from 88% to 91% of the
+/// streaming-read bandwidth at N = 64 and from 76% to 81% at N = 32;
+/// 1.5 and 4.5 KiB did no better.
+const NEXT_STREAM_AHEAD: usize = 768;
 
 /// The tail of [`dot`]: the entries past the last whole group of lanes.
 #[inline(always)]
@@ -974,9 +975,10 @@ fn dot_rows_portable(data: &[f32], x: &[f64], out: &mut [f64]) {
 /// would start cold: the first stream's prefetches run on into the
 /// second half, the second's into the next block's first half, but
 /// nothing reaches the next block's second half. So the kernel first
-/// asks for the start of that half ([`NEXT_STREAM_AHEAD`] entries past
-/// where it lies when the next block is as long as this one). A prefetch
-/// never faults, so past the matrix's end it only costs its issue.
+/// asks for the first [`NEXT_STREAM_AHEAD`] entries of that half (where
+/// it lies when the next block follows this one and is as long). A
+/// prefetch never faults, so past the matrix's end it only costs its
+/// issue.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn dot_rows_avx2(data: &[f32], x: &[f64], out: &mut [f64]) {
@@ -1032,7 +1034,7 @@ fn score_group_avx2(block: &[f32], x: &[f64], s: &mut [f64]) {
     // Four entries of a row are loaded straight into the widening
     // conversion (`vcvtps2pd ymm, m128`), which needs no shuffle; loading
     // eight and splitting them costs a shuffle per eight entries and read
-    // 2-3 points less of the bandwidth (`damcap bench`, N = 64).
+    // about 2 points less of the bandwidth (N = 64).
     // SAFETY: every load ends at or before `main <= n`, the length of x
     // and of each of the block's ROWS_TOGETHER rows (block.len() =
     // n ROWS_TOGETHER, asserted above).
@@ -1074,15 +1076,18 @@ fn axpy(w: f64, row: &[f32], y: &mut [f64]) {
 
 /// Rows that [`RowKernel`] adds in one sweep over the weighted sum (which
 /// then is loaded and stored once per four rows instead of once per row;
-/// eight were slower).
+/// eight were slower). [`add_rows_portable`] spells out the four rows.
 const ADD_TOGETHER: usize = 4;
+const _: () = assert!(ADD_TOGETHER == 4, "add_rows_portable sums four rows");
 
 /// `y += w_mu xi^mu` for the `(w_mu, mu)` of `group` in order: each entry
 /// gets `(((y + w_a a) + w_b b) + ...)`, the bits of one [`axpy`] after
 /// another; with AVX-512 or AVX2 when the processor has it (chosen at run
 /// time: the same operations on eight or four entries at a time, so the
-/// same bits; on the development machine AVX-512 took a whole step at
-/// N = 64 from about 30 to 27 ms per 2^20 patterns, and AVX2 from 35).
+/// same bits). On the development machine a whole step at N = 64 over
+/// 2^20 patterns took 35 ms with one SSE2 `axpy` per row, about 30 ms
+/// with four rows per sweep in AVX2 and 27 ms in AVX-512 (one harness,
+/// one session).
 fn add_rows(patterns: &Patterns, group: &[(f64, usize)], y: &mut [f64]) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") {
@@ -1102,9 +1107,9 @@ fn add_rows(patterns: &Patterns, group: &[(f64, usize)], y: &mut [f64]) {
 /// [`add_rows`] for any processor.
 #[inline(always)]
 fn add_rows_portable(patterns: &Patterns, group: &[(f64, usize)], y: &mut [f64]) {
-    if let [(w0, a), (w1, b), (w2, c), (w3, d)] = *group {
-        let rows = patterns.row(a).iter().zip(patterns.row(b));
-        let rows = rows.zip(patterns.row(c)).zip(patterns.row(d));
+    if let [(w0, m0), (w1, m1), (w2, m2), (w3, m3)] = *group {
+        let rows = patterns.row(m0).iter().zip(patterns.row(m1));
+        let rows = rows.zip(patterns.row(m2)).zip(patterns.row(m3));
         for (yi, (((&a, &b), &c), &d)) in y.iter_mut().zip(rows) {
             let (a, b, c, d) = (f64::from(a), f64::from(b), f64::from(c), f64::from(d));
             *yi = (((*yi + w0 * a) + w1 * b) + w2 * c) + w3 * d;
@@ -1475,9 +1480,9 @@ pub(crate) mod tests {
     type AddRows = fn(&Patterns, &[(f64, usize)], &mut [f64]);
 
     /// The grouped weighted sum of `RowKernel::add` gives the bits of one
-    /// `axpy` after another, for whole groups and remainders of 1-3 rows
-    /// in any row order; and so does each compiled `add_rows` this
-    /// processor runs.
+    /// `axpy` after another, for whole groups and remainders of 1-3 rows,
+    /// the rows out of order (a fixed permutation); and so does each
+    /// compiled `add_rows` this processor runs, on a group of four.
     #[test]
     fn grouped_add_is_one_axpy_after_another_bit_for_bit() {
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
@@ -1504,6 +1509,7 @@ pub(crate) mod tests {
             for &(w, mu) in &group {
                 axpy(w, pats.row(mu), &mut expected);
             }
+            #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
             let mut variants: Vec<(&str, AddRows)> =
                 vec![("portable", |p, g, y| add_rows_portable(p, g, y))];
             #[cfg(target_arch = "x86_64")]
@@ -1527,7 +1533,7 @@ pub(crate) mod tests {
 
     /// The score kernel (the AVX2 one, four rows at a time, when the
     /// processor has it) gives each row exactly the bits of `dot` on it
-    /// alone, for every N mod 8 and row counts off the group of four and
+    /// alone, for every N mod 4 and row counts off the group of four and
     /// off the two halves scored side by side (P = 20: one group of the
     /// second half scored alone, 23: and three rows past the groups); `dot`
     /// agrees with a plain sum; `max_score` is the largest of `scores`.
