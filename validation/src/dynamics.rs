@@ -639,13 +639,8 @@ impl StepKernel for RowKernel<'_> {
         self.sum.iter_mut().for_each(|v| *v *= factor);
     }
 
-    /// [`ADD_TOGETHER`] rows at a time, each entry of the sum updated by
-    /// all of them in order, so the bits are those of one [`axpy`] after
-    /// another.
     fn add(&mut self, terms: &[(f64, usize)]) {
-        for group in terms.chunks(ADD_TOGETHER) {
-            add_rows(self.patterns, group, &mut self.sum);
-        }
+        add_rows(self.patterns, terms, &mut self.sum);
     }
 
     fn absorb(&mut self, other: Self) {
@@ -1074,49 +1069,52 @@ fn axpy(w: f64, row: &[f32], y: &mut [f64]) {
     }
 }
 
-/// Rows that [`RowKernel`] adds in one sweep over the weighted sum (which
+/// Rows that [`add_rows`] adds in one sweep over the weighted sum (which
 /// then is loaded and stored once per four rows instead of once per row;
 /// eight were slower). [`add_rows_portable`] spells out the four rows.
 const ADD_TOGETHER: usize = 4;
 const _: () = assert!(ADD_TOGETHER == 4, "add_rows_portable sums four rows");
 
-/// `y += w_mu xi^mu` for the `(w_mu, mu)` of `group` in order: each entry
-/// gets `(((y + w_a a) + w_b b) + ...)`, the bits of one [`axpy`] after
-/// another; with AVX-512 or AVX2 when the processor has it (chosen at run
-/// time: the same operations on eight or four entries at a time, so the
-/// same bits). On the development machine a whole step at N = 64 over
+/// `y += w_mu xi^mu` for the `(w_mu, mu)` of `terms` in order,
+/// [`ADD_TOGETHER`] rows per sweep over `y`: each entry gets
+/// `(((y + w_a a) + w_b b) + ...)`, the bits of one [`axpy`] after
+/// another; with AVX-512 or AVX2 when the processor has it (chosen once
+/// per call, at run time: the same operations on eight or four entries at
+/// a time, so the same bits). On the development machine a whole step at N = 64 over
 /// 2^20 patterns took 35 ms with one SSE2 `axpy` per row, about 30 ms
 /// with four rows per sweep in AVX2 and 27 ms in AVX-512 (one harness,
 /// one session).
-fn add_rows(patterns: &Patterns, group: &[(f64, usize)], y: &mut [f64]) {
+fn add_rows(patterns: &Patterns, terms: &[(f64, usize)], y: &mut [f64]) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") {
         // SAFETY: the processor supports AVX-512F, checked just above.
-        unsafe { add_rows_avx512(patterns, group, y) };
+        unsafe { add_rows_avx512(patterns, terms, y) };
         return;
     }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the processor supports AVX2, checked just above.
-        unsafe { add_rows_avx2(patterns, group, y) };
+        unsafe { add_rows_avx2(patterns, terms, y) };
         return;
     }
-    add_rows_portable(patterns, group, y);
+    add_rows_portable(patterns, terms, y);
 }
 
 /// [`add_rows`] for any processor.
 #[inline(always)]
-fn add_rows_portable(patterns: &Patterns, group: &[(f64, usize)], y: &mut [f64]) {
-    if let [(w0, m0), (w1, m1), (w2, m2), (w3, m3)] = *group {
-        let rows = patterns.row(m0).iter().zip(patterns.row(m1));
-        let rows = rows.zip(patterns.row(m2)).zip(patterns.row(m3));
-        for (yi, (((&a, &b), &c), &d)) in y.iter_mut().zip(rows) {
-            let (a, b, c, d) = (f64::from(a), f64::from(b), f64::from(c), f64::from(d));
-            *yi = (((*yi + w0 * a) + w1 * b) + w2 * c) + w3 * d;
-        }
-    } else {
-        for &(w, mu) in group {
-            axpy(w, patterns.row(mu), y);
+fn add_rows_portable(patterns: &Patterns, terms: &[(f64, usize)], y: &mut [f64]) {
+    for group in terms.chunks(ADD_TOGETHER) {
+        if let [(w0, m0), (w1, m1), (w2, m2), (w3, m3)] = *group {
+            let rows = patterns.row(m0).iter().zip(patterns.row(m1));
+            let rows = rows.zip(patterns.row(m2)).zip(patterns.row(m3));
+            for (yi, (((&a, &b), &c), &d)) in y.iter_mut().zip(rows) {
+                let (a, b, c, d) = (f64::from(a), f64::from(b), f64::from(c), f64::from(d));
+                *yi = (((*yi + w0 * a) + w1 * b) + w2 * c) + w3 * d;
+            }
+        } else {
+            for &(w, mu) in group {
+                axpy(w, patterns.row(mu), y);
+            }
         }
     }
 }
@@ -1124,15 +1122,15 @@ fn add_rows_portable(patterns: &Patterns, group: &[(f64, usize)], y: &mut [f64])
 /// [`add_rows`] compiled with AVX-512F.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-fn add_rows_avx512(patterns: &Patterns, group: &[(f64, usize)], y: &mut [f64]) {
-    add_rows_portable(patterns, group, y);
+fn add_rows_avx512(patterns: &Patterns, terms: &[(f64, usize)], y: &mut [f64]) {
+    add_rows_portable(patterns, terms, y);
 }
 
 /// [`add_rows`] compiled with AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn add_rows_avx2(patterns: &Patterns, group: &[(f64, usize)], y: &mut [f64]) {
-    add_rows_portable(patterns, group, y);
+fn add_rows_avx2(patterns: &Patterns, terms: &[(f64, usize)], y: &mut [f64]) {
+    add_rows_portable(patterns, terms, y);
 }
 
 /// Euclidean distance.
@@ -1479,10 +1477,10 @@ pub(crate) mod tests {
     /// A compiled [`add_rows`].
     type AddRows = fn(&Patterns, &[(f64, usize)], &mut [f64]);
 
-    /// The grouped weighted sum of `RowKernel::add` gives the bits of one
-    /// `axpy` after another, for whole groups and remainders of 1-3 rows,
-    /// the rows out of order (a fixed permutation); and so does each
-    /// compiled `add_rows` this processor runs, on a group of four.
+    /// The grouped weighted sum of `RowKernel::add`, and each compiled
+    /// `add_rows` this processor runs, gives the bits of one `axpy` after
+    /// another, for whole groups and remainders of 1-3 rows, the rows out
+    /// of order (a fixed permutation).
     #[test]
     fn grouped_add_is_one_axpy_after_another_bit_for_bit() {
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
@@ -1490,6 +1488,20 @@ pub(crate) mod tests {
         let all: Vec<(f64, usize)> = (0..p)
             .map(|mu| (0.1 + (mu as f64 * 0.7).sin().abs(), (mu * 7) % p))
             .collect();
+        #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
+        let mut variants: Vec<(&str, AddRows)> =
+            vec![("portable", |p, t, y| add_rows_portable(p, t, y))];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the processor supports AVX2.
+                variants.push(("avx2", |p, t, y| unsafe { add_rows_avx2(p, t, y) }));
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the processor supports AVX-512F.
+                variants.push(("avx512", |p, t, y| unsafe { add_rows_avx512(p, t, y) }));
+            }
+        }
         for n in [1, 3, 4, 5, 8, 33, 64] {
             let pats = sample(PatternLaw::Gaussian, n, p, 50 + n as u64);
             let start: Vec<f64> = (0..n).map(|i| (i as f64).cos()).collect();
@@ -1503,30 +1515,11 @@ pub(crate) mod tests {
                 kernel.sum.copy_from_slice(&start);
                 kernel.add(terms);
                 assert_eq!(bits(&kernel.sum), bits(&expected), "N = {n}, {len} terms");
-            }
-            let group: Vec<(f64, usize)> = [(0.3, 4), (1.7, 0), (0.9, 11), (2.5, 7)].into();
-            let mut expected = start.clone();
-            for &(w, mu) in &group {
-                axpy(w, pats.row(mu), &mut expected);
-            }
-            #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
-            let mut variants: Vec<(&str, AddRows)> =
-                vec![("portable", |p, g, y| add_rows_portable(p, g, y))];
-            #[cfg(target_arch = "x86_64")]
-            {
-                if std::arch::is_x86_feature_detected!("avx2") {
-                    // SAFETY: the processor supports AVX2.
-                    variants.push(("avx2", |p, g, y| unsafe { add_rows_avx2(p, g, y) }));
+                for (name, add) in &variants {
+                    let mut sum = start.clone();
+                    add(&pats, terms, &mut sum);
+                    assert_eq!(bits(&sum), bits(&expected), "{name}, N = {n}, {len} terms");
                 }
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: the processor supports AVX-512F.
-                    variants.push(("avx512", |p, g, y| unsafe { add_rows_avx512(p, g, y) }));
-                }
-            }
-            for (name, add) in variants {
-                let mut sum = start.clone();
-                add(&pats, &group, &mut sum);
-                assert_eq!(bits(&sum), bits(&expected), "{name}, N = {n}");
             }
         }
     }
