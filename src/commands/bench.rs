@@ -316,6 +316,10 @@ fn read_sum_avx2(data: &[f32]) -> f32 {
     read_sum_portable(data)
 }
 
+/// Rounds of the kernel benchmark, each timing the kernel and then the
+/// read baseline once (odd, so that the median is one round's ratio).
+const KERNEL_ROUNDS: usize = 9;
+
 /// Throughput of the score kernel `s_mu = xi^mu . x` (one multiply-add per
 /// matrix entry), against the compute peak and the read bandwidth, and of
 /// the packed lookup-table kernel on binary and ternary patterns of the
@@ -325,16 +329,22 @@ fn kernel(n: usize, p: usize) -> Result<()> {
     let patterns = Patterns::sample(&PatternLaw::Gaussian, n, p, budget, &mut trial_rng(1))?;
     let x: Vec<f64> = patterns.xi1().iter().map(|&v| f64::from(v)).collect();
     // The kernel and the read baseline are timed in turn, the best of
-    // five of each: a drift of the machine's bandwidth reaches both alike.
+    // KERNEL_ROUNDS of each: a drift of the machine's bandwidth reaches
+    // both alike. Each round's own ratio is kept too: their spread shows
+    // how far one round's ratio can be trusted.
     let (mut seconds, mut read_seconds) = (f64::INFINITY, f64::INFINITY);
-    for _ in 0..5 {
-        seconds = seconds.min(time_once(|| {
+    let mut ratios = Vec::with_capacity(KERNEL_ROUNDS);
+    for _ in 0..KERNEL_ROUNDS {
+        let kernel_once = time_once(|| {
             black_box(max_score(&patterns, black_box(&x)).expect("matching sizes"));
-        }));
-        read_seconds = read_seconds.min(time_once(|| {
+        });
+        let read_once = time_once(|| {
             black_box(read_sum(black_box(patterns.as_slice())));
-        }));
+        });
+        ratios.push(read_once / kernel_once);
+        (seconds, read_seconds) = (seconds.min(kernel_once), read_seconds.min(read_once));
     }
+    ratios.sort_by(f64::total_cmp);
     let entries = (n * p) as f64 / seconds;
     let bandwidth = std::mem::size_of_val(patterns.as_slice()) as f64 / read_seconds;
     let peak = peak_multiply_adds();
@@ -354,6 +364,12 @@ fn kernel(n: usize, p: usize) -> Result<()> {
         bandwidth / 1e9,
         4.0 * entries / 1e9,
         400.0 * entries / bandwidth
+    );
+    println!(
+        "                    (best of {KERNEL_ROUNDS} each; round by round {:.0}-{:.0}%, median {:.0}%)",
+        100.0 * ratios[0],
+        100.0 * ratios[KERNEL_ROUNDS - 1],
+        100.0 * ratios[KERNEL_ROUNDS / 2]
     );
     let mut out = vec![0.0; p];
     for (name, law) in [("binary", PatternLaw::Binary), ("ternary", ternary()?)] {
