@@ -914,11 +914,16 @@ pub(crate) fn dot(row: &[f32], x: &[f64]) -> f64 {
 /// out each addition's latency (one row alone is latency-bound).
 const ROWS_TOGETHER: usize = 4;
 
-/// How far ahead of the rows it scores (in `f32` entries, 1.5 KiB) the
-/// AVX2 kernel asks for the memory: tuned on the development machine,
-/// where it lifts a pass from about 16.7 to 17.5 GB/s (`damcap bench`, N =
-/// 64); 2.5 KiB and farther ahead were slower.
-const PREFETCH_AHEAD: usize = 384;
+/// How far beyond the end of the group it scores (in `f32` entries, 512
+/// bytes) the AVX2 kernel asks for the memory of each stream. Counted
+/// from the group's end, so that the distance follows `N`: at N = 64 it
+/// is the 1.5 KiB from the group's start that was tuned first (16.7 ->
+/// 17.5 GB/s; 2.5 KiB and farther were slower). On the development
+/// machine, both distances timed in turn in one process, this lifted a
+/// pass from 72% to 82% of the streaming-read bandwidth at N = 32 and
+/// from 82% to 85% at N = 40, and left N = 24, 48, 56 and 64 within the
+/// spread of the rounds.
+const PREFETCH_BEYOND: usize = 128;
 
 /// How many entries (3 KiB) of the next block's second half, from its
 /// start, the AVX2 kernel asks for before it scores a block
@@ -1021,7 +1026,7 @@ fn score_group_avx2(block: &[f32], x: &[f64], s: &mut [f64]) {
     let n = x.len();
     assert!(block.len() == n * ROWS_TOGETHER && s.len() == ROWS_TOGETHER);
     let main = n - n % LANES;
-    let ahead = block.as_ptr().wrapping_add(PREFETCH_AHEAD);
+    let ahead = block.as_ptr().wrapping_add(block.len() + PREFETCH_BEYOND);
     for line in (0..block.len()).step_by(16) {
         _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(line).cast());
     }
