@@ -284,7 +284,8 @@ fn peak_multiply_adds() -> f64 {
 /// AVX2 when the processor has it (as the score kernel is) and sums the
 /// two halves side by side, 32 lanes each: two streams and more
 /// independent additions read faster than one stream (on the development
-/// machine 19-21 GB/s against 13-14 GB/s for one stream of 32 lanes).
+/// machine, 2026-11-26: 19-21 GB/s against 13-14 GB/s for one stream of
+/// 32 lanes; its bandwidth varies from day to day).
 fn read_sum(data: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
@@ -319,6 +320,7 @@ fn read_sum_avx2(data: &[f32]) -> f32 {
 /// Rounds of the kernel benchmark, each timing the kernel and then the
 /// read baseline once (odd, so that the median is one round's ratio).
 const KERNEL_ROUNDS: usize = 9;
+const _: () = assert!(KERNEL_ROUNDS % 2 == 1, "the median is one round's ratio");
 
 /// Throughput of the score kernel `s_mu = xi^mu . x` (one multiply-add per
 /// matrix entry), against the compute peak and the read bandwidth, and of
@@ -329,18 +331,32 @@ fn kernel(n: usize, p: usize) -> Result<()> {
     let patterns = Patterns::sample(&PatternLaw::Gaussian, n, p, budget, &mut trial_rng(1))?;
     let x: Vec<f64> = patterns.xi1().iter().map(|&v| f64::from(v)).collect();
     // The kernel and the read baseline are timed in turn, the best of
-    // KERNEL_ROUNDS of each: a drift of the machine's bandwidth reaches
-    // both alike. Each round's own ratio is kept too: their spread shows
-    // how far one round's ratio can be trusted.
+    // KERNEL_ROUNDS of each, after one untimed round (a cold start would
+    // show as a low ratio): a drift of the machine's bandwidth reaches
+    // both alike. Which of the two goes first alternates. Each round's own
+    // ratio is kept too: their spread shows how far one round's ratio can
+    // be trusted.
+    let score_pass = || {
+        time_once(|| {
+            black_box(max_score(&patterns, black_box(&x)).expect("matching sizes"));
+        })
+    };
+    let read_pass = || {
+        time_once(|| {
+            black_box(read_sum(black_box(patterns.as_slice())));
+        })
+    };
+    score_pass();
+    read_pass();
     let (mut seconds, mut read_seconds) = (f64::INFINITY, f64::INFINITY);
     let mut ratios = Vec::with_capacity(KERNEL_ROUNDS);
-    for _ in 0..KERNEL_ROUNDS {
-        let kernel_once = time_once(|| {
-            black_box(max_score(&patterns, black_box(&x)).expect("matching sizes"));
-        });
-        let read_once = time_once(|| {
-            black_box(read_sum(black_box(patterns.as_slice())));
-        });
+    for round in 0..KERNEL_ROUNDS {
+        let (kernel_once, read_once) = if round % 2 == 0 {
+            (score_pass(), read_pass())
+        } else {
+            let read_once = read_pass();
+            (score_pass(), read_once)
+        };
         ratios.push(read_once / kernel_once);
         (seconds, read_seconds) = (seconds.min(kernel_once), read_seconds.min(read_once));
     }
@@ -366,7 +382,7 @@ fn kernel(n: usize, p: usize) -> Result<()> {
         400.0 * entries / bandwidth
     );
     println!(
-        "                    (best of {KERNEL_ROUNDS} each; round by round {:.0}-{:.0}%, median {:.0}%)",
+        "                    (best of {KERNEL_ROUNDS} rounds each; each round's own ratio {:.0}-{:.0}%, median {:.0}%)",
         100.0 * ratios[0],
         100.0 * ratios[KERNEL_ROUNDS - 1],
         100.0 * ratios[KERNEL_ROUNDS / 2]

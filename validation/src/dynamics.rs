@@ -914,15 +914,14 @@ pub(crate) fn dot(row: &[f32], x: &[f64]) -> f64 {
 /// out each addition's latency (one row alone is latency-bound).
 const ROWS_TOGETHER: usize = 4;
 
-/// How far beyond the end of the group it scores (in `f32` entries, 512
-/// bytes) the AVX2 kernel asks for the memory of each stream. Counted
-/// from the group's end, so that the distance follows `N`: at N = 64 it
-/// is the 1.5 KiB from the group's start that was tuned first (16.7 ->
-/// 17.5 GB/s; 2.5 KiB and farther were slower). On the development
-/// machine, both distances timed in turn in one process, this lifted a
-/// pass from 72% to 82% of the streaming-read bandwidth at N = 32 and
-/// from 82% to 85% at N = 40, and left N = 24, 48, 56 and 64 within the
-/// spread of the rounds.
+/// Before scoring a group, the AVX2 kernel asks for one group's length of
+/// the same stream, starting this many `f32` entries (512 bytes) past the
+/// group's end; counted from the end, the distance follows the group's
+/// size, `4 N` entries. At N = 64 it is the 1.5 KiB from the group's start
+/// that was tuned first. Against that fixed 1.5 KiB, timed in turn in one
+/// process on the development machine (median of the rounds' ratios to
+/// the streaming-read bandwidth): N = 32 72% -> 82%, N = 40 82% -> 85%;
+/// N = 24, 48 and 56 within the spread of the rounds.
 const PREFETCH_BEYOND: usize = 128;
 
 /// How many entries (3 KiB) of the next block's second half, from its
@@ -1026,7 +1025,7 @@ fn score_group_avx2(block: &[f32], x: &[f64], s: &mut [f64]) {
     let n = x.len();
     assert!(block.len() == n * ROWS_TOGETHER && s.len() == ROWS_TOGETHER);
     let main = n - n % LANES;
-    let ahead = block.as_ptr().wrapping_add(block.len() + PREFETCH_BEYOND);
+    let ahead = block.as_ptr_range().end.wrapping_add(PREFETCH_BEYOND);
     for line in (0..block.len()).step_by(16) {
         _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(line).cast());
     }
