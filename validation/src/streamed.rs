@@ -43,7 +43,6 @@
 //! the same either way, bit for bit.
 
 use damcap_theory::ensemble::PatternLaw;
-use rand::SeedableRng;
 use rayon::prelude::*;
 use std::ops::Range;
 
@@ -55,7 +54,7 @@ use crate::first_step::FirstStep;
 use crate::partition::block_max;
 use crate::patterns::{matrix_bytes, Patterns};
 use crate::sampler::{self, Sampler};
-use crate::seeds::{trial_rng, trial_seed, SeedKey, TrialRng};
+use crate::seeds::{trial_rng, trial_seed, SeedKey};
 use crate::{Setup, Trial, ValidationError};
 
 /// Cost of a streamed pass in units of a stored-matrix pass over the same
@@ -67,6 +66,10 @@ pub const STREAMED_PASS_COST: f64 = 4.0;
 /// Rows generated and scored together: their entries stay in cache between
 /// generation, scoring and accumulation.
 const CHUNK: usize = 1024;
+
+/// Row seeds [`StreamedPatterns::fill_rows`] computes before handing
+/// their rows to the sampler, which may draw several rows at once.
+const SEEDS_AT_ONCE: usize = 64;
 
 /// Chunks handed to rayon at once; their partials are combined in order
 /// before the next group starts (bounded memory, fixed order).
@@ -121,9 +124,16 @@ impl StreamedPatterns {
     /// index, fed to the law's sampler.
     pub fn fill_rows(&self, first: usize, out: &mut [f32]) {
         debug_assert!(first + out.len() / self.n <= self.p);
-        for (row, mu) in out.chunks_exact_mut(self.n).zip(first as u64..) {
-            let mut rng = TrialRng::seed_from_u64(trial_seed(self.key, &[mu]));
-            self.sampler.fill_patterns(row, self.n, &mut rng);
+        let mut seeds = [0_u64; SEEDS_AT_ONCE];
+        for (rows, start) in out
+            .chunks_mut(SEEDS_AT_ONCE * self.n)
+            .zip((first..).step_by(SEEDS_AT_ONCE))
+        {
+            let seeds = &mut seeds[..rows.len() / self.n];
+            for (seed, mu) in seeds.iter_mut().zip(start as u64..) {
+                *seed = trial_seed(self.key, &[mu]);
+            }
+            self.sampler.fill_seeded_rows(rows, self.n, seeds);
         }
     }
 

@@ -17,6 +17,11 @@ impl Sampler for Gaussian {
         fill_gaussian(data, rng);
     }
 
+    /// Eight rows at a time where the processor allows (the same values).
+    fn fill_seeded_rows(&self, out: &mut [f32], n: usize, seeds: &[u64]) {
+        super::normal_rows::fill_rows(out, n, seeds);
+    }
+
     /// `x0 = rho xi1 + sqrt(1 - rho^2) z` with `z ~ N(0, I)`: `|x0|^2`
     /// fluctuates around `N`; the first step uses this exact construction.
     fn initial_state(

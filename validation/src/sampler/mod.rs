@@ -10,9 +10,11 @@
 pub(crate) mod binary;
 pub(crate) mod gaussian;
 pub(crate) mod iid;
+pub(crate) mod normal_rows;
 pub(crate) mod spherical;
 
 use damcap_theory::ensemble::PatternLaw;
+use rand::SeedableRng;
 
 use crate::first_step::FirstStep;
 use crate::seeds::TrialRng;
@@ -24,6 +26,17 @@ pub trait Sampler: Send + Sync {
     /// Fills row-major storage with i.i.d. patterns of dimension `n`
     /// (`data.len()` is a multiple of `n`), with `E|xi|^2 = N`.
     fn fill_patterns(&self, data: &mut [f32], n: usize, rng: &mut TrialRng);
+
+    /// Fills whole rows of length `n` of `out`, row `k` by
+    /// [`Sampler::fill_patterns`] from its own generator
+    /// `TrialRng::seed_from_u64(seeds[k])`: the rows of streamed patterns
+    /// (`crate::streamed`). A law may draw several rows at once, with the
+    /// same values.
+    fn fill_seeded_rows(&self, out: &mut [f32], n: usize, seeds: &[u64]) {
+        for (row, &seed) in out.chunks_exact_mut(n).zip(seeds) {
+            self.fill_patterns(row, n, &mut TrialRng::seed_from_u64(seed));
+        }
+    }
 
     /// A start at overlap `rho` (checked to lie in `[-1, 1]`) with the
     /// pattern `xi1`, built so that the theory's REM applies
