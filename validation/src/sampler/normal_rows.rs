@@ -322,6 +322,30 @@ mod tests {
         }
     }
 
+    /// A replay is the generator it was cut from: the word replayed, then
+    /// the lane's words, as `next_u64`, `next_u32` (the upper half) and
+    /// `fill_bytes` (little-endian words, the last one cut short) of the
+    /// same `Xoshiro256PlusPlus`.
+    #[test]
+    fn replay_continues_the_generator() {
+        for seed in [0, 7, u64::MAX] {
+            let mut rng = TrialRng::seed_from_u64(seed);
+            let mut lane = Lane::seeded(seed);
+            let first = lane.next_word();
+            let mut replay = Replay {
+                first: Some(first),
+                lane: &mut lane,
+            };
+            assert_eq!(replay.next_u64(), rng.next_u64(), "seed {seed}");
+            assert_eq!(replay.next_u32(), rng.next_u32(), "seed {seed}");
+            let (mut got, mut want) = ([0_u8; 13], [0_u8; 13]);
+            replay.fill_bytes(&mut got);
+            rng.fill_bytes(&mut want);
+            assert_eq!(got, want, "seed {seed}");
+            assert_eq!(replay.next_u64(), rng.next_u64(), "seed {seed}");
+        }
+    }
+
     /// The copied table against `StandardNormal`: a word whose top 52 bits
     /// make `u = -1/2` exactly and whose low byte is `i` gives
     /// `x = -x_i / 2`, accepted at once for every layer `i <= 254` (there
