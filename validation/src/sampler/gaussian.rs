@@ -112,7 +112,7 @@ pub(crate) fn ln_normal_tail(x: f64) -> f64 {
 }
 
 /// I.i.d. standard normal entries.
-fn fill_gaussian(data: &mut [f32], rng: &mut TrialRng) {
+pub(super) fn fill_gaussian(data: &mut [f32], rng: &mut TrialRng) {
     for v in data {
         *v = StandardNormal.sample(rng);
     }

@@ -10,6 +10,8 @@
 pub(crate) mod binary;
 pub(crate) mod gaussian;
 pub(crate) mod iid;
+// Without x86-64 only the portable path is built.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) mod normal_rows;
 pub(crate) mod spherical;
 

@@ -20,6 +20,7 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::SplitMix64;
 
+use super::gaussian::fill_gaussian;
 use crate::seeds::TrialRng;
 
 /// Rows drawn together: the 64-bit lanes of an AVX-512 register.
@@ -178,6 +179,7 @@ pub(crate) fn fill_rows(out: &mut [f32], n: usize, seeds: &[u64]) {
         n >= 1 && out.len() == n * seeds.len(),
         "one seed per row of length n"
     );
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") {
@@ -195,13 +197,11 @@ pub(crate) fn fill_rows(out: &mut [f32], n: usize, seeds: &[u64]) {
     }
 }
 
-/// One row of standard normals from `TrialRng::seed_from_u64(seed)`: the
-/// portable path, and the definition the lanes reproduce.
+/// One row of standard normals from `TrialRng::seed_from_u64(seed)`, as
+/// the gaussian sampler draws them: the portable path, and the definition
+/// the lanes reproduce.
 fn fill_row(row: &mut [f32], seed: u64) {
-    let mut rng = TrialRng::seed_from_u64(seed);
-    for v in row {
-        *v = StandardNormal.sample(&mut rng);
-    }
+    fill_gaussian(row, &mut TrialRng::seed_from_u64(seed));
 }
 
 /// [`fill_rows`] for eight rows: lane `l` of each register is row `l`'s
