@@ -68,8 +68,11 @@ pub const STREAMED_PASS_COST: f64 = 4.0;
 const CHUNK: usize = 1024;
 
 /// Row seeds [`StreamedPatterns::fill_rows`] computes before handing
-/// their rows to the sampler, which may draw several rows at once.
+/// their rows to the sampler, which may draw several rows at once: a
+/// multiple of the eight rows gaussian rows are drawn together, so that
+/// only a pass's last rows take the portable path.
 const SEEDS_AT_ONCE: usize = 64;
+const _: () = assert!(SEEDS_AT_ONCE.is_multiple_of(crate::sampler::normal_rows::ROWS_TOGETHER));
 
 /// Chunks handed to rayon at once; their partials are combined in order
 /// before the next group starts (bounded memory, fixed order).
@@ -120,10 +123,10 @@ impl StreamedPatterns {
 
     /// Writes rows `first, first + 1, ...` into `out` (whole rows of
     /// length `N`, not past row `P - 1`): each from its own generator,
-    /// a [`TrialRng`] seeded with a hash of the trial key and the row
+    /// a [`TrialRng`](crate::seeds::TrialRng) seeded with a hash of the trial key and the row
     /// index, fed to the law's sampler.
     pub fn fill_rows(&self, first: usize, out: &mut [f32]) {
-        debug_assert!(first + out.len() / self.n <= self.p);
+        debug_assert!(out.len().is_multiple_of(self.n) && first + out.len() / self.n <= self.p);
         let mut seeds = [0_u64; SEEDS_AT_ONCE];
         for (rows, start) in out
             .chunks_mut(SEEDS_AT_ONCE * self.n)
