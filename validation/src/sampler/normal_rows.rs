@@ -4,7 +4,8 @@
 //! regenerated. Drawing the normals is most of a streamed pass. One row's
 //! draws form a chain (each word depends on the state the last one left),
 //! but eight rows' chains are independent, so eight rows run in the eight
-//! 64-bit lanes of AVX-512 registers.
+//! 64-bit lanes of AVX-512 registers (four in AVX2 registers where
+//! AVX-512 is missing).
 //!
 //! The values are bitwise those of the portable path, [`fill_row`]:
 //! `rand_distr`'s `StandardNormal` (its ziggurat, rounded to `f32`) fed by
