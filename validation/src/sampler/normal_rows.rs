@@ -241,14 +241,7 @@ fn fill_eight_avx512(rows: &mut [f32], n: usize, seeds: &[u64]) {
         _mm512_storeu_si512, _mm512_sub_pd, _mm512_xor_si512, _CMP_LT_OQ,
     };
     assert!(rows.len() == ROWS_TOGETHER * n && seeds.len() == ROWS_TOGETHER);
-    // state[w][l]: word w of lane l's state.
-    let mut state = [[0_u64; ROWS_TOGETHER]; 4];
-    for (l, &seed) in seeds.iter().enumerate() {
-        let lane = Lane::seeded(seed);
-        for (words, &word) in state.iter_mut().zip(&lane.s) {
-            words[l] = word;
-        }
-    }
+    let mut state: [[u64; ROWS_TOGETHER]; 4] = lane_states(seeds);
     // SAFETY (each load and store below): the array holds eight 64-bit
     // values, one 512-bit register.
     let load = |words: &[u64; ROWS_TOGETHER]| unsafe { _mm512_loadu_si512(words.as_ptr().cast()) };
@@ -289,20 +282,14 @@ fn fill_eight_avx512(rows: &mut [f32], n: usize, seeds: &[u64]) {
             for (words_w, register) in state.iter_mut().zip(&s) {
                 unsafe { _mm512_storeu_si512(words_w.as_mut_ptr().cast(), *register) };
             }
-            for l in (0..ROWS_TOGETHER).filter(|l| accepted & (1 << l) == 0) {
-                x[l] = slow_path(&mut state, l, words[l]);
-            }
+            redraw_rejected(&mut state, &words, u32::from(accepted), &mut x);
             s = std::array::from_fn(|w| load(&state[w]));
         }
         // Rounded to nearest, as `x as f32` rounds.
         let rounded = _mm512_cvtpd_ps(unsafe { _mm512_loadu_pd(x.as_ptr()) });
         unsafe { _mm256_storeu_ps(column.as_mut_ptr(), rounded) };
     }
-    for (l, row) in rows.chunks_exact_mut(n).enumerate() {
-        for (v, column) in row.iter_mut().zip(&columns) {
-            *v = column[l];
-        }
-    }
+    write_rows(&columns, rows);
 }
 
 /// [`fill_rows`] for four rows with AVX2, as [`fill_eight_avx512`] does
@@ -320,13 +307,7 @@ fn fill_four_avx2(rows: &mut [f32], n: usize, seeds: &[u64]) {
     };
     const LANES: usize = ROWS_TOGETHER_AVX2;
     assert!(rows.len() == LANES * n && seeds.len() == LANES);
-    let mut state = [[0_u64; LANES]; 4];
-    for (l, &seed) in seeds.iter().enumerate() {
-        let lane = Lane::seeded(seed);
-        for (words, &word) in state.iter_mut().zip(&lane.s) {
-            words[l] = word;
-        }
-    }
+    let mut state: [[u64; LANES]; 4] = lane_states(seeds);
     // SAFETY (each load and store below): the array holds four 64-bit
     // values, one 256-bit register.
     let load = |words: &[u64; LANES]| unsafe { _mm256_loadu_si256(words.as_ptr().cast()) };
@@ -370,38 +351,62 @@ fn fill_four_avx2(rows: &mut [f32], n: usize, seeds: &[u64]) {
             for (words_w, register) in state.iter_mut().zip(&s) {
                 unsafe { _mm256_storeu_si256(words_w.as_mut_ptr().cast(), *register) };
             }
-            for l in (0..LANES).filter(|l| accepted & (1 << l) == 0) {
-                x[l] = slow_path(&mut state, l, words[l]);
-            }
+            redraw_rejected(&mut state, &words, accepted as u32, &mut x);
             s = std::array::from_fn(|w| load(&state[w]));
         }
         // Rounded to nearest, as `x as f32` rounds.
         let rounded = _mm256_cvtpd_ps(unsafe { _mm256_loadu_pd(x.as_ptr()) });
         unsafe { _mm_storeu_ps(column.as_mut_ptr(), rounded) };
     }
-    for (l, row) in rows.chunks_exact_mut(n).enumerate() {
-        for (v, column) in row.iter_mut().zip(&columns) {
-            *v = column[l];
+    write_rows(&columns, rows);
+}
+
+/// The generators of `seeds` laid out as SIMD registers hold them:
+/// `state[w][l]` is word `w` of lane `l`'s state.
+fn lane_states<const LANES: usize>(seeds: &[u64]) -> [[u64; LANES]; 4] {
+    let mut state = [[0_u64; LANES]; 4];
+    for (l, &seed) in seeds.iter().enumerate() {
+        let lane = Lane::seeded(seed);
+        for (words, &word) in state.iter_mut().zip(&lane.s) {
+            words[l] = word;
+        }
+    }
+    state
+}
+
+/// After a round whose fast path accepted only the lanes set in
+/// `accepted` (bit `l` for lane `l`): each other lane's normal `x[l]` is
+/// drawn by `StandardNormal` from that lane's generator, with the rejected
+/// `words[l]` replayed first, and the lane's state in `state` moves on by
+/// the words it took.
+fn redraw_rejected<const LANES: usize>(
+    state: &mut [[u64; LANES]; 4],
+    words: &[u64; LANES],
+    accepted: u32,
+    x: &mut [f64; LANES],
+) {
+    for l in (0..LANES).filter(|l| accepted & (1 << l) == 0) {
+        let mut lane = Lane {
+            s: std::array::from_fn(|w| state[w][l]),
+        };
+        x[l] = StandardNormal.sample(&mut Replay {
+            first: Some(words[l]),
+            lane: &mut lane,
+        });
+        for (state_w, &w) in state.iter_mut().zip(&lane.s) {
+            state_w[l] = w;
         }
     }
 }
 
-/// The normal of lane `l`, whose fast path rejected `word`: drawn by
-/// `StandardNormal` from the lane's generator with `word` replayed first;
-/// the lane's state in `state` (word `w` of lane `l` at `state[w][l]`)
-/// moves on by the words it took.
-fn slow_path<const LANES: usize>(state: &mut [[u64; LANES]; 4], l: usize, word: u64) -> f64 {
-    let mut lane = Lane {
-        s: std::array::from_fn(|w| state[w][l]),
-    };
-    let x = StandardNormal.sample(&mut Replay {
-        first: Some(word),
-        lane: &mut lane,
-    });
-    for (words, &w) in state.iter_mut().zip(&lane.s) {
-        words[l] = w;
+/// Writes the rows of the lanes from `columns` (`columns[j][l]` is entry
+/// `j` of row `l`) into `rows`, row after row.
+fn write_rows<const LANES: usize>(columns: &[[f32; LANES]], rows: &mut [f32]) {
+    for (l, row) in rows.chunks_exact_mut(columns.len()).enumerate() {
+        for (v, column) in row.iter_mut().zip(columns) {
+            *v = column[l];
+        }
     }
-    x
 }
 
 #[cfg(test)]
